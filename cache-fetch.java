@@ -1,0 +1,36 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//SOURCES lib/*.java
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "cache-fetch", mixinStandardHelpOptions = true, version = "tekton-caches-java 0.1.0",
+        description = "Restores a folder from the cache entry keyed by the hash of the project's lock files.",
+        footer = "Exit status: 0 restored, 1 cache miss (folder untouched), 2 usage error, 3 store or I/O error"
+                + " (folder untouched).")
+class CacheFetch implements Callable<Integer> {
+
+    @Mixin
+    CacheOptions options;
+
+    @Option(names = "--source", paramLabel = "URI", defaultValue = "${PARAM_SOURCE:-}",
+            description = "Where the cache is read, {{hash}} standing for the key (env PARAM_SOURCE)."
+                    + " Default: file://$XDG_CACHE_HOME/tekton-caches/{{hash}}.")
+    String source;
+
+    @Override
+    public Integer call() {
+        return Cli.run("cache-fetch", options, Fetch.RESULTS_BEFORE, (results, log) -> Fetch.run(
+                new Fetch.Request(CacheOptions.storeUri("--source", source, Environment.system()), options.folder(),
+                        options.workingDir(), options.patterns, options.insecure()),
+                results, log, System::nanoTime));
+    }
+
+    public static void main(String... args) {
+        System.exit(Cli.commandLine(new CacheFetch()).execute(args));
+    }
+}

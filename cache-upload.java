@@ -1,0 +1,39 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//SOURCES lib/*.java
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "cache-upload", mixinStandardHelpOptions = true, version = "tekton-caches-java 0.1.0",
+        description = "Saves a folder as the cache entry keyed by the hash of the project's lock files.",
+        footer = "Exit status: 0 uploaded, 2 usage error, 3 store or I/O error (the earlier entry stays intact).")
+class CacheUpload implements Callable<Integer> {
+
+    @Mixin
+    CacheOptions options;
+
+    @Option(names = "--target", paramLabel = "URI", defaultValue = "${PARAM_TARGET:-}",
+            description = "Where the cache is written, {{hash}} standing for the key (env PARAM_TARGET)."
+                    + " Default: file://$XDG_CACHE_HOME/tekton-caches/{{hash}}.")
+    String target;
+
+    @Option(names = "--compression", paramLabel = "zstd|gzip|none", defaultValue = "zstd",
+            description = "How the archive is compressed (default: ${DEFAULT-VALUE}).")
+    String compression;
+
+    @Override
+    public Integer call() {
+        return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
+                new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
+                        options.workingDir(), options.patterns, Compression.parse(compression), options.insecure()),
+                results, log, System::nanoTime));
+    }
+
+    public static void main(String... args) {
+        System.exit(Cli.commandLine(new CacheUpload()).execute(args));
+    }
+}

@@ -1,0 +1,67 @@
+//DEPS info.picocli:picocli:4.7.7
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Option;
+
+/**
+ * The options cache-fetch and cache-upload share, with the StepAction's environment as their
+ * defaults: a flag wins over the environment.
+ */
+final class CacheOptions {
+
+    @Option(names = "--pattern", paramLabel = "PATTERN",
+            description = "Files whose content makes the cache key, .dockerignore style (**, *, ?, ! to exclude),"
+                    + " relative to the working dir. Repeatable. Default: the lock files of the detected project.")
+    List<String> patterns = new ArrayList<>();
+
+    @Option(names = "--folder", paramLabel = "DIR", defaultValue = "${PARAM_CACHE_PATH:-}",
+            description = "The folder to restore into or to save (env PARAM_CACHE_PATH).")
+    String folder;
+
+    @Option(names = "--workingdir", paramLabel = "DIR", defaultValue = "${PARAM_WORKING_DIR:-}",
+            description = "Where the patterns are taken from (env PARAM_WORKING_DIR). Default: the current directory.")
+    String workingDir;
+
+    @Option(names = "--insecure", paramLabel = "true|false", arity = "0..1", fallbackValue = "true",
+            defaultValue = "${PARAM_INSECURE:-false}",
+            description = "Allow plain HTTP and unverified TLS to the store (env PARAM_INSECURE).")
+    String insecure;
+
+    @Option(names = "--results-dir", paramLabel = "DIR",
+            description = "Write Tekton results there, one file each: fetched, cache-key, matched-key, size.")
+    String resultsDir;
+
+    @Option(names = "--verbose", description = "Say more, with stack traces on errors.")
+    boolean verbose;
+
+    Path folder() {
+        if (folder == null || folder.isBlank()) {
+            throw new UsageError("--folder is required (or PARAM_CACHE_PATH): the folder to cache");
+        }
+        return Path.of(folder).toAbsolutePath().normalize();
+    }
+
+    Path workingDir() {
+        return Path.of(workingDir == null || workingDir.isBlank() ? "." : workingDir).toAbsolutePath().normalize();
+    }
+
+    boolean insecure() {
+        String value = insecure == null ? "" : insecure.strip().toLowerCase(Locale.ROOT);
+        return switch (value) {
+            case "true" -> true;
+            case "false", "" -> false;
+            default -> throw new UsageError("--insecure takes true or false, not '" + insecure + "'");
+        };
+    }
+
+    /** The --source/--target given, or the local store under the user's cache directory. */
+    static StoreUri storeUri(String option, String given, Environment env) {
+        if (given == null || given.isBlank()) {
+            return StoreUri.localDefault(env.get("XDG_CACHE_HOME"), env.get("HOME"));
+        }
+        return StoreUri.parse(option, given);
+    }
+}

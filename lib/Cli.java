@@ -1,0 +1,88 @@
+//DEPS info.picocli:picocli:4.7.7
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine;
+
+/**
+ * The edge between a script and lib: runs one action, and turns its outcome into Tekton results,
+ * one line on stderr and an exit status. This is the only place where that happens.
+ */
+final class Cli {
+
+    /** The work of one command, given where to put its results and messages. */
+    interface Action {
+        void run(Results results, Log log);
+    }
+
+    private Cli() {}
+
+    static int run(String command, CacheOptions options, Map<String, String> resultsBefore, Action action) {
+        PrintStream err = System.err;
+        var log = new Log(err, options.verbose);
+        var results = new Results(resultsBefore);
+        int status;
+        try {
+            action.run(results, log);
+            status = ExitStatus.OK;
+        } catch (CacheMiss e) {
+            log.info(e.getMessage());
+            status = e.exitStatus();
+        } catch (CacheException e) {
+            err.println(command + ": " + e.getMessage());
+            if (options.verbose && e.getCause() != null) {
+                e.getCause().printStackTrace(err);
+            }
+            status = e.exitStatus();
+        } catch (RuntimeException e) {
+            err.println(command + ": unexpected error: " + reason(e));
+            if (options.verbose) {
+                e.printStackTrace(err);
+            }
+            status = ExitStatus.STORE;
+        }
+        if (options.resultsDir != null && !options.resultsDir.isBlank()) {
+            try {
+                results.writeTo(Path.of(options.resultsDir));
+            } catch (IOException e) {
+                err.println(command + ": writing results to " + options.resultsDir + ": " + reason(e));
+                status = status == ExitStatus.OK ? ExitStatus.STORE : status;
+            }
+        }
+        return status;
+    }
+
+    /** A picocli CommandLine whose usage errors are one line and exit 2, like ours. */
+    static CommandLine commandLine(Object command) {
+        var commandLine = new CommandLine(command);
+        commandLine.setParameterExceptionHandler((e, args) -> {
+            var cmd = e.getCommandLine();
+            cmd.getErr().println(cmd.getCommandName() + ": " + e.getMessage() + " (see --help)");
+            return ExitStatus.USAGE;
+        });
+        return commandLine;
+    }
+
+    /** The exception's own words, with the class only when it says nothing else. */
+    static String reason(Throwable e) {
+        String message = e.getMessage();
+        String kind = e.getClass().getSimpleName();
+        if (message == null || message.isBlank()) {
+            return kind;
+        }
+        if (e instanceof java.nio.file.FileSystemException) {
+            return kind.replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase() + ": " + message;
+        }
+        return message;
+    }
+
+    /** "3 files (go.mod, go.sum, tools/go.sum)", the first few named. */
+    static String describeFiles(List<String> files) {
+        int shown = Math.min(files.size(), 5);
+        String names = String.join(", ", files.subList(0, shown)) + (files.size() > shown ? ", …" : "");
+        return files.size() + (files.size() == 1 ? " file (" : " files (") + names + ")";
+    }
+}

@@ -1,0 +1,47 @@
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongSupplier;
+
+/** cache-fetch: computes the key, finds its archive in the store and restores it safely into the folder. */
+final class Fetch {
+
+    record Request(StoreUri source, Path folder, Path workingDir, List<String> patterns, boolean insecure) {}
+
+    static final Map<String, String> RESULTS_BEFORE = Map.of(
+            "fetched", "false", "cache-key", "", "matched-key", "", "size", "0");
+
+    private Fetch() {}
+
+    static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
+        Patterns patterns = CacheKey.patternsFor(request.patterns(), request.workingDir(), log);
+        CacheKey key = CacheKey.compute(request.workingDir(), patterns, Set.of(request.folder()));
+        results.put("cache-key", key.hash());
+        log.info("cache key " + key.hash() + " from " + Cli.describeFiles(key.files()));
+        StoreUri.Location location = request.source().resolve(key.hash());
+        Stores.Target target = Stores.open(location, request.insecure());
+        try (Store store = target.store()) {
+            var object = store.find(target.path())
+                    .orElseThrow(() -> new CacheMiss("cache miss: nothing at " + location.text()));
+            var meter = new Meter("restoring from " + location.text(), log, nanoTime);
+            SafeRestore.Stats restored;
+            try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
+                restored = SafeRestore.restore(in, request.folder());
+            }
+            if (object.sha256().isEmpty()) {
+                log.info("note: " + location.text() + " records no digest (written by another tool?); restored unverified");
+            }
+            results.put("fetched", "true");
+            results.put("matched-key", key.hash());
+            results.put("size", Long.toString(object.size()));
+            log.info("restored " + Log.count(restored.files(), "file") + ", " + Log.count(restored.directories(), "folder")
+                    + ", " + Log.count(restored.links(), "link") + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder()
+                    + " from " + location.text() + " " + Log.timing(meter.bytes(), meter.elapsedNanos()));
+        } catch (IOException e) {
+            throw new StoreError("restoring " + location.text() + " into " + request.folder() + ": " + Cli.reason(e), e);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
+
+/**
+ * Archives as files in a local folder (a PVC, a host path, the user's cache directory). An archive
+ * is written to a temporary name and renamed into place, so a reader never sees half of one and an
+ * interrupted upload leaves the earlier one intact. Its sha256 travels with it in the extended
+ * attribute user.tekton-caches.sha256, set before the rename; where the file system has no user
+ * attributes, a sidecar NAME.sha256 in sha256sum's format records it instead.
+ */
+final class FileStore implements Store {
+
+    static final String DIGEST_SUFFIX = ".sha256";
+    static final String DIGEST_ATTRIBUTE = "tekton-caches.sha256";
+    private static final String TEMP_PREFIX = ".upload-";
+    private static final Pattern SHA256_LINE = Pattern.compile("^([0-9a-f]{64})\\b.*", Pattern.DOTALL);
+
+    private final Path root;
+
+    FileStore(Path root) {
+        if (!root.isAbsolute()) {
+            throw new UsageError("file store folder " + root + " is not an absolute path");
+        }
+        this.root = root;
+    }
+
+    /** file:///dir/NAME: the store is dir, the object NAME. */
+    static Stores.Target target(StoreUri.Location location) {
+        var uri = location.uri();
+        if (uri.getAuthority() != null || uri.getPath() == null || !uri.getPath().startsWith("/")) {
+            throw new UsageError("'" + location.text() + "' is not a local file URI; write file:///absolute/path");
+        }
+        Path file = Path.of(uri.getPath());
+        if (uri.getPath().endsWith("/") || file.getFileName() == null) {
+            throw new UsageError("'" + location.text() + "' names a folder; end it with a file name such as {{hash}}");
+        }
+        return new Stores.Target(new FileStore(file.getParent()), file.getFileName().toString());
+    }
+
+    @Override
+    public Optional<StoredObject> find(String path) throws IOException {
+        Path file = root.resolve(path);
+        BasicFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(file, BasicFileAttributes.class);
+        } catch (NoSuchFileException | NotDirectoryException e) {
+            return Optional.empty();
+        }
+        if (!attributes.isRegularFile()) {
+            throw new IOException(file + " is not a file");
+        }
+        return Optional.of(new StoredObject(path, attributes.size(), recordedDigest(file),
+                attributes.lastModifiedTime().toInstant()));
+    }
+
+    /** Records the digest on the file itself; false when the file system keeps no user attributes. */
+    static boolean writeAttribute(Path file, String sha256) throws IOException {
+        var view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
+        if (view == null) {
+            return false;
+        }
+        try {
+            view.write(DIGEST_ATTRIBUTE, StandardCharsets.US_ASCII.encode(sha256));
+            return true;
+        } catch (UnsupportedOperationException | FileSystemException e) {
+            return false;
+        }
+    }
+
+    private static Optional<String> readAttribute(Path file) throws IOException {
+        var view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
+        try {
+            if (view == null || !view.list().contains(DIGEST_ATTRIBUTE)) {
+                return Optional.empty();
+            }
+            ByteBuffer value = ByteBuffer.allocate(view.size(DIGEST_ATTRIBUTE));
+            view.read(DIGEST_ATTRIBUTE, value);
+            return Optional.of(new String(value.array(), 0, value.position(), StandardCharsets.US_ASCII));
+        } catch (UnsupportedOperationException | FileSystemException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<String> recordedDigest(Path file) throws IOException {
+        Optional<String> attribute = readAttribute(file);
+        if (attribute.isPresent()) {
+            if (!attribute.get().matches("[0-9a-f]{64}")) {
+                throw new IOException(file + " has a malformed " + DIGEST_ATTRIBUTE + " attribute");
+            }
+            return attribute;
+        }
+        Path sidecar = file.resolveSibling(file.getFileName() + DIGEST_SUFFIX);
+        String line;
+        try {
+            line = Files.readString(sidecar, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+        var matcher = SHA256_LINE.matcher(line);
+        if (!matcher.matches()) {
+            throw new IOException(sidecar + " does not hold a sha256 digest");
+        }
+        return Optional.of(matcher.group(1));
+    }
+
+    @Override
+    public InputStream open(StoredObject object) throws IOException {
+        return Files.newInputStream(root.resolve(object.path()));
+    }
+
+    @Override
+    public Upload create(String path) throws IOException {
+        Path file = root.resolve(path);
+        Files.createDirectories(file.getParent());
+        Path temp = file.resolveSibling(TEMP_PREFIX + file.getFileName() + "-" + randomSuffix());
+        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        OutputStream stream = new BufferedOutputStream(Channels.newOutputStream(channel), Compression.BUFFER);
+        return new Upload() {
+            private boolean committed;
+
+            @Override
+            public OutputStream stream() {
+                return stream;
+            }
+
+            @Override
+            public void commit(String sha256) throws IOException {
+                stream.flush();
+                channel.force(true);
+                channel.close();
+                Path sidecar = file.resolveSibling(file.getFileName() + DIGEST_SUFFIX);
+                if (writeAttribute(temp, sha256)) {
+                    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    Files.deleteIfExists(sidecar);
+                } else {
+                    // Never a wrong digest beside an archive: between these steps a reader finds
+                    // the archive with no digest at all, and relies on the compressor's checksum.
+                    Files.deleteIfExists(sidecar);
+                    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    Path sidecarTemp = file.resolveSibling(TEMP_PREFIX + file.getFileName() + DIGEST_SUFFIX + "-"
+                            + randomSuffix());
+                    Files.writeString(sidecarTemp, sha256 + "  " + file.getFileName() + "\n", StandardCharsets.UTF_8,
+                            StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
+                    Files.move(sidecarTemp, sidecar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                }
+                committed = true;
+            }
+
+            @Override
+            public void close() throws IOException {
+                if (!committed) {
+                    channel.close();
+                    Files.deleteIfExists(temp);
+                }
+            }
+        };
+    }
+
+    @Override
+    public List<StoredObject> list(String prefix) throws IOException {
+        var objects = new ArrayList<StoredObject>();
+        if (!Files.isDirectory(root)) {
+            return objects;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(root, f -> {
+            String name = f.getFileName().toString();
+            return name.startsWith(prefix) && !name.startsWith(TEMP_PREFIX) && !name.endsWith(DIGEST_SUFFIX);
+        })) {
+            for (Path file : files) {
+                find(file.getFileName().toString()).ifPresent(objects::add);
+            }
+        }
+        return objects;
+    }
+
+    private static String randomSuffix() {
+        return Long.toHexString(ThreadLocalRandom.current().nextLong());
+    }
+}

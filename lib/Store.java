@@ -1,0 +1,39 @@
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Where cache archives live. Paths are the store's own names for objects (a file path, a bucket
+ * key, a tag); the archive format and the cache key are none of its business.
+ */
+interface Store extends Closeable {
+
+    /** An archive in the store; sha256 is empty when the writer recorded none (the Go tool's objects). */
+    record StoredObject(String path, long size, Optional<String> sha256, Instant modified) {}
+
+    /** A write under way: nothing is visible at the path until commit, and close without commit discards it. */
+    interface Upload extends Closeable {
+        OutputStream stream();
+
+        /** Makes the object visible at its path, with the digest of what was written. */
+        void commit(String sha256) throws IOException;
+    }
+
+    /** The object at this path, or empty when there is none (a cache miss). */
+    Optional<StoredObject> find(String path) throws IOException;
+
+    /** The object's bytes, as stored. */
+    InputStream open(StoredObject object) throws IOException;
+
+    Upload create(String path) throws IOException;
+
+    /** Objects whose path starts with the prefix. */
+    List<StoredObject> list(String prefix) throws IOException;
+
+    @Override
+    default void close() throws IOException {}
+}

@@ -1,0 +1,19 @@
+/** Picks the store for a URI's scheme: the one place where schemes are dispatched. */
+final class Stores {
+
+    /** A store and the path of the object within it. */
+    record Target(Store store, String path) {}
+
+    private Stores() {}
+
+    /** The store for the location; insecure allows plain HTTP and unverified TLS where a store speaks HTTP. */
+    static Target open(StoreUri.Location location, boolean insecure) {
+        return switch (location.scheme()) {
+            case "file" -> FileStore.target(location);
+            case "oci", "s3", "gs", "azblob" -> throw new UsageError(location.scheme()
+                    + ":// stores are not supported by this version yet; use file://");
+            default -> throw new UsageError("'" + location.text() + "' has the unknown scheme " + location.scheme()
+                    + "; use file://, oci://, s3://, gs:// or azblob://");
+        };
+    }
+}

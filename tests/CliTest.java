@@ -1,0 +1,144 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The command line contract: exit statuses, one-line messages, results, the StepAction's environment. */
+class CliTest {
+
+    @TempDir
+    Path tmp;
+
+    private Path project;
+    private Map<String, String> env;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        project = tmp.resolve("project");
+        env = Fixtures.env(tmp.resolve("xdg"));
+        Fixtures.write(project.resolve("go.mod"), "module x\n");
+        Fixtures.write(project.resolve("go.sum"), "lock\n");
+        Fixtures.write(project.resolve("cache/earlier.txt"), "earlier\n");
+    }
+
+    private static void assertOneLine(Fixtures.Run run, String command, String words) {
+        var lines = run.err().lines().filter(l -> l.startsWith(command + ":")).toList();
+        assertEquals(1, lines.size(), run.toString());
+        assertTrue(lines.get(0).contains(words), run.toString());
+        assertFalse(run.err().contains("\tat "), "a stack trace without --verbose: " + run.err());
+    }
+
+    @Test
+    void missExitsOneLeavesTheFolderUntouchedAndSaysFetchedFalse() throws Exception {
+        var before = Fixtures.snapshot(project.resolve("cache"), true);
+
+        var run = Fixtures.fetch(project, env, "--folder", "cache", "--results-dir", tmp.resolve("results").toString());
+
+        assertEquals(ExitStatus.MISS, run.status(), run.toString());
+        assertTrue(run.err().contains("cache miss"), run.err());
+        assertEquals(before, Fixtures.snapshot(project.resolve("cache"), true));
+        assertEquals("false", Files.readString(tmp.resolve("results/fetched")));
+        assertEquals("", Files.readString(tmp.resolve("results/matched-key")));
+        assertEquals(64, Files.readString(tmp.resolve("results/cache-key")).length());
+        assertEquals("", run.out(), "stdout is for machines, and there is nothing to say");
+    }
+
+    @Test
+    void missIntoAMissingFolderCreatesNothing() throws Exception {
+        var run = Fixtures.fetch(project, env, "--folder", "not-yet");
+        assertEquals(ExitStatus.MISS, run.status(), run.toString());
+        assertFalse(Files.exists(project.resolve("not-yet")));
+    }
+
+    @Test
+    void hitWritesEveryResultWithoutTrailingNewline() throws Exception {
+        assertEquals(0, Fixtures.upload(project, env, "--folder", "cache").status());
+        var run = Fixtures.fetch(project, env, "--folder", tmp.resolve("out").toString(), "--results-dir",
+                tmp.resolve("results").toString());
+        assertEquals(0, run.status(), run.toString());
+        String key = Files.readString(tmp.resolve("results/cache-key"));
+        assertTrue(key.matches("[0-9a-f]{64}"), key);
+        assertEquals(key, Files.readString(tmp.resolve("results/matched-key")));
+        assertEquals("true", Files.readString(tmp.resolve("results/fetched")));
+        assertEquals(Long.toString(Files.size(tmp.resolve("xdg/tekton-caches/" + key))),
+                Files.readString(tmp.resolve("results/size")));
+    }
+
+    @Test
+    void stepActionEnvironmentIsReadAndFlagsWinOverIt() throws Exception {
+        var stepEnv = new java.util.HashMap<>(env);
+        stepEnv.put("PARAM_TARGET", tmp.resolve("store").toUri() + "/{{hash}}");
+        stepEnv.put("PARAM_SOURCE", tmp.resolve("store").toUri() + "/{{hash}}");
+        stepEnv.put("PARAM_CACHE_PATH", project.resolve("cache").toString());
+        stepEnv.put("PARAM_WORKING_DIR", project.toString());
+        stepEnv.put("PARAM_INSECURE", "false");
+        assertEquals(0, Fixtures.upload(tmp, stepEnv, "--results-dir", tmp.resolve("up").toString()).status());
+        assertTrue(Files.exists(tmp.resolve("store/" + Files.readString(tmp.resolve("up/cache-key")))));
+
+        stepEnv.put("PARAM_CACHE_PATH", tmp.resolve("elsewhere").toString());
+        var run = Fixtures.fetch(tmp, stepEnv, "--folder", tmp.resolve("restored").toString());
+
+        assertEquals(0, run.status(), run.toString());
+        assertEquals("earlier\n", Files.readString(tmp.resolve("restored/earlier.txt")));
+        assertFalse(Files.exists(tmp.resolve("elsewhere")), "--folder did not win over PARAM_CACHE_PATH");
+    }
+
+    @ParameterizedTest(name = "{0} {1}: exit 2 saying {2}")
+    @CsvSource(delimiter = '|', textBlock = """
+            CacheFetch  | --folder cache --bogus                      | Unknown option
+            CacheFetch  | --pattern go.sum                            | --folder
+            CacheFetch  | --folder cache --pattern nothing.lock       | --pattern
+            CacheFetch  | --folder cache --source ftp://x/{{hash}}    | unknown scheme ftp
+            CacheFetch  | --folder cache --source /no/scheme/{{hash}} | no scheme
+            CacheFetch  | --folder cache --insecure maybe             | --insecure
+            CacheFetch  | --folder cache --source file://host/{{hash}} | file:///absolute/path
+            CacheUpload | --folder missing-folder                     | not a directory
+            CacheUpload | --folder cache --compression brotli         | --compression
+            CacheUpload | --folder cache --target file:///tmp/dir/     | names a folder
+            """)
+    void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {
+        var run = Fixtures.script(java.util.List.of(), script, project, env, args.split(" "));
+        assertEquals(ExitStatus.USAGE, run.status(), run.toString());
+        assertOneLine(run, script.equals("CacheFetch") ? "cache-fetch" : "cache-upload", words);
+    }
+
+    @Test
+    void noPatternAndNothingDetectedExitsTwoNamingPattern() throws Exception {
+        Path empty = Files.createDirectories(tmp.resolve("empty-project"));
+        var run = Fixtures.fetch(empty, env, "--folder", "cache");
+        assertEquals(ExitStatus.USAGE, run.status(), run.toString());
+        assertOneLine(run, "cache-fetch", "--pattern");
+    }
+
+    @Test
+    void insecureAcceptsTheGoToolsForms() throws Exception {
+        for (String[] form : new String[][] {{"--insecure", "true"}, {"--insecure=false"}, {"--insecure"}}) {
+            var args = new java.util.ArrayList<>(java.util.List.of("--folder", "cache"));
+            args.addAll(java.util.List.of(form));
+            var run = Fixtures.fetch(project, env, args.toArray(String[]::new));
+            assertEquals(ExitStatus.MISS, run.status(), String.join(" ", form) + ": " + run);
+        }
+    }
+
+    @Test
+    void storeErrorsExitThreeWithOneLineAndAStackTraceOnlyWhenVerbose() throws Exception {
+        Fixtures.write(tmp.resolve("not-a-folder"), "a file where the store wants a folder\n");
+        String target = tmp.resolve("not-a-folder").toUri() + "/{{hash}}";
+
+        var quiet = Fixtures.upload(project, env, "--folder", "cache", "--target", target);
+        var verbose = Fixtures.upload(project, env, "--folder", "cache", "--target", target, "--verbose");
+
+        assertEquals(ExitStatus.STORE, quiet.status(), quiet.toString());
+        assertOneLine(quiet, "cache-upload", "not-a-folder");
+        assertEquals(ExitStatus.STORE, verbose.status(), verbose.toString());
+        assertTrue(verbose.err().contains("\tat "), verbose.err());
+    }
+}

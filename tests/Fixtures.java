@@ -1,0 +1,240 @@
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+/** What the tests share: the repository, running the scripts as a user would, trees with every kind of entry. */
+final class Fixtures {
+
+    /** The checkout: tests/run starts the tests from there. */
+    static final Path REPO = Path.of("").toAbsolutePath();
+
+    static final long MiB = 1024 * 1024;
+
+    private Fixtures() {}
+
+    /** What a finished command left: its exit status and what it printed. */
+    record Run(int status, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + status + "\nstdout: " + out + "\nstderr: " + err;
+        }
+    }
+
+    /** A clean environment: no StepAction parameters inherited, the default store under xdg. */
+    static Map<String, String> env(Path xdgCacheHome) {
+        var env = new HashMap<>(System.getenv());
+        env.keySet().removeIf(name -> name.startsWith("PARAM_") || name.equals("JAVA_TOOL_OPTIONS"));
+        env.put("XDG_CACHE_HOME", xdgCacheHome.toString());
+        return env;
+    }
+
+    static Run fetch(Path cwd, Map<String, String> env, String... args) throws Exception {
+        return script(List.of(), "CacheFetch", cwd, env, args);
+    }
+
+    static Run upload(Path cwd, Map<String, String> env, String... args) throws Exception {
+        return script(List.of(), "CacheUpload", cwd, env, args);
+    }
+
+    /** Runs a script's class in its own JVM, as JBang would, from the classes compiled with the tests. */
+    static Run script(List<String> jvmOptions, String mainClass, Path cwd, Map<String, String> env, String... args)
+            throws Exception {
+        var command = new ArrayList<String>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(mainClass);
+        command.addAll(List.of(args));
+        return run(command, cwd, env);
+    }
+
+    static Run run(List<String> command, Path cwd, Map<String, String> env) throws Exception {
+        var builder = new ProcessBuilder(command).directory(cwd.toFile());
+        builder.environment().clear();
+        builder.environment().putAll(env);
+        Path out = Files.createTempFile("run-", ".out");
+        Path err = Files.createTempFile("run-", ".err");
+        try {
+            Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            if (!process.waitFor(10, TimeUnit.MINUTES)) {
+                process.destroyForcibly();
+                throw new AssertionError("timed out: " + command);
+            }
+            return new Run(process.exitValue(), Files.readString(out), Files.readString(err));
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+
+    /**
+     * A project with a lock file and a cache folder holding every kind of entry a cache must keep:
+     * nested and empty directories, an executable, a 0600 file, relative, absolute and dangling
+     * symlinks, a symlink to a directory, a hardlink pair, UTF-8 and long names, old mtimes, a
+     * read-only directory, and a large file of bigFileBytes (none when 0).
+     */
+    static void richTree(Path root, long bigFileBytes) throws IOException {
+        write(root.resolve("bin/run.sh"), "#!/bin/sh\necho run\n");
+        chmod(root.resolve("bin/run.sh"), "rwxr-xr-x");
+        write(root.resolve("secret/key.pem"), "-----BEGIN KEY-----\n");
+        chmod(root.resolve("secret/key.pem"), "rw-------");
+        write(root.resolve("nested/a/b/c/deep.txt"), "deep\n");
+        Files.createDirectories(root.resolve("empty"));
+        Files.createDirectories(root.resolve("nested/empty-inner"));
+        Files.createDirectories(root.resolve("links"));
+        Files.createSymbolicLink(root.resolve("links/relative"), Path.of("../nested/a/b/c/deep.txt"));
+        Files.createSymbolicLink(root.resolve("links/absolute"), Path.of("/etc/hostname"));
+        Files.createSymbolicLink(root.resolve("links/dangling"), Path.of("does-not-exist"));
+        Files.createSymbolicLink(root.resolve("links/to-dir"), Path.of("../nested"));
+        write(root.resolve("hard/one.txt"), "linked twice\n");
+        Files.createLink(root.resolve("hard/two.txt"), root.resolve("hard/one.txt"));
+        write(root.resolve("ünïcödé/日本語 ファイル.txt"), "utf-8\n");
+        write(root.resolve("emoji-🎉.txt"), "party\n");
+        write(root.resolve("long/" + "x".repeat(120) + "/" + "y".repeat(150) + ".txt"), "long name\n");
+        write(root.resolve("old/2001.txt"), "old\n");
+        Files.setLastModifiedTime(root.resolve("old/2001.txt"), FileTime.from(Instant.parse("2001-09-09T01:46:40Z")));
+        Files.setLastModifiedTime(root.resolve("old"), FileTime.from(Instant.parse("2005-01-01T00:00:00Z")));
+        write(root.resolve("readonly/inside.txt"), "in a read-only folder\n");
+        chmod(root.resolve("readonly"), "r-xr-xr-x");
+        if (bigFileBytes > 0) {
+            writeRandom(root.resolve("big/blob.bin"), bigFileBytes, 42);
+        }
+    }
+
+    static void write(Path file, String content) throws IOException {
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, content, StandardCharsets.UTF_8);
+    }
+
+    static void chmod(Path path, String permissions) throws IOException {
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(permissions));
+    }
+
+    /**
+     * Pseudo-random bytes of which every other MiB repeats, so zstd has both kinds of data to
+     * work on; written in large blocks, with memory that does not grow with the size.
+     */
+    static void writeRandom(Path file, long size, long seed) throws IOException {
+        Files.createDirectories(file.getParent());
+        var random = new SplittableRandom(seed);
+        ByteBuffer block = ByteBuffer.allocate((int) MiB);
+        ByteBuffer repeated = ByteBuffer.allocate((int) MiB);
+        while (repeated.hasRemaining()) {
+            repeated.putLong(random.nextLong());
+        }
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            for (long written = 0, i = 0; written < size; i++) {
+                ByteBuffer source;
+                if (i % 2 == 0) {
+                    block.clear();
+                    while (block.hasRemaining()) {
+                        block.putLong(random.nextLong());
+                    }
+                    source = block;
+                } else {
+                    source = repeated;
+                }
+                source.flip();
+                source.limit((int) Math.min(MiB, size - written));
+                while (source.hasRemaining()) {
+                    written += out.write(source);
+                }
+                source.clear();
+            }
+        }
+    }
+
+    static String sha256(Path file) throws IOException {
+        var digest = Digests.sha256();
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return Digests.hex(digest.digest());
+    }
+
+    /**
+     * Everything a restore must keep, per relative path: type, permission bits, mtime to the
+     * second, content digest, link target, and which names share an inode. The root's own entry
+     * ("") is included when asked, for tests that want the folder exactly as it was.
+     */
+    static SortedMap<String, String> snapshot(Path root, boolean includeRoot) throws IOException {
+        var entries = new TreeMap<String, String>();
+        var inodes = new HashMap<Object, String>();
+        if (includeRoot) {
+            entries.put("", describe(root, "", inodes));
+        }
+        walk(root, "", entries, inodes);
+        return entries;
+    }
+
+    private static void walk(Path dir, String prefix, SortedMap<String, String> entries, Map<Object, String> inodes)
+            throws IOException {
+        var children = new ArrayList<Path>();
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+            stream.forEach(children::add);
+        }
+        children.sort(null);
+        for (Path child : children) {
+            String name = prefix + child.getFileName();
+            entries.put(name, describe(child, name, inodes));
+            if (Files.isDirectory(child, LinkOption.NOFOLLOW_LINKS)) {
+                walk(child, name + "/", entries, inodes);
+            }
+        }
+    }
+
+    private static String describe(Path path, String name, Map<Object, String> inodes) throws IOException {
+        Map<String, Object> a = Files.readAttributes(path, "unix:mode,nlink,ino,dev,size,lastModifiedTime",
+                LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) a.get("mode");
+        long mtime = ((FileTime) a.get("lastModifiedTime")).toInstant().getEpochSecond();
+        String perms = Integer.toOctalString(mode & 07777);
+        return switch (mode & 0170000) {
+            case 0040000 -> "dir " + perms + " mtime=" + mtime;
+            case 0120000 -> "symlink -> " + Files.readSymbolicLink(path);
+            case 0100000 -> {
+                String group = "";
+                if ((Integer) a.get("nlink") > 1) {
+                    group = " inode-of=" + inodes.computeIfAbsent(List.of(a.get("dev"), a.get("ino")), k -> name);
+                }
+                yield "file " + perms + " mtime=" + mtime + " size=" + a.get("size") + " sha256=" + sha256(path) + group;
+            }
+            default -> "special " + Integer.toOctalString(mode);
+        };
+    }
+
+    /** Every file below root, recursively, for checking that nothing was left behind. */
+    static List<Path> listAll(Path root) throws IOException {
+        try (var stream = Files.walk(root)) {
+            return stream.toList();
+        }
+    }
+
+    static void copy(InputStream in, OutputStream out) throws IOException {
+        in.transferTo(out);
+    }
+}

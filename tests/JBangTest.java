@@ -1,0 +1,48 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The scripts as a developer runs them: through ./jbang, from another directory, exit statuses passed on. */
+class JBangTest {
+
+    @TempDir
+    Path tmp;
+
+    private Fixtures.Run jbang(Path cwd, Map<String, String> env, String script, String... args) throws Exception {
+        var command = new java.util.ArrayList<>(List.of(Fixtures.REPO.resolve("jbang").toString(),
+                Fixtures.REPO.resolve(script).toString()));
+        command.addAll(List.of(args));
+        return Fixtures.run(command, cwd, env);
+    }
+
+    @Test
+    void uploadThenFetchThroughJbangFromAnotherDirectory() throws Exception {
+        Path project = tmp.resolve("my project");
+        var env = Fixtures.env(tmp.resolve("xdg"));
+        Fixtures.write(project.resolve("package-lock.json"), "{\"lockfileVersion\": 3}\n");
+        Fixtures.richTree(project.resolve("node_modules"), 0);
+
+        var miss = jbang(project, env, "cache-fetch.java", "--folder", "node_modules");
+        assertEquals(ExitStatus.MISS, miss.status(), miss.toString());
+        var uploaded = jbang(project, env, "cache-upload.java", "--folder", "node_modules");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        var fetched = jbang(tmp, env, "cache-fetch.java", "--workingdir", project.toString(), "--folder",
+                tmp.resolve("restored").toString());
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertTrue(fetched.err().contains("detected npm"), fetched.err());
+        assertEquals(Fixtures.snapshot(project.resolve("node_modules"), false), Fixtures.snapshot(tmp.resolve("restored"), false));
+    }
+
+    @Test
+    void usageErrorExitStatusPassesThroughJbang() throws Exception {
+        var run = jbang(tmp, Fixtures.env(tmp.resolve("xdg")), "cache-upload.java", "--compression", "lz4");
+        assertEquals(ExitStatus.USAGE, run.status(), run.toString());
+    }
+}

@@ -1,0 +1,129 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Upload then fetch through the real scripts and the local store: the tree comes back as it was. */
+class RoundTripTest {
+
+    @TempDir
+    Path tmp;
+
+    private Map<String, String> env;
+    private Path project;
+
+    private void project(long bigFileBytes) throws Exception {
+        env = Fixtures.env(tmp.resolve("xdg"));
+        project = tmp.resolve("project");
+        Fixtures.write(project.resolve("pom.xml"), "<project/>\n");
+        Fixtures.richTree(project.resolve("repository"), bigFileBytes);
+    }
+
+    @Test
+    void restoreKeepsEveryKindOfEntryAndAFileOver100MiB() throws Exception {
+        project(100 * Fixtures.MiB + 12345);
+        var uploaded = Fixtures.upload(project, env, "--folder", "repository");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+
+        Path restored = tmp.resolve("restored");
+        var fetched = Fixtures.fetch(project, env, "--folder", restored.toString(), "--results-dir",
+                tmp.resolve("results").toString());
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("repository"), false), Fixtures.snapshot(restored, false));
+        assertEquals("true", Files.readString(tmp.resolve("results/fetched")));
+        assertTrue(fetched.err().contains("restored "), fetched.err());
+    }
+
+    @ParameterizedTest(name = "compression {0}")
+    @ValueSource(strings = {"zstd", "gzip", "none"})
+    void everyCompressionRoundTrips(String compression) throws Exception {
+        project(3 * Fixtures.MiB);
+        var uploaded = Fixtures.upload(project, env, "--folder", "repository", "--compression", compression);
+        assertEquals(0, uploaded.status(), uploaded.toString());
+
+        Path restored = tmp.resolve("restored");
+        var fetched = Fixtures.fetch(project, env, "--folder", restored.toString());
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("repository"), false), Fixtures.snapshot(restored, false));
+    }
+
+    @Test
+    void restoreMergesIntoAnExistingFolder() throws Exception {
+        project(0);
+        assertEquals(0, Fixtures.upload(project, env, "--folder", "repository").status());
+        Path restored = tmp.resolve("restored");
+        Fixtures.write(restored.resolve("kept-by-user.txt"), "mine\n");
+        Fixtures.write(restored.resolve("nested/a/b/c/deep.txt"), "stale content\n");
+        Fixtures.write(restored.resolve("links/relative/was-a-folder.txt"), "replaced by a link\n");
+
+        var fetched = Fixtures.fetch(project, env, "--folder", restored.toString());
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals("mine\n", Files.readString(restored.resolve("kept-by-user.txt")));
+        assertEquals("deep\n", Files.readString(restored.resolve("nested/a/b/c/deep.txt")));
+        assertTrue(Files.isSymbolicLink(restored.resolve("links/relative")));
+        var expected = Fixtures.snapshot(project.resolve("repository"), false);
+        var actual = Fixtures.snapshot(restored, false);
+        actual.remove("kept-by-user.txt");
+        assertEquals(expected, actual);
+    }
+
+    @Test
+    void cacheFolderInsideTheWorkingDirGivesTheSameKeyBeforeAndAfter() throws Exception {
+        project(0);
+        Fixtures.write(project.resolve("repository/pom.xml"), "<project>a pom inside the cache</project>\n");
+        var uploaded = Fixtures.upload(project, env, "--pattern", "**/pom.xml", "--folder", "repository");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+
+        Path emptyCheckout = tmp.resolve("checkout");
+        Fixtures.write(emptyCheckout.resolve("pom.xml"), "<project/>\n");
+        var fetched = Fixtures.fetch(emptyCheckout, env, "--pattern", "**/pom.xml", "--folder", "repository");
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertTrue(Files.isRegularFile(emptyCheckout.resolve("repository/hard/two.txt")));
+    }
+
+    @Test
+    void storedObjectRecordsTheArchiveDigest() throws Exception {
+        project(0);
+        var uploaded = Fixtures.upload(project, env, "--folder", "repository", "--results-dir",
+                tmp.resolve("results").toString());
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        String key = Files.readString(tmp.resolve("results/cache-key"));
+        Path object = tmp.resolve("xdg/tekton-caches/" + key);
+
+        assertEquals(Long.toString(Files.size(object)), Files.readString(tmp.resolve("results/size")));
+        var view = Files.getFileAttributeView(object, java.nio.file.attribute.UserDefinedFileAttributeView.class);
+        var value = java.nio.ByteBuffer.allocate(64);
+        view.read(FileStore.DIGEST_ATTRIBUTE, value);
+        assertEquals(Fixtures.sha256(object), new String(value.array(), StandardCharsets.US_ASCII));
+        assertFalse(Files.exists(object.resolveSibling(key + ".sha256")), "no sidecar where attributes work");
+    }
+
+    @Test
+    void stagingLeftByAKilledRestoreIsRemovedAndNeverUploaded() throws Exception {
+        project(0);
+        Path abandoned = project.resolve("repository/.tekton-caches-restore-999999999-abc");
+        Fixtures.write(abandoned.resolve("half-extracted.txt"), "from a restore that was killed\n");
+        assertEquals(0, Fixtures.upload(project, env, "--folder", "repository").status());
+        Path restored = tmp.resolve("restored");
+        Fixtures.write(restored.resolve(".tekton-caches-restore-999999999-abc/half.txt"), "killed\n");
+
+        var fetched = Fixtures.fetch(project, env, "--folder", restored.toString());
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        var expected = Fixtures.snapshot(project.resolve("repository"), false);
+        expected.keySet().removeIf(name -> name.startsWith(".tekton-caches-"));
+        assertEquals(expected, Fixtures.snapshot(restored, false));
+    }
+}
