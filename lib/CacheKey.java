@@ -81,6 +81,20 @@ record CacheKey(String hash, List<String> files) {
         return digest.digest();
     }
 
+    /** The key for caching this folder, from the user's patterns or the detected project's; said on stderr. */
+    static CacheKey forFolder(List<String> userPatterns, Path workingDir, Path folder, Log log) {
+        CacheKey key = compute(workingDir, patternsFor(userPatterns, workingDir, log), Set.of(folder));
+        log.info("cache key " + key.hash() + " from " + describeFiles(key.files()));
+        return key;
+    }
+
+    /** "3 files (go.mod, go.sum, tools/go.sum)", the first few named. */
+    private static String describeFiles(List<String> files) {
+        int shown = Math.min(files.size(), 5);
+        String names = String.join(", ", files.subList(0, shown)) + (files.size() > shown ? ", …" : "");
+        return Log.count(files.size(), "file") + " (" + names + ")";
+    }
+
     /** The patterns to use: the user's, or those of the detected ecosystems. */
     static Patterns patternsFor(List<String> userPatterns, Path workingDir, Log log) {
         if (!userPatterns.isEmpty()) {

@@ -3,7 +3,6 @@
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import picocli.CommandLine;
 
@@ -77,12 +76,5 @@ final class Cli {
             return kind.replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase() + ": " + message;
         }
         return message;
-    }
-
-    /** "3 files (go.mod, go.sum, tools/go.sum)", the first few named. */
-    static String describeFiles(List<String> files) {
-        int shown = Math.min(files.size(), 5);
-        String names = String.join(", ", files.subList(0, shown)) + (files.size() > shown ? ", …" : "");
-        return files.size() + (files.size() == 1 ? " file (" : " files (") + names + ")";
     }
 }

@@ -3,7 +3,6 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.LongSupplier;
 
 /** cache-fetch: computes the key, finds its archive in the store and restores it safely into the folder. */
@@ -17,10 +16,8 @@ final class Fetch {
     private Fetch() {}
 
     static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
-        Patterns patterns = CacheKey.patternsFor(request.patterns(), request.workingDir(), log);
-        CacheKey key = CacheKey.compute(request.workingDir(), patterns, Set.of(request.folder()));
+        CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
-        log.info("cache key " + key.hash() + " from " + Cli.describeFiles(key.files()));
         StoreUri.Location location = request.source().resolve(key.hash());
         Stores.Target target = Stores.open(location, request.insecure());
         try (Store store = target.store()) {

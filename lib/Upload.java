@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.LongSupplier;
 
 /** cache-upload: computes the key and stores the folder's archive under it, streamed, committed only when whole. */
@@ -21,10 +20,8 @@ final class Upload {
         if (!Files.isDirectory(request.folder())) {
             throw new UsageError("--folder " + request.folder() + " is not a directory: nothing to upload");
         }
-        Patterns patterns = CacheKey.patternsFor(request.patterns(), request.workingDir(), log);
-        CacheKey key = CacheKey.compute(request.workingDir(), patterns, Set.of(request.folder()));
+        CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
-        log.info("cache key " + key.hash() + " from " + Cli.describeFiles(key.files()));
         StoreUri.Location location = request.target().resolve(key.hash());
         Stores.Target target = Stores.open(location, request.insecure());
         try (Store store = target.store(); Store.Upload upload = store.create(target.path())) {
