@@ -69,7 +69,10 @@ final class SafeRestore {
      * entries into the folder. The folder is created when missing, and removed again on failure.
      */
     static Stats restore(InputStream stored, Path folder) throws IOException {
-        boolean created = !Files.exists(folder, NOFOLLOW);
+        Path createdTop = null; // the highest folder this restore creates, removed again on failure
+        for (Path p = folder; p != null && !Files.exists(p, NOFOLLOW); p = p.getParent()) {
+            createdTop = p;
+        }
         Files.createDirectories(folder);
         FileTime folderMtime = Files.getLastModifiedTime(folder);
         removeAbandonedStaging(folder);
@@ -82,8 +85,8 @@ final class SafeRestore {
         } catch (IOException | RuntimeException e) {
             try {
                 deleteTree(staging);
-                if (created) {
-                    Files.deleteIfExists(folder);
+                if (createdTop != null) {
+                    deleteTree(createdTop);
                 } else {
                     Files.setLastModifiedTime(folder, folderMtime);
                 }
@@ -112,8 +115,8 @@ final class SafeRestore {
     private void extract(InputStream stored) throws IOException {
         var buffered = new BufferedInputStream(stored, Compression.BUFFER);
         Compression compression = Compression.detect(buffered);
-        try {
-            extractTar(buffered, compression.decompress(buffered));
+        try (InputStream decompressed = compression.decompress(buffered)) {
+            extractTar(buffered, decompressed);
         } catch (HostileArchive | Meter.DigestMismatch | FileSystemException e) {
             throw e;
         } catch (IOException e) {

@@ -1,6 +1,5 @@
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -225,16 +224,5 @@ final class Fixtures {
             }
             default -> "special " + Integer.toOctalString(mode);
         };
-    }
-
-    /** Every file below root, recursively, for checking that nothing was left behind. */
-    static List<Path> listAll(Path root) throws IOException {
-        try (var stream = Files.walk(root)) {
-            return stream.toList();
-        }
-    }
-
-    static void copy(InputStream in, OutputStream out) throws IOException {
-        in.transferTo(out);
     }
 }

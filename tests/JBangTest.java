@@ -14,7 +14,13 @@ class JBangTest {
     @TempDir
     Path tmp;
 
+    /** One JBang install for the class, made from scratch by ./jbang like a first run on a new machine. */
+    @TempDir
+    static Path jbangHome;
+
     private Fixtures.Run jbang(Path cwd, Map<String, String> env, String script, String... args) throws Exception {
+        env = new java.util.HashMap<>(env);
+        env.put("TEKTON_CACHES_JBANG_HOME", jbangHome.toString());
         var command = new java.util.ArrayList<>(List.of(Fixtures.REPO.resolve("jbang").toString(),
                 Fixtures.REPO.resolve(script).toString()));
         command.addAll(List.of(args));
@@ -38,6 +44,9 @@ class JBangTest {
         assertEquals(0, fetched.status(), fetched.toString());
         assertTrue(fetched.err().contains("detected npm"), fetched.err());
         assertEquals(Fixtures.snapshot(project.resolve("node_modules"), false), Fixtures.snapshot(tmp.resolve("restored"), false));
+        try (var launches = Files.list(jbangHome.resolve("launch"))) {
+            assertEquals(2, launches.count(), "one cached launch command per script");
+        }
     }
 
     @Test

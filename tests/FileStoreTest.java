@@ -1,0 +1,100 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The local store on its own: what it makes visible, when, and with which digest. */
+class FileStoreTest {
+
+    @TempDir
+    Path tmp;
+
+    private static void put(Store store, String path, String content) throws Exception {
+        try (Store.Upload upload = store.create(path)) {
+            upload.stream().write(content.getBytes(StandardCharsets.UTF_8));
+            upload.commit(Digests.hex(Digests.sha256().digest(content.getBytes(StandardCharsets.UTF_8))));
+        }
+    }
+
+    @Test
+    void committedObjectIsFoundWithItsSizeAndDigest() throws Exception {
+        var store = new FileStore(tmp.resolve("store"));
+        put(store, "maven-abc", "archive");
+
+        var found = store.find("maven-abc").orElseThrow();
+
+        assertEquals(7, found.size());
+        assertEquals(Optional.of(Digests.hex(Digests.sha256().digest("archive".getBytes()))), found.sha256());
+        try (var in = store.open(found)) {
+            assertEquals("archive", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        }
+    }
+
+    @Test
+    void uploadClosedWithoutCommitLeavesNothing() throws Exception {
+        var store = new FileStore(tmp.resolve("store"));
+        put(store, "key", "earlier");
+        try (Store.Upload upload = store.create("key")) {
+            upload.stream().write("half of a new archive".getBytes());
+        }
+        try (var in = store.open(store.find("key").orElseThrow())) {
+            assertEquals("earlier", new String(in.readAllBytes()));
+        }
+        try (var files = Files.list(tmp.resolve("store"))) {
+            assertEquals(1, files.count(), "a temporary file was left behind");
+        }
+    }
+
+    @Test
+    void missingObjectOrFolderIsEmptyNotAnError() throws Exception {
+        assertTrue(new FileStore(tmp.resolve("never-made")).find("key").isEmpty());
+        assertTrue(new FileStore(tmp.resolve("never-made")).list("").isEmpty());
+    }
+
+    @Test
+    void listFindsObjectsByPrefixWithoutTemporariesOrSidecars() throws Exception {
+        var store = new FileStore(tmp.resolve("store"));
+        put(store, "maven-linux-1", "a");
+        put(store, "maven-linux-2", "b");
+        put(store, "npm-linux-1", "c");
+        Fixtures.write(tmp.resolve("store/maven-linux-3.sha256"), "0".repeat(64) + "  maven-linux-3\n");
+        Store.Upload unfinished = store.create("maven-linux-4");
+
+        var listed = store.list("maven-").stream().map(Store.StoredObject::path).sorted().toList();
+
+        assertEquals(java.util.List.of("maven-linux-1", "maven-linux-2"), listed);
+        unfinished.close();
+    }
+
+    @Test
+    void sidecarDigestIsReadWhereNoAttributeIsSet() throws Exception {
+        Fixtures.write(tmp.resolve("store/key"), "archive");
+        Fixtures.write(tmp.resolve("store/key.sha256"), "a".repeat(64) + "  key\n");
+
+        assertEquals(Optional.of("a".repeat(64)), new FileStore(tmp.resolve("store")).find("key").orElseThrow().sha256());
+    }
+
+    @Test
+    void relativeRootIsRefusedAtOnce() {
+        assertThrows(UsageError.class, () -> new FileStore(Path.of("relative/store")));
+    }
+
+    @Test
+    void writeStreamIsNotVisibleBeforeCommit() throws Exception {
+        var store = new FileStore(tmp.resolve("store"));
+        try (Store.Upload upload = store.create("key")) {
+            OutputStream out = upload.stream();
+            out.write(new byte[1 << 20]);
+            out.flush();
+            assertFalse(store.find("key").isPresent());
+        }
+    }
+}
