@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -55,6 +56,8 @@ final class SafeRestore {
     private final byte[] buffer = new byte[Compression.BUFFER];
     /** Names of the symlinks extracted so far: no later entry may pass through one. */
     private final Set<String> symlinks = new HashSet<>();
+    /** Directories made in the staging folder so far, so that each costs one system call. */
+    private final Set<String> madeDirectories = new HashSet<>();
     private final List<DirectoryMetadata> directories = new ArrayList<>();
     private long files;
     private long links;
@@ -142,14 +145,10 @@ final class SafeRestore {
 
     private void extractEntry(TarArchiveInputStream tar, TarArchiveEntry entry, String name) throws IOException {
         Path target = staging.resolve(name);
-        Path parent = target.getParent();
-        if (!parent.equals(staging)) {
-            Files.createDirectories(parent);
-        }
+        makeParent(name, target);
         if (entry.isDirectory()) {
-            if (!Files.isDirectory(target, NOFOLLOW)) {
-                removeEarlierEntry(target);
-                Files.createDirectory(target);
+            if (madeDirectories.add(name)) {
+                replacing(target, () -> Files.createDirectory(target), () -> Files.isDirectory(target, NOFOLLOW));
             }
             directories.add(new DirectoryMetadata(name, entry.getMode(), entry.getLastModifiedTime()));
             return;
@@ -157,10 +156,9 @@ final class SafeRestore {
         if (entry.isCharacterDevice() || entry.isBlockDevice() || entry.isFIFO()) {
             throw new HostileArchive("entry " + name + " is a device or a fifo");
         }
-        removeEarlierEntry(target);
         if (entry.isSymbolicLink()) {
             // The target is kept as written, absolute or climbing: a link is restored, never followed.
-            Files.createSymbolicLink(target, Path.of(entry.getLinkName()));
+            replacing(target, () -> Files.createSymbolicLink(target, Path.of(entry.getLinkName())), () -> false);
             symlinks.add(name);
             setTimes(target, entry.getLastModifiedTime());
             links++;
@@ -171,15 +169,55 @@ final class SafeRestore {
                 throw new HostileArchive("entry " + name + " is a hardlink to " + entry.getLinkName()
                         + ", which is not a file earlier in the archive");
             }
-            Files.createLink(target, source);
+            replacing(target, () -> Files.createLink(target, source), () -> false);
             links++;
         } else if (entry.isFile()) {
-            writeFile(tar, target, name, entry.getSize());
+            replacing(target, () -> writeFile(tar, target, name, entry.getSize()), () -> false);
             setMode(target, entry.getMode());
             setTimes(target, entry.getLastModifiedTime());
             files++;
         } else {
             throw new HostileArchive("entry " + name + " has the unsupported tar type " + (char) entry.getLinkFlag());
+        }
+    }
+
+    /** A file system step that may find its name taken. */
+    private interface Step {
+        void run() throws IOException;
+    }
+
+    /** A check whether what holds the name can stay. */
+    private interface Keep {
+        boolean test() throws IOException;
+    }
+
+    /**
+     * Creates an entry; a later entry of the same name replaces the earlier one, as tar does. Only
+     * a taken name costs a look: the common case is one system call. A link is removed, not followed.
+     */
+    private void replacing(Path target, Step create, Keep keep) throws IOException {
+        try {
+            create.run();
+        } catch (FileAlreadyExistsException e) {
+            if (keep.test()) {
+                return;
+            }
+            String name = staging.relativize(target).toString();
+            symlinks.remove(name);
+            madeDirectories.removeIf(dir -> dir.equals(name) || dir.startsWith(name + "/"));
+            deleteTree(target);
+            create.run();
+        }
+    }
+
+    /** Parents the archive did not list are made once; known ones cost no system call. */
+    private void makeParent(String name, Path target) throws IOException {
+        int slash = name.lastIndexOf('/');
+        if (slash > 0 && !madeDirectories.contains(name.substring(0, slash))) {
+            Files.createDirectories(target.getParent());
+            for (int i = name.indexOf('/'); i > 0; i = name.indexOf('/', i + 1)) {
+                madeDirectories.add(name.substring(0, i));
+            }
         }
     }
 
@@ -211,14 +249,6 @@ final class SafeRestore {
             segments.add(segment);
         }
         return String.join("/", segments);
-    }
-
-    /** A later entry of the same name replaces the earlier one, as tar does; a link is removed, not followed. */
-    private void removeEarlierEntry(Path target) throws IOException {
-        if (Files.exists(target, NOFOLLOW)) {
-            symlinks.remove(staging.relativize(target).toString());
-            deleteTree(target);
-        }
     }
 
     private void writeFile(InputStream tar, Path target, String name, long size) throws IOException {

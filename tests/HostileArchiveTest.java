@@ -185,4 +185,32 @@ class HostileArchiveTest {
             assertEquals(List.of("earlier"), children.map(p -> p.getFileName().toString()).toList());
         }
     }
+
+    @Test
+    void laterEntryOfTheSameNameReplacesTheEarlierOneAsTarDoes() throws Exception {
+        storeArchive(List.of(Entry.file("twice.txt", "first"), Entry.file("twice.txt", "second"),
+                Entry.symlink("was-link", outside.toString()), Entry.file("was-link", "now a file"),
+                Entry.file("was-file", "a file"), Entry.file("was-file/inside.txt", "now a folder"),
+                Entry.file("target.txt", "linked"), Entry.file("hard.txt", "replaced by a link"),
+                Entry.hardlink("hard.txt", "target.txt")));
+        var outsideBefore = Fixtures.snapshot(outside, true);
+
+        var run = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", "cache");
+
+        assertEquals(ExitStatus.STORE, run.status(), "a file cannot become a folder's parent: " + run);
+        storeArchive(List.of(Entry.file("twice.txt", "first"), Entry.file("twice.txt", "second"),
+                Entry.symlink("was-link", outside.toString()), Entry.file("was-link", "now a file"),
+                Entry.file("target.txt", "linked"), Entry.file("hard.txt", "replaced by a link"),
+                Entry.hardlink("hard.txt", "target.txt")));
+        run = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", "cache");
+
+        assertEquals(0, run.status(), run.toString());
+        assertEquals("second", Files.readString(folder.resolve("twice.txt")));
+        assertFalse(Files.isSymbolicLink(folder.resolve("was-link")));
+        assertEquals("now a file", Files.readString(folder.resolve("was-link")));
+        assertEquals("linked", Files.readString(folder.resolve("hard.txt")));
+        assertEquals(Files.readAttributes(folder.resolve("target.txt"), "unix:ino").get("ino"),
+                Files.readAttributes(folder.resolve("hard.txt"), "unix:ino").get("ino"));
+        assertEquals(outsideBefore, Fixtures.snapshot(outside, true));
+    }
 }
