@@ -81,18 +81,18 @@ record CacheKey(String hash, List<String> files) {
         return digest.digest();
     }
 
-    /** The key for caching this folder, from the user's patterns or the detected project's; said on stderr. */
+    /** The key for caching this folder, from the user's patterns or the detected project's. */
     static CacheKey forFolder(List<String> userPatterns, Path workingDir, Path folder, Log log) {
         CacheKey key = compute(workingDir, patternsFor(userPatterns, workingDir, log), Set.of(folder));
-        log.info("cache key " + key.hash() + " from " + describeFiles(key.files()));
+        log.debug(key.describe());
         return key;
     }
 
-    /** "3 files (go.mod, go.sum, tools/go.sum)", the first few named. */
-    private static String describeFiles(List<String> files) {
+    /** "key 3da4… from 3 files (go.mod, go.sum, tools/go.sum)", the first few files named. */
+    String describe() {
         int shown = Math.min(files.size(), 5);
         String names = String.join(", ", files.subList(0, shown)) + (files.size() > shown ? ", …" : "");
-        return Log.count(files.size(), "file") + " (" + names + ")";
+        return "key " + hash + " from " + Log.count(files.size(), "file") + " (" + names + ")";
     }
 
     /** The patterns to use: the user's, or those of the detected ecosystems. */
@@ -110,7 +110,7 @@ record CacheKey(String hash, List<String> files) {
         for (var d : detected) {
             names.add(d.name() + " (" + d.marker() + ")");
         }
-        log.info("detected " + String.join(", ", names) + " in " + workingDir);
+        log.debug("detected " + String.join(", ", names) + " in " + workingDir);
         return Patterns.parse(ProjectDetection.patterns(detected));
     }
 }

@@ -22,21 +22,23 @@ final class Fetch {
         Stores.Target target = Stores.open(location, request.insecure());
         try (Store store = target.store()) {
             var object = store.find(target.path())
-                    .orElseThrow(() -> new CacheMiss("cache miss: nothing at " + location.text()));
+                    .orElseThrow(() -> new CacheMiss("cache miss: nothing at " + location.text() + "; " + key.describe()));
             var meter = new Meter("restoring from " + location.text(), log, nanoTime);
             SafeRestore.Stats restored;
             try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
                 restored = SafeRestore.restore(in, request.folder());
             }
             if (object.sha256().isEmpty()) {
-                log.info("note: " + location.text() + " records no digest (written by another tool?); restored unverified");
+                log.info("note: " + location.text() + " records no sha256 (written by the Go tool?);"
+                        + " only the compressor's own checksum guarded it");
             }
             results.put("fetched", "true");
             results.put("matched-key", key.hash());
             results.put("size", Long.toString(object.size()));
             log.info("restored " + Log.count(restored.files(), "file") + ", " + Log.count(restored.directories(), "folder")
                     + ", " + Log.count(restored.links(), "link") + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder()
-                    + " from " + location.text() + " " + Log.timing(meter.bytes(), meter.elapsedNanos()));
+                    + " from " + location.text() + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; "
+                    + key.describe());
         } catch (IOException e) {
             throw new StoreError("restoring " + location.text() + " into " + request.folder() + ": " + Cli.reason(e), e);
         }

@@ -38,7 +38,7 @@ final class Upload {
             log.info("uploaded " + Log.count(archived.files(), "file") + ", " + Log.count(archived.directories(), "folder")
                     + ", " + Log.count(archived.links(), "link") + " (" + Log.bytes(archived.bytes()) + ", " + Log.bytes(meter.bytes()) + " "
                     + request.compression().label() + ") from " + request.folder() + " to " + location.text() + " "
-                    + Log.timing(meter.bytes(), meter.elapsedNanos()));
+                    + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         } catch (IOException e) {
             throw new StoreError("uploading " + request.folder() + " to " + location.text() + ": " + Cli.reason(e), e);
         }

@@ -43,7 +43,9 @@ class CliTest {
         var run = Fixtures.fetch(project, env, "--folder", "cache", "--results-dir", tmp.resolve("results").toString());
 
         assertEquals(ExitStatus.MISS, run.status(), run.toString());
-        assertTrue(run.err().contains("cache miss"), run.err());
+        assertEquals(1, run.err().lines().count(), "one line says what happened: " + run.err());
+        assertTrue(run.err().startsWith("cache miss: nothing at file://"), run.err());
+        assertTrue(run.err().contains("from 2 files (go.mod, go.sum)"), run.err());
         assertEquals(before, Fixtures.snapshot(project.resolve("cache"), true));
         assertEquals("false", Files.readString(tmp.resolve("results/fetched")));
         assertEquals("", Files.readString(tmp.resolve("results/matched-key")));
@@ -64,7 +66,10 @@ class CliTest {
         var run = Fixtures.fetch(project, env, "--folder", tmp.resolve("out").toString(), "--results-dir",
                 tmp.resolve("results").toString());
         assertEquals(0, run.status(), run.toString());
+        assertEquals(1, run.err().lines().count(), "one line says what happened: " + run.err());
         String key = Files.readString(tmp.resolve("results/cache-key"));
+        assertTrue(run.err().startsWith("restored 1 file, 0 folders, 0 links"), run.err());
+        assertTrue(run.err().contains("key " + key + " from 2 files"), run.err());
         assertTrue(key.matches("[0-9a-f]{64}"), key);
         assertEquals(key, Files.readString(tmp.resolve("results/matched-key")));
         assertEquals("true", Files.readString(tmp.resolve("results/fetched")));

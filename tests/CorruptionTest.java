@@ -90,7 +90,7 @@ class CorruptionTest {
 
         assertEquals(0, run.status(), run.toString());
         assertEquals("content of pkg/mod.txt", Files.readString(folder.resolve("pkg/mod.txt")));
-        assertTrue(run.err().contains("no digest"), run.err());
+        assertTrue(run.err().contains("records no sha256"), run.err());
     }
 
     @Test

@@ -42,7 +42,7 @@ class JBangTest {
                 tmp.resolve("restored").toString());
 
         assertEquals(0, fetched.status(), fetched.toString());
-        assertTrue(fetched.err().contains("detected npm"), fetched.err());
+        assertTrue(fetched.err().contains("from 1 file (package-lock.json)"), fetched.err());
         assertEquals(Fixtures.snapshot(project.resolve("node_modules"), false), Fixtures.snapshot(tmp.resolve("restored"), false));
         try (var launches = Files.list(jbangHome.resolve("launch"))) {
             assertEquals(2, launches.count(), "one cached launch command per script");
