@@ -10,7 +10,11 @@ import java.util.regex.Pattern;
  */
 record Patterns(List<Rule> rules) {
 
-    record Rule(String text, boolean exclude, Pattern regex, List<String> literalPrefix) {}
+    /**
+     * One pattern. The regex matches whole relative paths; segments holds one regex per path
+     * segment (null for a segment with "**"), used to rule out directories no match can lie in.
+     */
+    record Rule(String text, boolean exclude, Pattern regex, List<Pattern> segments) {}
 
     static Patterns parse(List<String> texts) {
         var rules = new ArrayList<Rule>();
@@ -24,7 +28,7 @@ record Patterns(List<Rule> rules) {
             if (cleaned.isEmpty()) {
                 throw new UsageError("--pattern '" + raw + "' matches nothing: it is empty");
             }
-            rules.add(new Rule(raw, exclude, Pattern.compile(toRegex(cleaned, raw)), literalPrefix(cleaned)));
+            rules.add(new Rule(raw, exclude, Pattern.compile(toRegex(cleaned, raw)), segments(cleaned, raw)));
         }
         return new Patterns(List.copyOf(rules));
     }
@@ -56,7 +60,7 @@ record Patterns(List<Rule> rules) {
                 if (matchesOrParentMatches(rule.regex, relativeDir)) {
                     reachable = false;
                 }
-            } else if (prefixCompatible(rule.literalPrefix, relativeDir)) {
+            } else if (matchesOrParentMatches(rule.regex, relativeDir) || onTheWay(rule.segments, relativeDir)) {
                 reachable = true;
             }
         }
@@ -75,28 +79,33 @@ record Patterns(List<Rule> rules) {
         return false;
     }
 
-    /** The directory is on the way to the pattern's fixed leading segments, or below them. */
-    private static boolean prefixCompatible(List<String> prefix, String dir) {
-        String[] segments = dir.split("/");
-        for (int i = 0; i < Math.min(prefix.size(), segments.length); i++) {
-            if (!prefix.get(i).equals(segments[i])) {
+    /**
+     * Whether a file matching the pattern could lie below the directory: each of the directory's
+     * segments matches the pattern's segment at its depth, and the pattern is deeper still (or a
+     * "**" segment lets it be).
+     */
+    private static boolean onTheWay(List<Pattern> segments, String dir) {
+        String[] names = dir.split("/");
+        for (int i = 0; i < names.length; i++) {
+            if (i >= segments.size() - 1) {
+                return segments.get(segments.size() - 1) == null;
+            }
+            if (segments.get(i) == null) {
+                return true;
+            }
+            if (!segments.get(i).matcher(names[i]).matches()) {
                 return false;
             }
         }
         return true;
     }
 
-    /** The leading segments that hold no wildcard: only directories on that way can match. */
-    private static List<String> literalPrefix(String cleaned) {
-        var prefix = new ArrayList<String>();
-        String[] segments = cleaned.split("/");
-        for (int i = 0; i < segments.length - 1; i++) {
-            if (segments[i].matches(".*[*?\\[\\\\].*")) {
-                break;
-            }
-            prefix.add(segments[i]);
+    private static List<Pattern> segments(String cleaned, String raw) {
+        var segments = new ArrayList<Pattern>();
+        for (String segment : cleaned.split("/")) {
+            segments.add(segment.contains("**") ? null : Pattern.compile(toRegex(segment, raw)));
         }
-        return prefix;
+        return segments;
     }
 
     /** Like Go's filepath.Clean on a relative pattern, with leading '/' and './' dropped. */

@@ -56,6 +56,14 @@ class PatternsTest {
             src/main/*.xml   | !nothing         | src            | true
             src/main/*.xml   | !nothing         | src/main       | true
             src/main/*.xml   | !nothing         | docs           | false
+            src/main/*.xml   | !nothing         | src/main/deep  | false
+            lock.txt         | !nothing         | cache          | false
+            lock.txt         | !nothing         | lock.txt       | true
+            */go.sum         | !nothing         | a              | true
+            */go.sum         | !nothing         | a/b            | false
+            src/**/x.gradle  | !nothing         | src/a/b/c      | true
+            src/**/x.gradle  | !nothing         | test/a         | false
+            **               | !nothing         | any/where      | true
             """)
     void walkEntersOnlyFoldersThatMayHoldMatches(String first, String second, String dir, boolean enters) {
         assertEquals(enters, Patterns.parse(List.of(first, second)).maySelectBelow(dir));
