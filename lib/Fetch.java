@@ -35,9 +35,8 @@ final class Fetch {
             results.put("fetched", "true");
             results.put("matched-key", key.hash());
             results.put("size", Long.toString(object.size()));
-            log.info("restored " + Log.count(restored.files(), "file") + ", " + Log.count(restored.directories(), "folder")
-                    + ", " + Log.count(restored.links(), "link") + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder()
-                    + " from " + location.text() + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; "
+            log.info("restored " + Log.entries(restored.files(), restored.directories(), restored.links())
+                    + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder() + " from " + location.text() + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; "
                     + key.describe());
         } catch (IOException e) {
             throw new StoreError("restoring " + location.text() + " into " + request.folder() + ": " + Cli.reason(e), e);

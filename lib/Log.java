@@ -30,6 +30,11 @@ final class Log {
         return String.format(Locale.ROOT, "%,d %s%s", n, noun, n == 1 ? "" : "s");
     }
 
+    /** "30,003 files, 11,107 folders, 4 links": what an archive or a restore held. */
+    static String entries(long files, long folders, long links) {
+        return count(files, "file") + ", " + count(folders, "folder") + ", " + count(links, "link");
+    }
+
     /** "426.3 MB", "12.0 kB", "512 B": decimal units, as transfer rates are quoted. */
     static String bytes(long n) {
         if (n < 1000) {

@@ -148,7 +148,8 @@ final class SafeRestore {
         makeParent(name, target);
         if (entry.isDirectory()) {
             if (madeDirectories.add(name)) {
-                replacing(target, () -> Files.createDirectory(target), () -> Files.isDirectory(target, NOFOLLOW));
+                // Every directory made so far is in madeDirectories: a taken name is a file or a link.
+                replacing(target, () -> Files.createDirectory(target));
             }
             directories.add(new DirectoryMetadata(name, entry.getMode(), entry.getLastModifiedTime()));
             return;
@@ -158,7 +159,7 @@ final class SafeRestore {
         }
         if (entry.isSymbolicLink()) {
             // The target is kept as written, absolute or climbing: a link is restored, never followed.
-            replacing(target, () -> Files.createSymbolicLink(target, Path.of(entry.getLinkName())), () -> false);
+            replacing(target, () -> Files.createSymbolicLink(target, Path.of(entry.getLinkName())));
             symlinks.add(name);
             setTimes(target, entry.getLastModifiedTime());
             links++;
@@ -169,10 +170,10 @@ final class SafeRestore {
                 throw new HostileArchive("entry " + name + " is a hardlink to " + entry.getLinkName()
                         + ", which is not a file earlier in the archive");
             }
-            replacing(target, () -> Files.createLink(target, source), () -> false);
+            replacing(target, () -> Files.createLink(target, source));
             links++;
         } else if (entry.isFile()) {
-            replacing(target, () -> writeFile(tar, target, name, entry.getSize()), () -> false);
+            replacing(target, () -> writeFile(tar, target, name, entry.getSize()));
             setMode(target, entry.getMode());
             setTimes(target, entry.getLastModifiedTime());
             files++;
@@ -186,22 +187,14 @@ final class SafeRestore {
         void run() throws IOException;
     }
 
-    /** A check whether what holds the name can stay. */
-    private interface Keep {
-        boolean test() throws IOException;
-    }
-
     /**
      * Creates an entry; a later entry of the same name replaces the earlier one, as tar does. Only
      * a taken name costs a look: the common case is one system call. A link is removed, not followed.
      */
-    private void replacing(Path target, Step create, Keep keep) throws IOException {
+    private void replacing(Path target, Step create) throws IOException {
         try {
             create.run();
         } catch (FileAlreadyExistsException e) {
-            if (keep.test()) {
-                return;
-            }
             String name = staging.relativize(target).toString();
             symlinks.remove(name);
             madeDirectories.removeIf(dir -> dir.equals(name) || dir.startsWith(name + "/"));

@@ -35,9 +35,8 @@ final class Upload {
             if (archived.skipped() > 0) {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
             }
-            log.info("uploaded " + Log.count(archived.files(), "file") + ", " + Log.count(archived.directories(), "folder")
-                    + ", " + Log.count(archived.links(), "link") + " (" + Log.bytes(archived.bytes()) + ", " + Log.bytes(meter.bytes()) + " "
-                    + request.compression().label() + ") from " + request.folder() + " to " + location.text() + " "
+            log.info("uploaded " + Log.entries(archived.files(), archived.directories(), archived.links())
+                    + " (" + Log.bytes(archived.bytes()) + ", " + Log.bytes(meter.bytes()) + " " + request.compression().label() + ") from " + request.folder() + " to " + location.text() + " "
                     + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         } catch (IOException e) {
             throw new StoreError("uploading " + request.folder() + " to " + location.text() + ": " + Cli.reason(e), e);
