@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "cache-fetch", mixinStandardHelpOptions = true, version = "tekton-caches-java 0.1.0",
+@Command(name = "cache-fetch", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Cli.VERSION,
         description = "Restores a folder from the cache entry keyed by the hash of the project's lock files.",
         footer = "Exit status: 0 restored, 1 cache miss (folder untouched), 2 usage error, 3 store or I/O error"
                 + " (folder untouched).")
@@ -26,7 +26,7 @@ class CacheFetch implements Callable<Integer> {
     public Integer call() {
         return Cli.run("cache-fetch", options, Fetch.RESULTS_BEFORE, (results, log) -> Fetch.run(
                 new Fetch.Request(CacheOptions.storeUri("--source", source, Environment.system()), options.folder(),
-                        options.workingDir(), options.patterns, options.insecure()),
+                        options.workingDir(), options.patterns, options.insecure(), Environment.system()),
                 results, log, System::nanoTime));
     }
 

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "cache-upload", mixinStandardHelpOptions = true, version = "tekton-caches-java 0.1.0",
+@Command(name = "cache-upload", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Cli.VERSION,
         description = "Saves a folder as the cache entry keyed by the hash of the project's lock files.",
         footer = "Exit status: 0 uploaded, 2 usage error, 3 store or I/O error (the earlier entry stays intact).")
 class CacheUpload implements Callable<Integer> {
@@ -29,7 +29,7 @@ class CacheUpload implements Callable<Integer> {
     public Integer call() {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
-                        options.workingDir(), options.patterns, Compression.parse(compression), options.insecure()),
+                        options.workingDir(), options.patterns, Compression.parse(compression), options.insecure(), Environment.system()),
                 results, log, System::nanoTime));
     }
 

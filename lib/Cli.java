@@ -12,6 +12,9 @@ import picocli.CommandLine;
  */
 final class Cli {
 
+    /** The tools' version, shown by --version and recorded with what they upload. */
+    static final String VERSION = "0.1.0";
+
     /** The work of one command, given where to put its results and messages. */
     interface Action {
         void run(Results results, Log log);

@@ -8,7 +8,8 @@ import java.util.function.LongSupplier;
 /** cache-fetch: computes the key, finds its archive in the store and restores it safely into the folder. */
 final class Fetch {
 
-    record Request(StoreUri source, Path folder, Path workingDir, List<String> patterns, boolean insecure) {}
+    record Request(StoreUri source, Path folder, Path workingDir, List<String> patterns, boolean insecure,
+            Environment environment) {}
 
     static final Map<String, String> RESULTS_BEFORE = Map.of(
             "fetched", "false", "cache-key", "", "matched-key", "", "size", "0");
@@ -19,7 +20,7 @@ final class Fetch {
         CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
         StoreUri.Location location = request.source().resolve(key.hash());
-        Stores.Target target = Stores.open(location, request.insecure());
+        Stores.Target target = Stores.open(location, request.insecure(), request.environment(), log);
         try (Store store = target.store()) {
             var object = store.find(target.path())
                     .orElseThrow(() -> new CacheMiss("cache miss: nothing at " + location.text() + "; " + key.describe()));

@@ -145,7 +145,8 @@ final class FileStore implements Store {
             }
 
             @Override
-            public void commit(String sha256) throws IOException {
+            public boolean commit(Contents contents) throws IOException {
+                String sha256 = contents.sha256();
                 stream.flush();
                 channel.force(true);
                 channel.close();
@@ -165,6 +166,7 @@ final class FileStore implements Store {
                     Files.move(sidecarTemp, sidecar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 }
                 committed = true;
+                return true;
             }
 
             @Override

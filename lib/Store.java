@@ -15,12 +15,27 @@ interface Store extends Closeable {
     /** An archive in the store; sha256 is empty when the writer recorded none (the Go tool's objects). */
     record StoredObject(String path, long size, Optional<String> sha256, Instant modified) {}
 
+    /**
+     * What an upload wrote: the archive's sha256 and size as stored, and what it holds, for
+     * stores that record more than the bytes (an image config and annotations).
+     */
+    record Contents(String sha256, long size, Compression compression, String key, Instant created,
+            long tarBytes, String tarSha256, long files) {}
+
     /** A write under way: nothing is visible at the path until commit, and close without commit discards it. */
     interface Upload extends Closeable {
         OutputStream stream();
 
-        /** Makes the object visible at its path, with the digest of what was written. */
-        void commit(String sha256) throws IOException;
+        /** Whether commit needs Contents.tarSha256, the digest of the uncompressed tar (it costs a pass of sha256). */
+        default boolean needsTarDigest() {
+            return false;
+        }
+
+        /**
+         * Makes the object visible at its path. False when the store already held exactly these
+         * bytes there and left them as they were.
+         */
+        boolean commit(Contents contents) throws IOException;
     }
 
     /** The object at this path, or empty when there is none (a cache miss). */

@@ -7,10 +7,11 @@ final class Stores {
     private Stores() {}
 
     /** The store for the location; insecure allows plain HTTP and unverified TLS where a store speaks HTTP. */
-    static Target open(StoreUri.Location location, boolean insecure) {
+    static Target open(StoreUri.Location location, boolean insecure, Environment environment, Log log) {
         return switch (location.scheme()) {
             case "file" -> FileStore.target(location);
-            case "oci", "s3", "gs", "azblob" -> throw new UsageError(location.scheme()
+            case "oci" -> OciStore.target(location, insecure, environment, log);
+            case "s3", "gs", "azblob" -> throw new UsageError(location.scheme()
                     + ":// stores are not supported by this version yet; use file://");
             default -> throw new UsageError("'" + location.text() + "' has the unknown scheme " + location.scheme()
                     + "; use file://, oci://, s3://, gs:// or azblob://");

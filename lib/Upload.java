@@ -3,6 +3,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
@@ -10,7 +12,8 @@ import java.util.function.LongSupplier;
 /** cache-upload: computes the key and stores the folder's archive under it, streamed, committed only when whole. */
 final class Upload {
 
-    record Request(StoreUri target, Path folder, Path workingDir, List<String> patterns, Compression compression, boolean insecure) {}
+    record Request(StoreUri target, Path folder, Path workingDir, List<String> patterns, Compression compression,
+            boolean insecure, Environment environment) {}
 
     static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
 
@@ -23,23 +26,57 @@ final class Upload {
         CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
         StoreUri.Location location = request.target().resolve(key.hash());
-        Stores.Target target = Stores.open(location, request.insecure());
+        Stores.Target target = Stores.open(location, request.insecure(), request.environment(), log);
         try (Store store = target.store(); Store.Upload upload = store.create(target.path())) {
             var meter = new Meter("uploading to " + location.text(), log, nanoTime);
+            var tar = new TarTap(upload.needsTarDigest());
             Archive.Stats archived;
             try (OutputStream compressed = request.compression().compress(keepOpen(meter.watch(upload.stream())))) {
-                archived = Archive.create(request.folder(), compressed);
+                archived = Archive.create(request.folder(), tar.watch(compressed));
             }
-            upload.commit(meter.sha256());
+            boolean stored = upload.commit(new Store.Contents(meter.sha256(), meter.bytes(), request.compression(), key.hash(),
+                    Instant.now(), tar.bytes, tar.sha256(), archived.files()));
             results.put("size", Long.toString(meter.bytes()));
             if (archived.skipped() > 0) {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
+            }
+            if (!stored) {
+                log.info("unchanged: " + location.text() + " already holds this archive (sha256:" + meter.sha256()
+                        + "), so nothing was pushed; " + key.describe());
+                return;
             }
             log.info("uploaded " + Log.entries(archived.files(), archived.directories(), archived.links())
                     + " (" + Log.bytes(archived.bytes()) + ", " + Log.bytes(meter.bytes()) + " " + request.compression().label() + ") from " + request.folder() + " to " + location.text() + " "
                     + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         } catch (IOException e) {
             throw new StoreError("uploading " + request.folder() + " to " + location.text() + ": " + Cli.reason(e), e);
+        }
+    }
+
+    /** Counts the uncompressed tar stream, and digests it when the store asks (an image's diff_id). */
+    private static final class TarTap {
+        private final MessageDigest digest;
+        private long bytes;
+
+        TarTap(boolean digesting) {
+            this.digest = digesting ? Digests.sha256() : null;
+        }
+
+        String sha256() {
+            return digest == null ? null : Digests.hex(digest.digest());
+        }
+
+        OutputStream watch(OutputStream out) {
+            return new FilterOutputStream(out) {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                    bytes += len;
+                    if (digest != null) {
+                        digest.update(b, off, len);
+                    }
+                }
+            };
         }
     }
 

@@ -19,8 +19,10 @@ class FileStoreTest {
 
     private static void put(Store store, String path, String content) throws Exception {
         try (Store.Upload upload = store.create(path)) {
-            upload.stream().write(content.getBytes(StandardCharsets.UTF_8));
-            upload.commit(Digests.hex(Digests.sha256().digest(content.getBytes(StandardCharsets.UTF_8))));
+            byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+            upload.stream().write(bytes);
+            upload.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(bytes)), bytes.length, Compression.NONE,
+                    path, java.time.Instant.now(), bytes.length, null, 0));
         }
     }
 

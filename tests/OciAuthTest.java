@@ -1,0 +1,142 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Credentials from DOCKER_CONFIG against real registries: one with htpasswd Basic auth, one with
+ * docker token auth (Bearer tokens from a token service, with a password or an identity token).
+ */
+class OciAuthTest {
+
+    @TempDir
+    static Path shared;
+
+    static RegistryServer basic;
+    static RegistryServer token;
+
+    @TempDir
+    Path tmp;
+
+    private Path project;
+
+    @BeforeAll
+    static void startRegistries() throws Exception {
+        basic = RegistryServer.start(shared.resolve("basic"), RegistryServer.Auth.BASIC, false);
+        token = RegistryServer.start(shared.resolve("token"), RegistryServer.Auth.TOKEN, false);
+    }
+
+    @AfterAll
+    static void stopRegistries() {
+        basic.close();
+        token.close();
+    }
+
+    @BeforeEach
+    void project() throws Exception {
+        project = tmp.resolve("project");
+        Fixtures.write(project.resolve("Cargo.lock"), "# lock " + tmp + "\n");
+        Fixtures.richTree(project.resolve("target"), 0);
+    }
+
+    private Map<String, String> env(Path dockerConfig) {
+        var env = Fixtures.env(tmp.resolve("xdg"));
+        env.put("DOCKER_CONFIG", dockerConfig.toString());
+        return env;
+    }
+
+    private void assertRoundTrip(RegistryServer registry, Map<String, String> env, String repository) throws Exception {
+        String uri = "oci://" + registry.host() + "/" + repository + ":{{hash}}";
+        var uploaded = Fixtures.upload(project, env, "--target", uri, "--folder", "target");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        Path restored = tmp.resolve("restored-" + repository.replace('/', '-'));
+        var fetched = Fixtures.fetch(project, env, "--source", uri, "--folder", restored.toString());
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("target"), false), Fixtures.snapshot(restored, false));
+    }
+
+    private void assertAuthenticationFails(RegistryServer registry, Map<String, String> env, String expected) throws Exception {
+        String uri = "oci://" + registry.host() + "/auth/denied:{{hash}}";
+        var uploaded = Fixtures.upload(project, env, "--target", uri, "--folder", "target");
+        var fetched = Fixtures.fetch(project, env, "--source", uri, "--folder", tmp.resolve("denied").toString());
+        for (var run : new Fixtures.Run[] {uploaded, fetched}) {
+            assertEquals(ExitStatus.STORE, run.status(), run.toString());
+            assertEquals(1, run.err().lines().count(), run.err());
+            assertTrue(run.err().contains(expected), run.err());
+            assertTrue(run.err().contains(registry.host()), run.err());
+        }
+        assertTrue(Files.notExists(tmp.resolve("denied")));
+    }
+
+    @Test
+    void basicAuthWithAnAuthEntry() throws Exception {
+        assertRoundTrip(basic, env(basic.dockerConfig(tmp.resolve("docker"), RegistryServer.USER, RegistryServer.PASSWORD)), "basic/auth");
+    }
+
+    @Test
+    void basicAuthWithUsernameAndPasswordFieldsInADockerconfigjson() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("secret"));
+        Files.writeString(dir.resolve(".dockerconfigjson"), "{\"auths\":{\"https://" + basic.host() + "/v1/\":{\"username\":\""
+                + RegistryServer.USER + "\",\"password\":\"" + RegistryServer.PASSWORD + "\"}}}");
+        assertRoundTrip(basic, env(dir), "basic/fields");
+    }
+
+    @Test
+    void basicAuthWithAWrongPasswordFailsInOneLine() throws Exception {
+        assertAuthenticationFails(basic, env(basic.dockerConfig(tmp.resolve("docker"), RegistryServer.USER, "wrong")),
+                "authentication failed for registry " + basic.host());
+    }
+
+    @Test
+    void basicAuthWithNoCredentialsSaysWhereItLooked() throws Exception {
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertAuthenticationFails(basic, env(empty), "requires a user name and password and none was found in DOCKER_CONFIG=" + empty);
+    }
+
+    @Test
+    void bearerTokenWithAPassword() throws Exception {
+        int before = token.tokenServer().tokensIssued();
+        assertRoundTrip(token, env(token.dockerConfig(tmp.resolve("docker"), RegistryServer.USER, RegistryServer.PASSWORD)), "token/password");
+        assertTrue(token.tokenServer().tokensIssued() > before, "the token service issued the tokens");
+    }
+
+    @Test
+    void bearerTokenWithAnIdentityToken() throws Exception {
+        assertRoundTrip(token, env(token.dockerConfigWithIdentityToken(tmp.resolve("docker"), token.identityToken())), "token/identity");
+    }
+
+    @Test
+    void bearerTokenWithAWrongPasswordFailsInOneLine() throws Exception {
+        assertAuthenticationFails(token, env(token.dockerConfig(tmp.resolve("docker"), RegistryServer.USER, "wrong")),
+                "authentication failed for registry " + token.host());
+    }
+
+    @Test
+    void aCredentialHelperThatIsNotInstalledIsAClearError() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("helper"));
+        Files.writeString(dir.resolve("config.json"), "{\"credHelpers\":{\"" + basic.host() + "\":\"no-such-helper\"}}");
+        assertAuthenticationFails(basic, env(dir), "docker-credential-no-such-helper");
+    }
+
+    @Test
+    void aCredentialHelperIsAsked() throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path helper = bin.resolve("docker-credential-test");
+        Files.writeString(helper, "#!/bin/sh\nread server\n[ \"$server\" = \"" + basic.host() + "\" ] || exit 1\n"
+                + "printf '{\"ServerURL\":\"%s\",\"Username\":\"" + RegistryServer.USER + "\",\"Secret\":\"" + RegistryServer.PASSWORD
+                + "\"}' \"$server\"\n");
+        Fixtures.chmod(helper, "rwxr-xr-x");
+        Path dir = Files.createDirectories(tmp.resolve("helper"));
+        Files.writeString(dir.resolve("config.json"), "{\"credsStore\":\"test\"}");
+        var env = env(dir);
+        env.put("PATH", bin + ":" + env.get("PATH"));
+        assertRoundTrip(basic, env, "basic/helper");
+    }
+}

@@ -1,0 +1,143 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A flaky path to the registry (a proxy that answers 503, resets connections, cuts downloads short):
+ * what can be retried is, what cannot fails in one line with the folder and the previous image intact.
+ */
+class OciFaultTest {
+
+    @TempDir
+    static Path shared;
+
+    static FlakyProxy proxy;
+    static RegistryServer registry;
+
+    @TempDir
+    Path tmp;
+
+    private Path project;
+    private Map<String, String> env;
+
+    @BeforeAll
+    static void start() throws Exception {
+        proxy = FlakyProxy.start();
+        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false, proxy.url());
+        proxy.target(registry.url());
+    }
+
+    @AfterAll
+    static void stop() {
+        registry.close();
+        proxy.close();
+    }
+
+    @AfterEach
+    void noFaultLeftForTheNextTest() {
+        proxy.clearFaults();
+    }
+
+    @BeforeEach
+    void project() throws Exception {
+        project = tmp.resolve("project");
+        env = Fixtures.env(tmp.resolve("xdg"));
+        Fixtures.write(project.resolve("Gemfile.lock"), "GEM " + tmp + "\n");
+        // 40 MiB stored uncompressed: three chunks of upload, and a download long enough to cut.
+        Fixtures.richTree(project.resolve("bundle"), 40 * Fixtures.MiB);
+    }
+
+    private String uri(String repository) {
+        return "oci://" + proxy.host() + "/" + repository + ":{{hash}}";
+    }
+
+    private Fixtures.Run upload(String repository) throws Exception {
+        return Fixtures.upload(project, env, "--target", uri(repository), "--folder", "bundle", "--compression", "none");
+    }
+
+    private Fixtures.Run fetch(String repository, Path folder) throws Exception {
+        return Fixtures.fetch(project, env, "--source", uri(repository), "--folder", folder.toString());
+    }
+
+    private static String lastLine(Fixtures.Run run) {
+        List<String> lines = run.err().lines().toList();
+        return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+    }
+
+    @Test
+    void a503AndAResetDuringTheUploadAreRetried() throws Exception {
+        proxy.failNext("PATCH .*/blobs/uploads/.*", 1, 503);
+        proxy.resetNext("PATCH .*/blobs/uploads/.*", 1);
+        proxy.failNext("PUT .*/manifests/.*", 1, 502);
+
+        var uploaded = upload("flaky/upload");
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(lastLine(uploaded).startsWith("uploaded "), uploaded.err());
+        assertTrue(uploaded.err().contains("retry 1 of "), uploaded.err());
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("flaky/upload", restored);
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("bundle"), false), Fixtures.snapshot(restored, false));
+    }
+
+    @Test
+    void aDownloadCutShortGoesOnFromWhereItStopped() throws Exception {
+        assertEquals(0, upload("flaky/download").status());
+        proxy.failNext("GET .*/manifests/.*", 1, 503);
+        proxy.truncateNext("GET .*/blobs/sha256:.*", 2, 5 * Fixtures.MiB);
+        int before = proxy.requests().size();
+
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("flaky/download", restored);
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("bundle"), false), Fixtures.snapshot(restored, false));
+        long blobGets = proxy.requests().subList(before, proxy.requests().size()).stream()
+                .filter(r -> r.matches("GET .*/blobs/sha256:.*")).count();
+        assertEquals(3, blobGets, proxy.requests().toString());
+    }
+
+    @Test
+    void aDownloadCutShortEveryTimeFailsAndLeavesTheFolderAsItWas() throws Exception {
+        assertEquals(0, upload("flaky/always-cut").status());
+        Path folder = tmp.resolve("folder");
+        Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(folder, true);
+        proxy.truncateNext("GET .*/blobs/sha256:.*", RegistryClient.ATTEMPTS, Fixtures.MiB);
+
+        var fetched = fetch("flaky/always-cut", folder);
+
+        assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
+        assertTrue(lastLine(fetched).startsWith("cache-fetch: restoring oci://" + proxy.host() + "/flaky/always-cut:"), fetched.err());
+        assertEquals(before, Fixtures.snapshot(folder, true));
+    }
+
+    @Test
+    void anUploadThatKeepsFailingLeavesThePreviousImageRestorable() throws Exception {
+        assertEquals(0, upload("flaky/previous").status());
+        var previous = Fixtures.snapshot(project.resolve("bundle"), false);
+        Fixtures.write(project.resolve("bundle/new-gem.rb"), "# would be in the next cache\n");
+        proxy.failNext("PUT .*/manifests/.*", RegistryClient.ATTEMPTS, 503);
+
+        var failed = upload("flaky/previous");
+
+        assertEquals(ExitStatus.STORE, failed.status(), failed.toString());
+        assertTrue(lastLine(failed).startsWith("cache-upload: uploading "), failed.err());
+        assertTrue(lastLine(failed).contains("registry " + proxy.host() + " answered PUT /v2/flaky/previous/manifests/"), failed.err());
+        assertTrue(lastLine(failed).contains("HTTP 503"), failed.err());
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("flaky/previous", restored);
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(previous, Fixtures.snapshot(restored, false));
+    }
+}

@@ -1,0 +1,192 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** oci:// through a real distribution registry (Debian's docker-registry) on loopback, plain HTTP, no auth. */
+class OciStoreTest {
+
+    @TempDir
+    static Path shared;
+
+    static RegistryServer registry;
+
+    @TempDir
+    Path tmp;
+
+    private Map<String, String> env;
+    private Path project;
+
+    @BeforeAll
+    static void startRegistry() throws Exception {
+        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
+    }
+
+    @AfterAll
+    static void stopRegistry() {
+        registry.close();
+    }
+
+    @BeforeEach
+    void project() throws Exception {
+        env = Fixtures.env(tmp.resolve("xdg"));
+        project = tmp.resolve("project");
+        Fixtures.write(project.resolve("go.mod"), "module example.com/m // " + tmp + "\n");
+        Fixtures.richTree(project.resolve("cache"), 3 * Fixtures.MiB);
+    }
+
+    private String uri(String repository) {
+        return "oci://" + registry.host() + "/" + repository + ":{{hash}}";
+    }
+
+    private Fixtures.Run upload(String repository, String... more) throws Exception {
+        var args = Stream.concat(Stream.of("--target", uri(repository), "--folder", "cache", "--results-dir",
+                tmp.resolve("up").toString()), Stream.of(more)).toArray(String[]::new);
+        return Fixtures.upload(project, env, args);
+    }
+
+    private Fixtures.Run fetch(String repository, Path folder) throws Exception {
+        return Fixtures.fetch(project, env, "--source", uri(repository), "--folder", folder.toString(), "--results-dir",
+                tmp.resolve("down").toString());
+    }
+
+    @ParameterizedTest(name = "compression {0}")
+    @ValueSource(strings = {"zstd", "gzip", "none"})
+    void uploadThenFetchRestoresTheTreeWithTheLayerTypeOfItsCompression(String compression) throws Exception {
+        var uploaded = upload("round/trip-" + compression, "--compression", compression);
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(uploaded.err().startsWith("uploaded "), uploaded.err());
+
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("round/trip-" + compression, restored);
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("cache"), false), Fixtures.snapshot(restored, false));
+        assertEquals("true", Files.readString(tmp.resolve("down/fetched")));
+        assertEquals(Files.readString(tmp.resolve("up/cache-key")), Files.readString(tmp.resolve("down/matched-key")));
+        String key = Files.readString(tmp.resolve("up/cache-key"));
+        var inspected = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/round/trip-" + compression + ":" + key);
+        assertEquals(0, inspected.status(), inspected.toString());
+        String mediaType = Map.of("zstd", "tar+zstd", "gzip", "tar+gzip", "none", "tar\"").get(compression);
+        assertTrue(inspected.out().contains("\"application/vnd.oci.image.layer.v1." + mediaType), inspected.out());
+        assertTrue(inspected.out().contains("\"size\":" + Files.readString(tmp.resolve("up/size")) + "}"), inspected.out());
+    }
+
+    @Test
+    void aMissingTagOrRepositoryIsAMissThatLeavesTheFolderAlone() throws Exception {
+        assertEquals(0, upload("miss/present").status());
+        Path folder = tmp.resolve("folder");
+        Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(folder, true);
+        Fixtures.write(project.resolve("go.mod"), "module example.com/other\n");
+
+        for (String repository : new String[] {"miss/present", "miss/never-pushed"}) {
+            var fetched = fetch(repository, folder);
+            assertEquals(ExitStatus.MISS, fetched.status(), fetched.toString());
+            assertTrue(fetched.err().startsWith("cache miss: nothing at oci://" + registry.host() + "/" + repository + ":"), fetched.err());
+            assertEquals("false", Files.readString(tmp.resolve("down/fetched")));
+            assertEquals(before, Fixtures.snapshot(folder, true));
+        }
+    }
+
+    @Test
+    void anUnchangedFolderIsNotPushedAgain() throws Exception {
+        assertEquals(0, upload("same/digest").status());
+        String key = Files.readString(tmp.resolve("up/cache-key"));
+        var first = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/same/digest:" + key);
+
+        var again = upload("same/digest");
+
+        assertEquals(0, again.status(), again.toString());
+        assertTrue(again.err().startsWith("unchanged: oci://" + registry.host() + "/same/digest:" + key + " already holds this archive"), again.err());
+        var second = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/same/digest:" + key);
+        assertEquals(first.out(), second.out(), "the manifest, with its created time, is the first upload's");
+
+        Files.writeString(project.resolve("cache/bin/run.sh"), "#!/bin/sh\necho changed\n");
+        var changed = upload("same/digest");
+        assertTrue(changed.err().startsWith("uploaded "), changed.err());
+        var third = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/same/digest:" + key);
+        assertFalse(first.out().equals(third.out()), "a changed folder replaces the image at the tag");
+    }
+
+    @Test
+    void aLayerCorruptedInTheRegistryIsRejectedAndTheFolderKept() throws Exception {
+        assertEquals(0, upload("corrupt/layer", "--compression", "none").status());
+        String key = Files.readString(tmp.resolve("up/cache-key"));
+        var manifest = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/corrupt/layer:" + key).out();
+        String layer = manifest.replaceFirst("(?s).*\"layers\":\\[\\{[^}]*\"digest\":\"sha256:([0-9a-f]{64})\".*", "$1");
+        Path data = shared.resolve("registry/storage/docker/registry/v2/blobs/sha256/" + layer.substring(0, 2) + "/" + layer + "/data");
+        try (var file = new RandomAccessFile(data.toFile(), "rw")) {
+            file.seek(file.length() / 2); // inside a file's content: the tar stays well-formed, only the digest can tell
+            int b = file.read();
+            file.seek(file.length() / 2);
+            file.write(b ^ 0x01);
+        }
+        Path folder = tmp.resolve("folder");
+        Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(folder, true);
+
+        var fetched = fetch("corrupt/layer", folder);
+
+        assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
+        assertTrue(fetched.err().contains("archive digest mismatch"), fetched.err());
+        assertEquals(1, fetched.err().lines().count(), fetched.err());
+        assertEquals(before, Fixtures.snapshot(folder, true));
+    }
+
+    @Test
+    void anUnreachableRegistryIsAStoreErrorNamingIt() throws Exception {
+        int closed;
+        try (var socket = new ServerSocket(0)) {
+            closed = socket.getLocalPort();
+        }
+        Path folder = tmp.resolve("folder");
+        var fetched = Fixtures.fetch(project, env, "--source", "oci://127.0.0.1:" + closed + "/x/y:{{hash}}", "--folder", folder.toString());
+        var uploaded = Fixtures.upload(project, env, "--target", "oci://127.0.0.1:" + closed + "/x/y:{{hash}}", "--folder", "cache");
+
+        for (var run : new Fixtures.Run[] {fetched, uploaded}) {
+            assertEquals(ExitStatus.STORE, run.status(), run.toString());
+            assertEquals(1, run.err().lines().count(), run.err());
+            assertTrue(run.err().contains("oci://127.0.0.1:" + closed + "/x/y:"), run.err());
+        }
+        assertFalse(Files.exists(folder));
+    }
+
+    @Test
+    void aMalformedReferenceIsAUsageError() throws Exception {
+        for (String bad : new String[] {"oci://" + registry.host() + "/Upper/case:{{hash}}", "oci://" + registry.host() + "/no-tag",
+                "oci://" + registry.host() + "/x@sha256:{{hash}}"}) {
+            var run = Fixtures.fetch(project, env, "--source", bad, "--folder", "cache");
+            assertEquals(ExitStatus.USAGE, run.status(), run.toString());
+            assertTrue(run.err().contains("is not an OCI image reference"), run.err());
+        }
+    }
+
+    @Test
+    void aOneGibLayerGoesUpAndComesBackWithTheHeapCappedAt128m() throws Exception {
+        Fixtures.writeRandom(project.resolve("big/one.bin"), 1024 * Fixtures.MiB + 7, 3);
+        var capped = List.of("-Xmx128m");
+        String uri = uri("memory/big");
+
+        var uploaded = Fixtures.script(capped, "CacheUpload", project, env, "--target", uri, "--folder", "big", "--compression", "none");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        var fetched = Fixtures.script(capped, "CacheFetch", project, env, "--source", uri, "--folder", tmp.resolve("restored").toString());
+        assertEquals(0, fetched.status(), fetched.toString());
+
+        assertEquals(Fixtures.sha256(project.resolve("big/one.bin")), Fixtures.sha256(tmp.resolve("restored/one.bin")));
+    }
+}
