@@ -83,10 +83,4 @@ record OciReference(String registry, String repository, String tag) {
             return false;
         }
     }
-
-    /** The name a user reads: registry/repository:tag. */
-    @Override
-    public String toString() {
-        return registry + "/" + repository + ":" + tag;
-    }
 }

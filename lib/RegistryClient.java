@@ -3,6 +3,7 @@
 import com.fasterxml.jackson.jr.ob.JSON;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -184,13 +185,7 @@ final class RegistryClient {
                 request.header("Authorization", authorization);
             }
             request.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : body.get());
-            HttpResponse<InputStream> response;
-            try {
-                response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
-            }
+            HttpResponse<InputStream> response = exchange(request.build());
             int status = response.statusCode();
             Optional<String> location = response.headers().firstValue("Location");
             boolean redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -201,6 +196,15 @@ final class RegistryClient {
             target = target.resolve(location.get());
         }
         throw new IOException("more than " + MAX_REDIRECTS + " redirects from " + uri);
+    }
+
+    private HttpResponse<InputStream> exchange(HttpRequest request) throws IOException {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted");
+        }
     }
 
     static boolean isTransient(int status) {
@@ -289,13 +293,7 @@ final class RegistryClient {
             request = HttpRequest.newBuilder(URI.create(realm + (realm.contains("?") ? "&" : "?") + query(form))).GET();
             credential.filter(c -> c.username() != null).ifPresent(c -> request.header("Authorization", basicAuthorization(c)));
         }
-        HttpResponse<InputStream> response;
-        try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+        HttpResponse<InputStream> response = exchange(request.build());
         if (response.statusCode() == 401 || response.statusCode() == 403) {
             throw new AuthenticationFailed("authentication failed for registry " + reference.registry() + ": its token service "
                     + realm + " refused " + (credential.isPresent() ? "the credentials from " + credentials.searched()
