@@ -189,4 +189,34 @@ class OciStoreTest {
 
         assertEquals(Fixtures.sha256(project.resolve("big/one.bin")), Fixtures.sha256(tmp.resolve("restored/one.bin")));
     }
+
+    @Test
+    void listingFindsTheTagsWithAPrefixWithTheirDigestsAndCreatedTimes() throws Exception {
+        var quiet = new Log(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()), false);
+        var location = StoreUri.parse("--target", "oci://" + registry.host() + "/listing/tags:{{hash}}").resolve("unused");
+        var target = Stores.open(location, false, new Environment(env), quiet);
+        var written = new java.util.TreeMap<String, String>();
+        try (Store store = target.store()) {
+            for (String tag : new String[] {"maven-linux-1", "maven-linux-2", "npm-linux-1"}) {
+                byte[] bytes = ("archive of " + tag).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                String sha256 = Digests.hex(Digests.sha256().digest(bytes));
+                try (Store.Upload upload = store.create(tag)) {
+                    upload.stream().write(bytes);
+                    assertTrue(upload.commit(new Store.Contents(sha256, bytes.length, Compression.NONE, tag,
+                            java.time.Instant.parse("2026-01-0" + (written.size() + 1) + "T00:00:00Z"), bytes.length, sha256, 1)));
+                }
+                written.put(tag, sha256);
+            }
+
+            var listed = store.list("maven-");
+
+            assertEquals(List.of("maven-linux-1", "maven-linux-2"), listed.stream().map(Store.StoredObject::path).sorted().toList());
+            for (var object : listed) {
+                assertEquals(java.util.Optional.of(written.get(object.path())), object.sha256());
+            }
+            assertEquals(java.time.Instant.parse("2026-01-02T00:00:00Z"),
+                    listed.stream().filter(o -> o.path().equals("maven-linux-2")).findFirst().orElseThrow().modified());
+            assertTrue(store.list("gradle-").isEmpty());
+        }
+    }
 }
