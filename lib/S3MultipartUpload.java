@@ -1,0 +1,248 @@
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.MetadataDirective;
+
+/**
+ * An archive streamed into S3 as it is made: parts of 8 MiB go up in parallel while the next ones
+ * fill, memory bounded by the parts in flight. The parts build a temporary object beside the key;
+ * only once it is complete is it copied (server side) to the key with the archive's sha256 as its
+ * metadata, since S3 fixes an object's metadata before its first byte and the digest is known
+ * after its last. So nothing half-made is ever at the key, and a failed upload leaves the earlier
+ * object there intact. An archive that fits in one part is put at the key directly.
+ */
+final class S3MultipartUpload implements Store.Upload {
+
+    static final int PART = 8 << 20;
+    static final int PARALLEL_PARTS = 4;
+    private static final int MAX_PARTS = 10_000;
+    private static final long MAX_COPY = 5L << 30;
+    private static final long COPY_PART = 1L << 30;
+    private static final String TEMPORARY = ".upload-";
+
+    private final S3Store store;
+    private final String key;
+    private final String temporary;
+    private final BlockingQueue<byte[]> freeBuffers = new ArrayBlockingQueue<>(PARALLEL_PARTS + 1);
+    private final List<Future<CompletedPart>> parts = new ArrayList<>();
+    private final ExecutorService senders = Executors.newFixedThreadPool(PARALLEL_PARTS, runnable -> {
+        var thread = new Thread(runnable, "s3-part");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final Stream stream = new Stream();
+    private String uploadId;
+    private boolean temporaryComplete;
+    private boolean committed;
+
+    S3MultipartUpload(S3Store store, String key) {
+        this.store = store;
+        this.key = key;
+        this.temporary = key + TEMPORARY + Long.toHexString(ThreadLocalRandom.current().nextLong());
+        for (int i = 0; i <= PARALLEL_PARTS; i++) {
+            freeBuffers.add(new byte[PART]);
+        }
+    }
+
+    /** Whether a key is one of our uploads under way, not a cache. */
+    static boolean isTemporary(String key) {
+        return key.contains(TEMPORARY);
+    }
+
+    @Override
+    public OutputStream stream() {
+        return stream;
+    }
+
+    private final class Stream extends OutputStream {
+        private byte[] filling;
+        private int filled;
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            while (len > 0) {
+                if (filling == null) {
+                    filling = takeBuffer();
+                    filled = 0;
+                }
+                int n = Math.min(len, PART - filled);
+                System.arraycopy(b, off, filling, filled, n);
+                filled += n;
+                off += n;
+                len -= n;
+                if (filled == PART) {
+                    send(filling, filled);
+                    filling = null;
+                }
+            }
+        }
+    }
+
+    private byte[] takeBuffer() throws IOException {
+        try {
+            return freeBuffers.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while uploading");
+        }
+    }
+
+    /** Sends one part in the background; the buffer goes back to the pool once the part is up. */
+    private void send(byte[] buffer, int length) throws IOException {
+        failIfAPartFailed();
+        if (uploadId == null) {
+            uploadId = call("starting the upload", () -> store.client().createMultipartUpload(
+                    b -> b.bucket(store.bucket()).key(temporary).contentType("application/octet-stream")).uploadId());
+        }
+        int number = parts.size() + 1;
+        if (number > MAX_PARTS) {
+            throw new IOException("the archive is larger than " + MAX_PARTS + " parts of " + Log.bytes(PART) + ", the most one S3 upload takes");
+        }
+        parts.add(senders.submit(() -> {
+            try {
+                String etag = store.client().uploadPart(b -> b.bucket(store.bucket()).key(temporary).uploadId(uploadId)
+                        .partNumber(number).contentLength((long) length),
+                        RequestBody.fromContentProvider(() -> new ByteArrayInputStream(buffer, 0, length), length,
+                                "application/octet-stream")).eTag();
+                return CompletedPart.builder().partNumber(number).eTag(etag).build();
+            } catch (SdkException e) {
+                throw store.failure(e, "PUT part " + number);
+            } finally {
+                freeBuffers.add(buffer);
+            }
+        }));
+    }
+
+    private void failIfAPartFailed() throws IOException {
+        for (var part : parts) {
+            if (part.isDone()) {
+                result(part);
+            }
+        }
+    }
+
+    private static CompletedPart result(Future<CompletedPart> part) throws IOException {
+        try {
+            return part.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while uploading");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        }
+    }
+
+    @Override
+    public boolean commit(Store.Contents contents) throws IOException {
+        var metadata = Map.of(BlobUri.SHA256_METADATA, contents.sha256());
+        byte[] last = stream.filling;
+        int lastLength = last == null ? 0 : stream.filled;
+        if (uploadId == null) {
+            byte[] body = last == null ? new byte[0] : last;
+            call("PUT " + key, () -> store.client().putObject(b -> b.bucket(store.bucket()).key(key)
+                    .contentType("application/octet-stream").metadata(metadata),
+                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, lastLength), lastLength,
+                            "application/octet-stream")));
+            committed = true;
+            return true;
+        }
+        if (lastLength > 0) {
+            send(last, lastLength);
+            stream.filling = null;
+        }
+        var completed = new ArrayList<CompletedPart>();
+        for (var part : parts) {
+            completed.add(result(part));
+        }
+        call("completing the upload", () -> store.client().completeMultipartUpload(b -> b.bucket(store.bucket())
+                .key(temporary).uploadId(uploadId).multipartUpload(u -> u.parts(completed))));
+        temporaryComplete = true;
+        copyToKey(contents.size(), metadata);
+        committed = true;
+        call("deleting " + temporary, () -> store.client().deleteObject(b -> b.bucket(store.bucket()).key(temporary)));
+        return true;
+    }
+
+    /** The complete temporary object becomes the key, with the digest as metadata; beyond 5 GiB, by ranges. */
+    private void copyToKey(long size, Map<String, String> metadata) throws IOException {
+        var s3 = store.client();
+        String bucket = store.bucket();
+        if (size <= MAX_COPY) {
+            call("copying to " + key, () -> s3.copyObject(b -> b.sourceBucket(bucket).sourceKey(temporary)
+                    .destinationBucket(bucket).destinationKey(key).metadataDirective(MetadataDirective.REPLACE)
+                    .metadata(metadata).contentType("application/octet-stream")));
+            return;
+        }
+        String copyId = call("starting the copy to " + key, () -> s3.createMultipartUpload(b -> b.bucket(bucket).key(key)
+                .contentType("application/octet-stream").metadata(metadata)).uploadId());
+        try {
+            var copied = new ArrayList<CompletedPart>();
+            for (long from = 0; from < size; from += COPY_PART) {
+                int number = copied.size() + 1;
+                String range = "bytes=" + from + "-" + (Math.min(size, from + COPY_PART) - 1);
+                String etag = call("copying " + range, () -> s3.uploadPartCopy(b -> b.sourceBucket(bucket).sourceKey(temporary)
+                        .destinationBucket(bucket).destinationKey(key).uploadId(copyId).partNumber(number)
+                        .copySourceRange(range)).copyPartResult().eTag());
+                copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+            }
+            call("completing the copy to " + key, () -> s3.completeMultipartUpload(b -> b.bucket(bucket).key(key)
+                    .uploadId(copyId).multipartUpload(u -> u.parts(copied))));
+        } catch (IOException e) {
+            try {
+                s3.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(copyId));
+            } catch (SdkException ignored) {
+                // The bucket's lifecycle rules reap what is left.
+            }
+            throw e;
+        }
+    }
+
+    /** Nothing of an upload that did not commit stays behind; best effort, the key is never touched. */
+    @Override
+    public void close() {
+        senders.shutdownNow();
+        if (committed) {
+            return;
+        }
+        try {
+            if (temporaryComplete) {
+                store.client().deleteObject(b -> b.bucket(store.bucket()).key(temporary));
+            } else if (uploadId != null) {
+                store.client().abortMultipartUpload(b -> b.bucket(store.bucket()).key(temporary).uploadId(uploadId));
+            }
+        } catch (SdkException e) {
+            store.debug("could not clean up " + temporary + ": " + Cli.reason(e));
+        }
+    }
+
+    private interface S3Call<T> {
+        T run();
+    }
+
+    private <T> T call(String what, S3Call<T> call) throws IOException {
+        try {
+            return call.run();
+        } catch (SdkException e) {
+            throw store.failure(e, what);
+        }
+    }
+}

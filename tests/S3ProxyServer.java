@@ -1,0 +1,124 @@
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * s3proxy, a real S3 server (signature v4 auth, multipart uploads, user metadata), run from the
+ * jar tests/run fetched (S3PROXY_JAR) as a child process on a free loopback port, keeping its
+ * buckets as folders under dir/data.
+ */
+final class S3ProxyServer implements AutoCloseable {
+
+    static final String ACCESS_KEY = "tekton-caches-test";
+    static final String SECRET_KEY = "tekton-caches-secret";
+
+    private final Path data;
+    private final int port;
+    private final Process process;
+
+    private S3ProxyServer(Path data, int port, Process process) {
+        this.data = data;
+        this.port = port;
+        this.process = process;
+    }
+
+    static S3ProxyServer start(Path dir) throws Exception {
+        String jar = System.getenv("S3PROXY_JAR");
+        if (jar == null || !Files.isRegularFile(Path.of(jar))) {
+            throw new IllegalStateException("S3PROXY_JAR does not name the s3proxy jar; run the tests with tests/run");
+        }
+        Path data = Files.createDirectories(dir.resolve("data"));
+        int port = RegistryServer.freePort();
+        Path properties = dir.resolve("s3proxy.properties");
+        Files.writeString(properties, String.join("\n",
+                "s3proxy.endpoint=http://127.0.0.1:" + port,
+                "s3proxy.authorization=aws-v2-or-v4",
+                "s3proxy.identity=" + ACCESS_KEY,
+                "s3proxy.credential=" + SECRET_KEY,
+                // The SDK sends headers s3proxy does not know (checksum modes, SDK metadata).
+                "s3proxy.ignore-unknown-headers=true",
+                "jclouds.provider=filesystem",
+                "jclouds.filesystem.basedir=" + data,
+                ""));
+        Path log = dir.resolve("s3proxy.log");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process process = new ProcessBuilder(List.of(java, "-Xmx256m", "-jar", jar, "--properties", properties.toString()))
+                .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        var server = new S3ProxyServer(data, port, process);
+        try {
+            server.awaitReady(log);
+        } catch (Exception | Error e) {
+            server.close();
+            throw e;
+        }
+        return server;
+    }
+
+    private void awaitReady(Path log) throws Exception {
+        var http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+        var request = HttpRequest.newBuilder(URI.create(endpoint() + "/")).timeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException("s3proxy exited with status " + process.exitValue() + ":\n" + RegistryServer.tail(log));
+            }
+            try {
+                http.send(request, HttpResponse.BodyHandlers.discarding()); // any answer: it is serving
+                return;
+            } catch (IOException e) {
+                Thread.sleep(100);
+            }
+        }
+        throw new IOException("s3proxy did not answer on " + endpoint() + " within 30 s:\n" + RegistryServer.tail(log));
+    }
+
+    String endpoint() {
+        return "http://127.0.0.1:" + port;
+    }
+
+    /** A bucket is a folder of the filesystem backend. */
+    void createBucket(String name) throws IOException {
+        Files.createDirectories(data.resolve(name));
+    }
+
+    /** Where the backend keeps an object's bytes (its metadata lives in the file's extended attributes). */
+    Path objectFile(String bucket, String key) {
+        return data.resolve(bucket).resolve(key);
+    }
+
+    /**
+     * The environment of a StepAction using this server: keys in the AWS variables, the endpoint in
+     * BLOB_QUERY_PARAMS as the Go tool's users write it, no instance-metadata lookups.
+     */
+    Map<String, String> env(Map<String, String> base, String endpoint) {
+        var env = new java.util.HashMap<>(base);
+        env.keySet().removeIf(name -> name.startsWith("AWS_"));
+        env.put("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+        env.put("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        env.put("AWS_EC2_METADATA_DISABLED", "true");
+        env.put("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials");
+        env.put("AWS_CONFIG_FILE", "/nonexistent/config");
+        env.put("BLOB_QUERY_PARAMS", "?endpoint=" + endpoint + "&s3ForcePathStyle=true&region=us-east-1");
+        return env;
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

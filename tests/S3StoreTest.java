@@ -1,0 +1,239 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** s3:// through a real S3 server (s3proxy) on loopback, configured the way the Go tool's users do it. */
+class S3StoreTest {
+
+    @TempDir
+    static Path shared;
+
+    static S3ProxyServer s3;
+    static FlakyProxy proxy;
+
+    @TempDir
+    Path tmp;
+
+    private Path project;
+    private Map<String, String> env;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
+        s3.createBucket("caches");
+        proxy = FlakyProxy.start();
+        proxy.target(s3.endpoint());
+    }
+
+    @AfterAll
+    static void stop() {
+        proxy.close();
+        s3.close();
+    }
+
+    @AfterEach
+    void noFaultLeftForTheNextTest() {
+        proxy.clearFaults();
+    }
+
+    @BeforeEach
+    void project() throws Exception {
+        project = tmp.resolve("project");
+        Fixtures.write(project.resolve("poetry.lock"), "# lock " + tmp + "\n");
+        Fixtures.richTree(project.resolve("venv"), 0);
+        env = s3.env(Fixtures.env(tmp.resolve("xdg")), s3.endpoint());
+    }
+
+    private Fixtures.Run upload(String uri, String... more) throws Exception {
+        var args = Stream.concat(Stream.of("--target", uri, "--folder", "venv", "--results-dir", tmp.resolve("up").toString()),
+                Stream.of(more)).toArray(String[]::new);
+        return Fixtures.upload(project, env, args);
+    }
+
+    private Fixtures.Run fetch(String uri, Path folder) throws Exception {
+        return Fixtures.fetch(project, env, "--source", uri, "--folder", folder.toString(), "--results-dir", tmp.resolve("down").toString());
+    }
+
+    private String key() throws Exception {
+        return Files.readString(tmp.resolve("up/cache-key"));
+    }
+
+    private static Optional<Store.StoredObject> find(Map<String, String> env, String uri, String key) throws Exception {
+        var quiet = new Log(new PrintStream(OutputStream.nullOutputStream()), false);
+        var target = Stores.open(new StoreUri(uri).resolve(key), false, new Environment(env), quiet);
+        try (Store store = target.store()) {
+            return store.find(target.path());
+        }
+    }
+
+    private void assertOneLineFailure(Fixtures.Run run, int status, String expected) {
+        assertEquals(status, run.status(), run.toString());
+        assertEquals(1, run.err().lines().count(), run.err());
+        assertTrue(run.err().contains(expected), run.err());
+    }
+
+    @Test
+    void aMultipartUploadRoundTripsWithItsSha256InTheObjectsMetadata() throws Exception {
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB + 3, 9); // three parts, uncompressed
+        var uploaded = upload("s3://caches/python/{{hash}}", "--compression", "none");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        Path object = s3.objectFile("caches", "python/" + key());
+        assertEquals(Optional.of(Fixtures.sha256(object)), find(env, "s3://caches/python/{{hash}}", key()).orElseThrow().sha256());
+        assertEquals(Files.readString(tmp.resolve("up/size")), Long.toString(Files.size(object)));
+        try (var left = Files.list(object.getParent())) {
+            assertEquals(List.of(object.getFileName().toString()), left.map(p -> p.getFileName().toString()).toList(),
+                    "no temporary object is left beside the cache");
+        }
+
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("s3://caches/python/{{hash}}", restored);
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("venv"), false), Fixtures.snapshot(restored, false));
+        assertEquals("true", Files.readString(tmp.resolve("down/fetched")));
+    }
+
+    @Test
+    void aSmallArchiveIsOnePutAndRoundTrips() throws Exception {
+        assertEquals(0, upload("s3://caches/small/{{hash}}").status());
+        assertTrue(find(env, "s3://caches/small/{{hash}}", key()).orElseThrow().sha256().isPresent());
+        Path restored = tmp.resolve("restored");
+        assertEquals(0, fetch("s3://caches/small/{{hash}}", restored).status());
+        assertEquals(Fixtures.snapshot(project.resolve("venv"), false), Fixtures.snapshot(restored, false));
+    }
+
+    @Test
+    void credentialsAndRegionFromTheAwsFilesTheStepActionMounts() throws Exception {
+        Path aws = Files.createDirectories(tmp.resolve("aws"));
+        Files.writeString(aws.resolve("credentials"), "[default]\naws_access_key_id = " + S3ProxyServer.ACCESS_KEY
+                + "\naws_secret_access_key = " + S3ProxyServer.SECRET_KEY + "\n");
+        Files.writeString(aws.resolve("config"), "[default]\nregion = eu-west-3\n");
+        env.remove("AWS_ACCESS_KEY_ID");
+        env.remove("AWS_SECRET_ACCESS_KEY");
+        env.put("AWS_SHARED_CREDENTIALS_FILE", aws.resolve("credentials").toString());
+        env.put("AWS_CONFIG_FILE", aws.resolve("config").toString());
+        env.put("BLOB_QUERY_PARAMS", "?endpoint=" + s3.endpoint() + "&use_path_style=true");
+
+        assertEquals(0, upload("s3://caches/files/{{hash}}").status());
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("s3://caches/files/{{hash}}", restored);
+        assertEquals(0, fetched.status(), fetched.toString());
+    }
+
+    @Test
+    void aMissingObjectIsAMissAndAMissingBucketAnError() throws Exception {
+        Path folder = tmp.resolve("folder");
+        Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(folder, true);
+
+        var miss = fetch("s3://caches/never/{{hash}}", folder);
+        assertEquals(ExitStatus.MISS, miss.status(), miss.toString());
+        assertTrue(miss.err().startsWith("cache miss: nothing at s3://caches/never/"), miss.err());
+
+        assertOneLineFailure(fetch("s3://no-such-bucket/x/{{hash}}", folder), ExitStatus.STORE, "s3 bucket 'no-such-bucket' does not exist");
+        assertOneLineFailure(upload("s3://no-such-bucket/x/{{hash}}"), ExitStatus.STORE, "s3 bucket 'no-such-bucket' does not exist");
+        assertEquals(before, Fixtures.snapshot(folder, true));
+    }
+
+    @Test
+    void wrongCredentialsAnUnreachableEndpointAndAnUnknownParameterFailInOneLine() throws Exception {
+        var wrong = new java.util.HashMap<>(env);
+        wrong.put("AWS_SECRET_ACCESS_KEY", "not-the-secret");
+        assertOneLineFailure(Fixtures.fetch(project, wrong, "--source", "s3://caches/auth/{{hash}}", "--folder", "out"),
+                ExitStatus.STORE, "authentication failed for s3 bucket 'caches'");
+
+        var unreachable = s3.env(Fixtures.env(tmp.resolve("xdg")), "http://127.0.0.1:" + RegistryServer.freePort());
+        assertOneLineFailure(Fixtures.upload(project, unreachable, "--target", "s3://caches/x/{{hash}}", "--folder", "venv"),
+                ExitStatus.STORE, "cannot reach http://127.0.0.1:");
+
+        env.put("BLOB_QUERY_PARAMS", "?endpoint=" + s3.endpoint() + "&pathstyle=true");
+        assertOneLineFailure(upload("s3://caches/x/{{hash}}"), ExitStatus.USAGE, "'pathstyle' is not a parameter of s3:// stores");
+        assertFalse(Files.exists(project.resolve("out")));
+    }
+
+    @Test
+    void anObjectWhoseBytesDoNotMatchItsSha256IsRejectedAndTheFolderKept() throws Exception {
+        assertEquals(0, upload("s3://caches/corrupt/{{hash}}", "--compression", "none").status());
+        Path object = s3.objectFile("caches", "corrupt/" + key());
+        try (var file = new RandomAccessFile(object.toFile(), "rw")) { // in place: the metadata stays
+            file.seek(file.length() / 2);
+            int b = file.read();
+            file.seek(file.length() / 2);
+            file.write(b ^ 0x20);
+        }
+        Path folder = tmp.resolve("folder");
+        Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(folder, true);
+
+        assertOneLineFailure(fetch("s3://caches/corrupt/{{hash}}", folder), ExitStatus.STORE, "archive digest mismatch");
+        assertEquals(before, Fixtures.snapshot(folder, true));
+    }
+
+    @Test
+    void aTarGzWrittenByTheGoToolRestores() throws Exception {
+        var miss = fetch("s3://caches/go-tool/{{hash}}", tmp.resolve("restored"));
+        assertEquals(ExitStatus.MISS, miss.status(), miss.toString());
+        String key = Files.readString(tmp.resolve("down/cache-key"));
+        Path object = s3.objectFile("caches", "go-tool/" + key);
+        Files.createDirectories(object.getParent());
+        var tar = Fixtures.run(List.of("tar", "-czf", object.toString(), "-C", project.resolve("venv").toString(), "."), tmp, env);
+        assertEquals(0, tar.status(), tar.toString());
+        assertEquals(Optional.empty(), find(env, "s3://caches/go-tool/{{hash}}", key).orElseThrow().sha256());
+
+        var fetched = fetch("s3://caches/go-tool/{{hash}}", tmp.resolve("restored"));
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("venv"), false), Fixtures.snapshot(tmp.resolve("restored"), false));
+    }
+
+    @Test
+    void anUploadWhosePartsKeepFailingLeavesTheEarlierObjectAndNoTemporary() throws Exception {
+        env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 4);
+        assertEquals(0, upload("s3://caches/flaky/{{hash}}", "--compression", "none").status());
+        var earlier = Fixtures.snapshot(project.resolve("venv"), false);
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 5);
+        proxy.failNext("PUT /caches/flaky/.*\\.upload-", 100, 500);
+
+        var failed = upload("s3://caches/flaky/{{hash}}", "--compression", "none");
+
+        assertEquals(ExitStatus.STORE, failed.status(), failed.toString());
+        assertTrue(failed.err().lines().reduce((a, b) -> b).orElse("").contains("HTTP 500"), failed.err());
+        proxy.clearFaults();
+        try (var left = Files.list(s3.objectFile("caches", "flaky"))) {
+            assertEquals(List.of(key()), left.map(p -> p.getFileName().toString()).toList());
+        }
+        Path restored = tmp.resolve("restored");
+        assertEquals(0, fetch("s3://caches/flaky/{{hash}}", restored).status());
+        assertEquals(earlier, Fixtures.snapshot(restored, false));
+    }
+
+    @Test
+    void aSixHundredMibArchiveGoesUpAndComesBackWithTheHeapCappedAt128m() throws Exception {
+        Fixtures.writeRandom(project.resolve("big/one.bin"), 600 * Fixtures.MiB + 1, 6);
+        var capped = List.of("-Xmx128m");
+        var uploaded = Fixtures.script(capped, "CacheUpload", project, env, "--target", "s3://caches/memory/{{hash}}", "--folder", "big",
+                "--compression", "none");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        var fetched = Fixtures.script(capped, "CacheFetch", project, env, "--source", "s3://caches/memory/{{hash}}", "--folder",
+                tmp.resolve("restored").toString());
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.sha256(project.resolve("big/one.bin")), Fixtures.sha256(tmp.resolve("restored/one.bin")));
+    }
+}
