@@ -110,7 +110,7 @@ final class ChunkedBlobUpload extends OutputStream {
     private void send(byte[] chunk, int length) throws IOException {
         long start = sent;
         IOException last = null;
-        for (int attempt = 1; attempt <= RegistryClient.ATTEMPTS; attempt++) {
+        for (int attempt = 1; attempt <= Backoff.ATTEMPTS; attempt++) {
             int from = 0;
             if (attempt > 1) {
                 registry.backoff(attempt, "PATCH of bytes " + start + "-" + (start + length - 1), last);

@@ -121,7 +121,32 @@ final class OciStore implements Store {
     public InputStream open(StoredObject object) throws IOException {
         var registry = client(false);
         URI blob = registry.repositoryUri("blobs/sha256:" + object.sha256().orElseThrow());
-        return new ResumingDownload(registry, blob, object.size());
+        return new ResumingDownload(position -> openBlob(registry, blob, position), object.size(),
+                reference.registry() + "/" + reference.repository() + ":" + object.path(), log);
+    }
+
+    /** The blob's bytes from a position on: a Range request, which a registry may ignore. */
+    private static InputStream openBlob(RegistryClient registry, URI blob, long position) throws IOException {
+        Map<String, String> headers = position == 0 ? Map.of() : Map.of("Range", "bytes=" + position + "-");
+        var response = registry.send("GET", blob, headers, null);
+        int status = response.statusCode();
+        if (status == 404) {
+            response.body().close();
+            throw new IOException("the registry has no blob " + blob.getPath().replaceFirst(".*/blobs/", "")
+                    + " although the manifest lists it");
+        }
+        if (status == 206) {
+            String range = response.headers().firstValue("Content-Range").orElse("");
+            if (!range.startsWith("bytes " + position + "-")) {
+                response.body().close();
+                throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
+            }
+            return response.body();
+        }
+        if (status != 200) {
+            throw registry.refused(response, "GET blob");
+        }
+        return ResumingDownload.skipped(response.body(), position);
     }
 
     @Override

@@ -18,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -49,8 +48,6 @@ final class RegistryClient {
         }
     }
 
-    static final int ATTEMPTS = 5;
-    private static final long FIRST_BACKOFF_MILLIS = 200;
     private static final int MAX_REDIRECTS = 5;
     private static final Pattern CHALLENGE_PARAM = Pattern.compile("([A-Za-z_]+)=(?:\"((?:[^\"\\\\]|\\\\.)*)\"|([^,\\s]*))");
 
@@ -119,7 +116,7 @@ final class RegistryClient {
     }
 
     private void ping() throws IOException {
-        try (var response = new Closing(send("GET", URI.create(base + "/v2/"), Map.of(), null, ATTEMPTS))) {
+        try (var response = new Closing(send("GET", URI.create(base + "/v2/"), Map.of(), null, Backoff.ATTEMPTS))) {
             if (response.status() >= 300 && response.status() != 404) {
                 throw refused(response.get(), "reaching the registry");
             }
@@ -132,7 +129,7 @@ final class RegistryClient {
      */
     HttpResponse<InputStream> send(String method, URI uri, Map<String, String> headers,
             Supplier<HttpRequest.BodyPublisher> body) throws IOException {
-        return send(method, uri, headers, body, ATTEMPTS);
+        return send(method, uri, headers, body, Backoff.ATTEMPTS);
     }
 
     /** One attempt, for a request that must not be repeated blindly (a chunk the registry may have half taken). */
@@ -211,19 +208,10 @@ final class RegistryClient {
         return status == 408 || status == 429 || status >= 500;
     }
 
-    /** Waits before attempt number `attempt` (2 and up), longer each time, and says why. */
+    /** Waits before attempt number `attempt` (2 and up), saying what failed. */
     void backoff(int attempt, String what, IOException last) throws IOException {
-        long millis = FIRST_BACKOFF_MILLIS << (attempt - 2);
-        millis += ThreadLocalRandom.current().nextLong(millis / 2 + 1);
-        String why = last instanceof RegistryRefused ? last.getMessage()
-                : what + " at " + reference.registry() + " failed: " + Cli.reason(last);
-        log.info("retry " + (attempt - 1) + " of " + (ATTEMPTS - 1) + " in " + millis + " ms: " + why);
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+        Backoff.pause(attempt, last instanceof RegistryRefused ? last.getMessage()
+                : what + " at " + reference.registry() + " failed: " + Cli.reason(last), log);
     }
 
     /** Answers the registry's WWW-Authenticate challenge; afterwards requests carry the Authorization it asked for. */

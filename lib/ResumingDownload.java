@@ -1,56 +1,34 @@
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URI;
-import java.util.Map;
 
 /**
- * A blob read from a registry as a stream. When the connection drops or ends early, the download
- * goes on from where it stopped (a Range request), a few times with backoff, so a flaky network
+ * A stored object read as a stream. When the connection drops or ends early, the download goes
+ * on from where it stopped (the store's ranged read), a few times with backoff, so a flaky network
  * does not throw a large restore away; the digest check downstream sees every byte exactly once.
  */
 final class ResumingDownload extends InputStream {
 
-    private final RegistryClient registry;
-    private final URI blob;
+    /** Opens the object's bytes from a position on (0: all of them). */
+    interface Opener {
+        InputStream open(long position) throws IOException;
+    }
+
+    private final Opener opener;
     private final long size;
+    private final String what;
+    private final Log log;
     private InputStream in;
     private long position;
     private int failures;
 
-    /** size is the blob's length from its descriptor, or -1 when unknown. */
-    ResumingDownload(RegistryClient registry, URI blob, long size) throws IOException {
-        this.registry = registry;
-        this.blob = blob;
+    /** size is the object's length, or -1 when unknown; what names it in retry messages. */
+    ResumingDownload(Opener opener, long size, String what, Log log) throws IOException {
+        this.opener = opener;
         this.size = size;
-        this.in = open();
-    }
-
-    private InputStream open() throws IOException {
-        Map<String, String> headers = position == 0 ? Map.of() : Map.of("Range", "bytes=" + position + "-");
-        var response = registry.send("GET", blob, headers, null);
-        int status = response.statusCode();
-        if (status == 404) {
-            response.body().close();
-            throw new IOException("the registry has no blob " + blob.getPath().replaceFirst(".*/blobs/", "")
-                    + " although the manifest lists it");
-        }
-        if (status == 206) {
-            String range = response.headers().firstValue("Content-Range").orElse("");
-            if (!range.startsWith("bytes " + position + "-")) {
-                response.body().close();
-                throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
-            }
-            return response.body();
-        }
-        if (status != 200) {
-            throw registry.refused(response, "GET blob");
-        }
-        InputStream body = response.body();
-        if (position > 0) {
-            body.skipNBytes(position); // the registry ignored Range: read again up to where we were
-        }
-        return body;
+        this.what = what;
+        this.log = log;
+        this.in = opener.open(0);
     }
 
     @Override
@@ -80,7 +58,7 @@ final class ResumingDownload extends InputStream {
     }
 
     private void resume(IOException failure) throws IOException {
-        if (++failures >= RegistryClient.ATTEMPTS) {
+        if (++failures >= Backoff.ATTEMPTS) {
             throw failure;
         }
         try {
@@ -88,8 +66,14 @@ final class ResumingDownload extends InputStream {
         } catch (IOException e) {
             failure.addSuppressed(e);
         }
-        registry.backoff(failures + 1, "download at byte " + position, failure);
-        in = open();
+        Backoff.pause(failures + 1, "reading " + what + " failed at byte " + position + ": " + Cli.reason(failure), log);
+        in = opener.open(position);
+    }
+
+    /** For openers whose store ignored the range: skips to where the download stopped. */
+    static InputStream skipped(InputStream in, long position) throws IOException {
+        in.skipNBytes(position);
+        return in;
     }
 
     @Override

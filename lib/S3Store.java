@@ -188,10 +188,21 @@ final class S3Store implements Store {
 
     @Override
     public InputStream open(StoredObject object) throws IOException {
+        return new ResumingDownload(position -> openAt(object.path(), position), object.size(),
+                "s3://" + bucket + "/" + object.path(), log);
+    }
+
+    /** The object's bytes from a position on, by a ranged GET. */
+    private InputStream openAt(String key, long position) throws IOException {
         try {
-            return s3.getObject(b -> b.bucket(bucket).key(object.path()));
+            var response = s3.getObject(b -> b.bucket(bucket).key(key).range(position == 0 ? null : "bytes=" + position + "-"));
+            String range = response.response().contentRange();
+            if (position > 0 && (range == null || !range.startsWith("bytes " + position + "-"))) {
+                return ResumingDownload.skipped(response, position);
+            }
+            return response;
         } catch (SdkException e) {
-            throw failure(e, "GET " + object.path());
+            throw failure(e, "GET " + key);
         }
     }
 

@@ -113,7 +113,7 @@ class OciFaultTest {
         Path folder = tmp.resolve("folder");
         Fixtures.write(folder.resolve("mine.txt"), "kept\n");
         var before = Fixtures.snapshot(folder, true);
-        proxy.truncateNext("GET .*/blobs/sha256:.*", RegistryClient.ATTEMPTS, Fixtures.MiB);
+        proxy.truncateNext("GET .*/blobs/sha256:.*", Backoff.ATTEMPTS, Fixtures.MiB);
 
         var fetched = fetch("flaky/always-cut", folder);
 
@@ -127,7 +127,7 @@ class OciFaultTest {
         assertEquals(0, upload("flaky/previous").status());
         var previous = Fixtures.snapshot(project.resolve("bundle"), false);
         Fixtures.write(project.resolve("bundle/new-gem.rb"), "# would be in the next cache\n");
-        proxy.failNext("PUT .*/manifests/.*", RegistryClient.ATTEMPTS, 503);
+        proxy.failNext("PUT .*/manifests/.*", Backoff.ATTEMPTS, 503);
 
         var failed = upload("flaky/previous");
 

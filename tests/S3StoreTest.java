@@ -225,6 +225,29 @@ class S3StoreTest {
     }
 
     @Test
+    void aDownloadCutShortGoesOnFromWhereItStoppedAndOneCutEveryTimeFailsCleanly() throws Exception {
+        env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 8);
+        assertEquals(0, upload("s3://caches/cut/{{hash}}", "--compression", "none").status());
+        proxy.truncateNext("GET /caches/cut/", 2, 3 * Fixtures.MiB);
+
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("s3://caches/cut/{{hash}}", restored);
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertTrue(fetched.err().contains("retry 2 of "), fetched.err());
+        assertEquals(Fixtures.snapshot(project.resolve("venv"), false), Fixtures.snapshot(restored, false));
+
+        Path folder = tmp.resolve("folder");
+        Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(folder, true);
+        proxy.truncateNext("GET /caches/cut/", 100, Fixtures.MiB);
+        var failed = fetch("s3://caches/cut/{{hash}}", folder);
+        assertEquals(ExitStatus.STORE, failed.status(), failed.toString());
+        assertEquals(before, Fixtures.snapshot(folder, true));
+    }
+
+    @Test
     void aSixHundredMibArchiveGoesUpAndComesBackWithTheHeapCappedAt128m() throws Exception {
         Fixtures.writeRandom(project.resolve("big/one.bin"), 600 * Fixtures.MiB + 1, 6);
         var capped = List.of("-Xmx128m");
