@@ -1,6 +1,8 @@
 //DEPS software.amazon.awssdk:s3:2.31.50
 //DEPS software.amazon.awssdk:apache-client:2.31.50
 //DEPS org.slf4j:slf4j-nop:1.7.36
+// Apache HttpClient's logging API, named here: google-cloud-storage's tree excludes it, and that would win.
+//DEPS commons-logging:commons-logging:1.2
 
 import java.io.IOException;
 import java.io.InputStream;

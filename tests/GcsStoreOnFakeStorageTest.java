@@ -1,0 +1,331 @@
+//DEPS com.google.cloud:google-cloud-nio:0.135.0
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.cloud.storage.BlobId;
+import com.google.cloud.storage.BlobInfo;
+import com.google.cloud.storage.Storage;
+import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
+import java.io.ByteArrayOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.zip.GZIPOutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * gs:// through the Store API against google-cloud-nio's LocalStorageHelper: an in-process FAKE of
+ * the storage service that lives in the SDK's own RPC layer, not a GCS server. What it shows is
+ * that GcsStore drives the SDK correctly (resumable chunks, rewrite with metadata, deletes,
+ * listing) and that what it stores restores through the same Meter and SafeRestore calls as
+ * cache-fetch. It cannot show how real GCS answers (errors, permissions, a missing bucket: the fake
+ * has no buckets), and it has no compose: that is why commit rewrites instead. The scripts'
+ * STORAGE_EMULATOR_HOST handling is tested as far as it goes without a server: a closed port.
+ */
+class GcsStoreOnFakeStorageTest {
+
+    private static final String BUCKET = "caches";
+
+    @TempDir
+    Path tmp;
+
+    private Storage fake;
+    private GcsStore store;
+    private final ByteArrayOutputStream messages = new ByteArrayOutputStream();
+
+    @BeforeEach
+    void fakeStorage() {
+        // A fresh fake for each test; customOptions(false) accepts the preconditions (ifGenerationMatch)
+        // that getOptions()'s shared instance refuses.
+        fake = LocalStorageHelper.customOptions(false).getService();
+        store = new GcsStore(fake, BUCKET, "the fake", new Log(new PrintStream(messages, true, StandardCharsets.UTF_8), false));
+    }
+
+    /** What Upload.run does between the folder and the store, and what it commits. */
+    private Store.Contents upload(String name, Path folder, Compression compression) throws IOException {
+        try (Store.Upload upload = store.create(name)) {
+            var meter = new Meter("uploading", quiet(), System::nanoTime);
+            try (OutputStream compressed = compression.compress(keepOpen(meter.watch(upload.stream())))) {
+                Archive.create(folder, compressed);
+            }
+            var contents = new Store.Contents(meter.sha256(), meter.bytes(), compression, name, Instant.now(), 0, null, 0);
+            assertTrue(upload.commit(contents), "a new object is stored");
+            return contents;
+        }
+    }
+
+    /** What Fetch.run does between the store and the folder: the digest the store recorded checked while restoring. */
+    private SafeRestore.Stats restore(String name, Path folder) throws IOException {
+        var object = store.find(name).orElseThrow();
+        var meter = new Meter("restoring", quiet(), System::nanoTime);
+        try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
+            return SafeRestore.restore(in, folder);
+        }
+    }
+
+    private static Log quiet() {
+        return new Log(new PrintStream(OutputStream.nullOutputStream()), false);
+    }
+
+    private static OutputStream keepOpen(OutputStream out) {
+        return new FilterOutputStream(out) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+            }
+
+            @Override
+            public void close() throws IOException {
+                out.flush();
+            }
+        };
+    }
+
+    /** Every object name in the bucket, temporary ones included. */
+    private List<String> names() {
+        var names = new ArrayList<String>();
+        fake.list(BUCKET).iterateAll().forEach(blob -> names.add(blob.getName()));
+        names.sort(null);
+        return names;
+    }
+
+    @Test
+    void aTreeGoesUpInSeveralResumableChunksAndRestoresWithItsDigestChecked() throws Exception {
+        Path cache = tmp.resolve("cache");
+        Fixtures.richTree(cache, 2L * GcsStore.CHUNK_BYTES + 3 * Fixtures.MiB);
+
+        var uploaded = upload("maven/key1", cache, Compression.ZSTD);
+
+        var found = store.find("maven/key1").orElseThrow();
+        assertTrue(found.size() > GcsStore.CHUNK_BYTES, "the archive needs more than one chunk: " + found.size());
+        assertEquals(uploaded.size(), found.size());
+        assertEquals(uploaded.sha256(), found.sha256().orElseThrow());
+        assertEquals(uploaded.sha256(), fake.get(BlobId.of(BUCKET, "maven/key1")).getMetadata().get(BlobUri.SHA256_METADATA));
+        assertEquals("application/zstd", fake.get(BlobId.of(BUCKET, "maven/key1")).getContentType());
+        assertEquals(List.of("maven/key1"), names(), "the temporary object is deleted after commit");
+
+        Path restored = tmp.resolve("restored");
+        restore("maven/key1", restored);
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+        assertEquals("", messages.toString(StandardCharsets.UTF_8), "no note about a temporary object left behind");
+    }
+
+    @Test
+    void aMissingObjectIsAMiss() throws Exception {
+        assertTrue(store.find("never/written").isEmpty());
+    }
+
+    @Test
+    void anUploadClosedWithoutCommitLeavesTheEarlierObjectAndNoTemporary() throws Exception {
+        Path first = tmp.resolve("first");
+        Fixtures.richTree(first, 0);
+        var earlier = upload("go/key", first, Compression.GZIP);
+
+        try (Store.Upload abandoned = store.create("go/key")) {
+            byte[] junk = new byte[(int) Fixtures.MiB];
+            for (int i = 0; i < GcsStore.CHUNK_BYTES / junk.length + 2; i++) {
+                abandoned.stream().write(junk); // more than a chunk, so the session has sent data
+            }
+        }
+
+        assertEquals(List.of("go/key"), names());
+        var kept = store.find("go/key").orElseThrow();
+        assertEquals(earlier.sha256(), kept.sha256().orElseThrow());
+        assertEquals(earlier.size(), kept.size());
+        Path restored = tmp.resolve("restored");
+        restore("go/key", restored);
+        assertEquals(Fixtures.snapshot(first, false), Fixtures.snapshot(restored, false));
+    }
+
+    @Test
+    void anUploadClosedWithoutCommitWhereNothingWasLeavesNothing() throws Exception {
+        try (Store.Upload abandoned = store.create("fresh/key")) {
+            abandoned.stream().write("half an archive".getBytes(StandardCharsets.UTF_8));
+        }
+        assertEquals(List.of(), names());
+        assertTrue(store.find("fresh/key").isEmpty());
+    }
+
+    @Test
+    void theSameArchiveAgainLeavesTheObjectAsItWas() throws Exception {
+        Path cache = tmp.resolve("cache");
+        Fixtures.richTree(cache, 0);
+        var first = upload("same/key", cache, Compression.GZIP);
+        long generation = fake.get(BlobId.of(BUCKET, "same/key")).getGeneration();
+
+        boolean stored;
+        try (Store.Upload again = store.create("same/key")) {
+            var meter = new Meter("uploading", quiet(), System::nanoTime);
+            try (OutputStream compressed = Compression.GZIP.compress(keepOpen(meter.watch(again.stream())))) {
+                Archive.create(cache, compressed);
+            }
+            assertEquals(first.sha256(), meter.sha256(), "gzip of the same tree gives the same bytes");
+            stored = again.commit(new Store.Contents(meter.sha256(), meter.bytes(), Compression.GZIP, "k", Instant.now(), 0, null, 0));
+        }
+
+        assertFalse(stored);
+        assertEquals(generation, fake.get(BlobId.of(BUCKET, "same/key")).getGeneration());
+        assertEquals(List.of("same/key"), names());
+    }
+
+    @Test
+    void anObjectWhoseBytesDisagreeWithItsRecordedDigestFailsAndLeavesTheFolder() throws Exception {
+        Path cache = tmp.resolve("cache");
+        Fixtures.richTree(cache, 0);
+        var uploaded = upload("bad/key", cache, Compression.NONE);
+        byte[] bytes = fake.readAllBytes(BlobId.of(BUCKET, "bad/key"));
+        bytes[bytes.length / 3] ^= 0x01; // inside a file's content: the tar stays well-formed, only the digest can tell
+        fake.create(BlobInfo.newBuilder(BUCKET, "bad/key").setMetadata(Map.of(BlobUri.SHA256_METADATA, uploaded.sha256())).build(), bytes);
+        Path folder = tmp.resolve("folder");
+        Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(folder, true);
+
+        var e = assertThrows(Meter.DigestMismatch.class, () -> restore("bad/key", folder));
+
+        assertTrue(e.getMessage().startsWith("archive digest mismatch: the store recorded sha256:" + uploaded.sha256()), e.getMessage());
+        assertEquals(before, Fixtures.snapshot(folder, true));
+    }
+
+    @Test
+    void aGoToolObjectWithoutMetadataRestores() throws Exception {
+        var tarGz = new ByteArrayOutputStream();
+        try (var tar = new TarArchiveOutputStream(new GZIPOutputStream(tarGz))) {
+            // As the Go tekton-caches writes entries: a "." root, names without "./", everything 0775.
+            for (String name : new String[] {".", "pkg", "pkg/mod/cache.txt"}) {
+                boolean dir = !name.endsWith(".txt");
+                var entry = new TarArchiveEntry(dir ? name + "/" : name);
+                entry.setMode(dir ? 040775 : 0100775);
+                byte[] content = ("content of " + name).getBytes(StandardCharsets.UTF_8);
+                entry.setSize(dir ? 0 : content.length);
+                tar.putArchiveEntry(entry);
+                if (!dir) {
+                    tar.write(content);
+                }
+                tar.closeArchiveEntry();
+            }
+        }
+        fake.create(BlobInfo.newBuilder(BUCKET, "go/abc").build(), tarGz.toByteArray());
+
+        assertTrue(store.find("go/abc").orElseThrow().sha256().isEmpty());
+        Path folder = tmp.resolve("gomod");
+        var restored = restore("go/abc", folder);
+
+        assertEquals(1, restored.files());
+        assertEquals("content of pkg/mod/cache.txt", Files.readString(folder.resolve("pkg/mod/cache.txt")));
+    }
+
+    @Test
+    void listingFindsTheObjectsWithAPrefixButNoTemporaryOnes() throws Exception {
+        Path cache = tmp.resolve("cache");
+        Fixtures.richTree(cache, 0);
+        var written = new TreeMap<String, String>();
+        for (String name : new String[] {"ci/maven-linux-1", "ci/maven-linux-2", "ci/npm-linux-1"}) {
+            Fixtures.write(cache.resolve("which.txt"), name);
+            written.put(name, upload(name, cache, Compression.ZSTD).sha256());
+        }
+
+        try (Store.Upload inProgress = store.create("ci/maven-linux-3")) {
+            inProgress.stream().write(1);
+            // The fake shows an upload's object from its start (GCS only once finished, or when a
+            // commit failed after it); either way a listing must not offer it.
+            assertTrue(names().stream().anyMatch(n -> n.startsWith("ci/maven-linux-3" + GcsStore.TEMP_INFIX)), names().toString());
+            var listed = new TreeMap<String, String>();
+            for (var object : store.list("ci/maven-")) {
+                listed.put(object.path(), object.sha256().orElseThrow());
+                assertTrue(object.size() > 0 && object.modified().isAfter(Instant.now().minusSeconds(600)), object.toString());
+            }
+            written.remove("ci/npm-linux-1");
+            assertEquals(written, listed);
+        }
+        assertTrue(store.list("nothing/").isEmpty());
+    }
+
+    @Test
+    void anUnknownParameterIsAUsageErrorBeforeAnythingIsReached() throws Exception {
+        var location = StoreUri.parse("--source", "gs://b/caches/{{hash}}?anonymous=true").resolve("k");
+        var fromQuery = assertThrows(UsageError.class, () -> Stores.open(
+                StoreUri.parse("--source", "gs://b/{{hash}}?region=us").resolve("k"), false, new Environment(Map.of()), quiet()));
+        var fromEnvironment = assertThrows(UsageError.class, () -> Stores.open(location, false,
+                new Environment(Map.of("BLOB_QUERY_PARAMS", "?endpoint=http://x")), quiet()));
+
+        assertTrue(fromQuery.getMessage().contains("'region' is not a parameter of gs:// stores; known: access_id, anonymous, private_key_path"),
+                fromQuery.getMessage());
+        assertTrue(fromEnvironment.getMessage().startsWith("BLOB_QUERY_PARAMS: 'endpoint' is not a parameter of gs://"),
+                fromEnvironment.getMessage());
+        var notAFlag = assertThrows(UsageError.class, () -> Stores.open(StoreUri.parse("--source", "gs://b/{{hash}}?anonymous=maybe")
+                .resolve("k"), false, new Environment(Map.of("STORAGE_EMULATOR_HOST", "127.0.0.1:1")), quiet()));
+        assertEquals("parameter anonymous=maybe is not true or false", notAFlag.getMessage());
+    }
+
+    @Test
+    void aCredentialsFileThatIsMissingOrNotJsonIsAUsageError() throws Exception {
+        Path project = project();
+        Path notJson = tmp.resolve("key.json");
+        Files.writeString(notJson, "not json");
+        for (var entry : Map.of(tmp.resolve("absent.json").toString(), "does not exist",
+                notJson.toString(), "is not a Google credentials JSON file").entrySet()) {
+            var env = Fixtures.env(tmp.resolve("xdg"));
+            env.remove("STORAGE_EMULATOR_HOST");
+            env.put("GOOGLE_APPLICATION_CREDENTIALS", entry.getKey());
+
+            var run = Fixtures.fetch(project, env, "--source", "gs://b/caches/{{hash}}", "--folder", "cache");
+
+            assertEquals(ExitStatus.USAGE, run.status(), run.toString());
+            assertTrue(run.err().startsWith("cache-fetch: GOOGLE_APPLICATION_CREDENTIALS " + entry.getKey() + " " + entry.getValue()),
+                    run.toString());
+            assertEquals(1, run.err().lines().count(), run.toString());
+        }
+    }
+
+    @Test
+    void anEmulatorHostThatIsNotListeningFailsFastInOneLine() throws Exception {
+        Path project = project();
+        int closed;
+        try (var socket = new java.net.ServerSocket(0)) {
+            closed = socket.getLocalPort();
+        }
+        Path folder = tmp.resolve("folder");
+        for (String host : new String[] {"http://127.0.0.1:" + closed, "127.0.0.1:" + closed}) {
+            var env = Fixtures.env(tmp.resolve("xdg"));
+            env.put("STORAGE_EMULATOR_HOST", host);
+            for (String[] args : new String[][] {{"CacheFetch", "--source", "gs://bucket/caches/{{hash}}", "--folder", folder.toString()},
+                    {"CacheUpload", "--target", "gs://bucket/caches/{{hash}}", "--folder", "cache"}}) {
+                long started = System.nanoTime();
+                var run = Fixtures.script(List.of(), args[0], project, env, java.util.Arrays.copyOfRange(args, 1, args.length));
+                double seconds = (System.nanoTime() - started) / 1e9;
+
+                assertEquals(ExitStatus.STORE, run.status(), run.toString());
+                assertEquals(1, run.err().lines().count(), run.toString());
+                assertTrue(run.err().contains(" gs://bucket/caches/"), run.toString());
+                assertTrue(run.err().strip().endsWith(": cannot reach STORAGE_EMULATOR_HOST http://127.0.0.1:" + closed + ": connection refused"),
+                        run.toString());
+                assertTrue(seconds < 10, args[0] + " took " + seconds + " s");
+            }
+            assertFalse(Files.exists(folder));
+        }
+    }
+
+    private Path project() throws IOException {
+        Path project = tmp.resolve("project");
+        Fixtures.write(project.resolve("go.mod"), "module example.com/m\n");
+        Fixtures.write(project.resolve("cache/a.txt"), "a\n");
+        return project;
+    }
+}
