@@ -11,7 +11,8 @@ final class Stores {
         return switch (location.scheme()) {
             case "file" -> FileStore.target(location);
             case "oci" -> OciStore.target(location, insecure, environment, log);
-            case "s3", "gs", "azblob" -> throw new UsageError(location.scheme()
+            case "azblob" -> AzureStore.target(location, environment, log);
+            case "s3", "gs" -> throw new UsageError(location.scheme()
                     + ":// stores are not supported by this version yet; use file://");
             default -> throw new UsageError("'" + location.text() + "' has the unknown scheme " + location.scheme()
                     + "; use file://, oci://, s3://, gs:// or azblob://");
