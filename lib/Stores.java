@@ -13,8 +13,7 @@ final class Stores {
             case "oci" -> OciStore.target(location, insecure, environment, log);
             case "s3" -> S3Store.target(location, environment, log);
             case "gs" -> GcsStore.target(location, environment, log);
-            case "azblob" -> throw new UsageError(location.scheme()
-                    + ":// stores are not supported by this version yet; use file://");
+            case "azblob" -> AzureStore.target(location, environment, log);
             default -> throw new UsageError("'" + location.text() + "' has the unknown scheme " + location.scheme()
                     + "; use file://, oci://, s3://, gs:// or azblob://");
         };

@@ -1,0 +1,156 @@
+import com.azure.core.util.BinaryData;
+import com.azure.storage.blob.models.BlobHttpHeaders;
+import com.azure.storage.blob.options.BlockBlobCommitBlockListOptions;
+import com.azure.storage.blob.options.BlockBlobStageBlockOptions;
+import com.azure.storage.blob.specialized.BlockBlobAsyncClient;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A block blob written from a stream: the bytes are cut into 8 MiB blocks, each staged (Put Block)
+ * as soon as it is full, up to four at a time, and the blob is made from them by one Put Block
+ * List at commit. Staged blocks stay invisible, so until commit any earlier blob at the name is
+ * what readers get, and an upload abandoned half way leaves it so (Azure drops uncommitted blocks
+ * after a week). Memory holds at most five blocks, whatever the archive's size.
+ */
+final class AzureBlockUpload extends OutputStream {
+
+    /** Turns an SDK failure into the one-line IOException messages show. */
+    interface Failures {
+        IOException of(String action, RuntimeException e);
+    }
+
+    static final int BLOCK = 8 << 20;
+    static final int IN_FLIGHT = 4;
+    /** A block blob holds at most this many blocks. */
+    private static final int MAX_BLOCKS = 50_000;
+
+    private final BlockBlobAsyncClient blob;
+    private final Failures failures;
+    private final ExecutorService stagers;
+    private final Semaphore slots = new Semaphore(IN_FLIGHT);
+    private final ArrayDeque<byte[]> spare = new ArrayDeque<>();
+    private final List<String> blockIds = new ArrayList<>();
+    private final AtomicReference<IOException> failed = new AtomicReference<>();
+    /** Block ids of one upload share it, so that two uploads racing to one name never mix blocks. */
+    private final String uploadId = String.format("%016x", ThreadLocalRandom.current().nextLong());
+    private byte[] block = new byte[BLOCK];
+    private int filled;
+
+    AzureBlockUpload(BlockBlobAsyncClient blob, Failures failures) {
+        this.blob = blob;
+        this.failures = failures;
+        this.stagers = Executors.newFixedThreadPool(IN_FLIGHT, task -> {
+            var thread = new Thread(task, "azblob-put-block");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+        write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+        while (len > 0) {
+            int n = Math.min(len, BLOCK - filled);
+            System.arraycopy(b, off, block, filled, n);
+            filled += n;
+            off += n;
+            len -= n;
+            if (filled == BLOCK) {
+                stage();
+            }
+        }
+    }
+
+    /** Hands the full block to a stager, once one of the IN_FLIGHT slots is free, and takes an empty one. */
+    private void stage() throws IOException {
+        throwIfFailed();
+        if (blockIds.size() == MAX_BLOCKS) {
+            throw new IOException("the archive is larger than " + MAX_BLOCKS + " blocks of " + (BLOCK >> 20)
+                    + " MiB, the most an Azure block blob holds");
+        }
+        try {
+            slots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while staging blocks");
+        }
+        int index = blockIds.size();
+        String id = Base64.getEncoder().encodeToString(
+                String.format("%s-%06d", uploadId, index).getBytes(StandardCharsets.US_ASCII));
+        blockIds.add(id);
+        byte[] full = block;
+        int length = filled;
+        stagers.execute(() -> {
+            try {
+                // PUT ?comp=block&blockid=ID
+                blob.stageBlockWithResponse(new BlockBlobStageBlockOptions(id,
+                        BinaryData.fromByteBuffer(ByteBuffer.wrap(full, 0, length)))).block();
+            } catch (RuntimeException e) {
+                failed.compareAndSet(null, failures.of("staging block " + index, e));
+            } finally {
+                synchronized (spare) {
+                    spare.push(full);
+                }
+                slots.release();
+            }
+        });
+        synchronized (spare) {
+            block = spare.isEmpty() ? new byte[BLOCK] : spare.pop();
+        }
+        filled = 0;
+    }
+
+    private void throwIfFailed() throws IOException {
+        IOException failure = failed.get();
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** Stages what is left, waits for every block, then makes them the blob with its metadata (Put Block List). */
+    void commit(Map<String, String> metadata, BlobHttpHeaders headers) throws IOException {
+        if (filled > 0) {
+            stage();
+        }
+        try {
+            slots.acquire(IN_FLIGHT);
+            slots.release(IN_FLIGHT);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while staging blocks");
+        }
+        throwIfFailed();
+        try {
+            // PUT ?comp=blocklist
+            blob.commitBlockListWithResponse(new BlockBlobCommitBlockListOptions(blockIds).setMetadata(metadata)
+                    .setHeaders(headers)).block();
+        } catch (RuntimeException e) {
+            throw failures.of("committing the block list", e);
+        }
+    }
+
+    /** Stops staging; blocks already staged stay uncommitted, invisible. */
+    @Override
+    public void close() {
+        stagers.shutdownNow();
+        block = null;
+    }
+}

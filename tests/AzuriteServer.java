@@ -1,0 +1,143 @@
+import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.BlobServiceClient;
+import com.azure.storage.blob.BlobServiceClientBuilder;
+import com.azure.storage.common.StorageSharedKeyCredential;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real Azure Blob endpoint for the azblob tests: azurite-blob, Microsoft's storage emulator, as a
+ * child process on a free loopback port, with its data and log under the folder given to start.
+ * tests/run installs it from the npm registry and names it in AZURITE_BLOB. It knows one account,
+ * the emulator's well-known devstoreaccount1 and its published key.
+ */
+final class AzuriteServer implements AutoCloseable {
+
+    static final String ACCOUNT = "devstoreaccount1";
+    static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    private final Path dir;
+    private final int port;
+    private Process process;
+
+    private AzuriteServer(Path dir, int port) {
+        this.dir = dir;
+        this.port = port;
+    }
+
+    /** Starts azurite-blob on a free 127.0.0.1 port, storing under dir/data; waits until it answers HTTP. */
+    static AzuriteServer start(Path dir) throws Exception {
+        var server = new AzuriteServer(Files.createDirectories(dir.toAbsolutePath()), RegistryServer.freePort());
+        server.restart();
+        return server;
+    }
+
+    /** Starts it again on the same port and data after stop(). */
+    void restart() throws Exception {
+        String executable = System.getenv().getOrDefault("AZURITE_BLOB", "azurite-blob");
+        // --skipApiVersionCheck: the SDK may speak a newer API version than the emulator knows.
+        // --loose: ignore headers the emulator does not implement rather than refuse the request.
+        var builder = new ProcessBuilder(executable, "--blobHost", "127.0.0.1", "--blobPort", Integer.toString(port),
+                "--location", dir.resolve("data").toString(), "--skipApiVersionCheck", "--loose")
+                .directory(dir.toFile()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("azurite.log").toFile()));
+        builder.environment().keySet().removeIf(name -> name.startsWith("AZURITE_"));
+        process = builder.start();
+        try {
+            awaitReady();
+        } catch (Exception | Error e) {
+            stop();
+            throw e;
+        }
+    }
+
+    private void awaitReady() throws Exception {
+        var http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+        var request = HttpRequest.newBuilder(URI.create(endpoint() + "?comp=list")).timeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        Exception last = null;
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException("azurite-blob exited with status " + process.exitValue() + ":\n"
+                        + RegistryServer.tail(dir.resolve("azurite.log")));
+            }
+            try {
+                http.send(request, HttpResponse.BodyHandlers.discarding()); // any answer, 403 included
+                return;
+            } catch (IOException e) {
+                last = e;
+            }
+            Thread.sleep(50);
+        }
+        throw new IOException("azurite-blob did not answer on " + endpoint() + " within 30 s (" + last + "):\n"
+                + RegistryServer.tail(dir.resolve("azurite.log")));
+    }
+
+    /** "127.0.0.1:PORT", the domain parameter of a path-style (localemu) URI. */
+    String host() {
+        return "127.0.0.1:" + port;
+    }
+
+    /** "http://127.0.0.1:PORT/devstoreaccount1", the account's service URL. */
+    String endpoint() {
+        return "http://" + host() + "/" + ACCOUNT;
+    }
+
+    /** The gocloud parameters that point an azblob:// URI here, as BLOB_QUERY_PARAMS holds them. */
+    String queryParams() {
+        return "?domain=" + host() + "&protocol=http&localemu=true";
+    }
+
+    String connectionString() {
+        return "DefaultEndpointsProtocol=http;AccountName=" + ACCOUNT + ";AccountKey=" + KEY + ";BlobEndpoint="
+                + endpoint() + ";";
+    }
+
+    /** base plus the shared-key credentials and BLOB_QUERY_PARAMS that reach this emulator. */
+    Map<String, String> env(Map<String, String> base) {
+        var env = new HashMap<>(base);
+        env.keySet().removeIf(name -> name.startsWith("AZURE_"));
+        env.put("AZURE_STORAGE_ACCOUNT", ACCOUNT);
+        env.put("AZURE_STORAGE_KEY", KEY);
+        env.put("BLOB_QUERY_PARAMS", queryParams());
+        return env;
+    }
+
+    /** An SDK client with the account key, for a test to set up and check what the scripts see. */
+    BlobServiceClient client() {
+        return new BlobServiceClientBuilder().endpoint(endpoint())
+                .credential(new StorageSharedKeyCredential(ACCOUNT, KEY)).buildClient();
+    }
+
+    /** A new, empty container. */
+    BlobContainerClient createContainer(String name) {
+        return client().createBlobContainer(name);
+    }
+
+    /** Stops the emulator by its PID and waits for it to exit. */
+    void stop() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}
