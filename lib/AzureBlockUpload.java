@@ -5,7 +5,6 @@ import com.azure.storage.blob.options.BlockBlobStageBlockOptions;
 import com.azure.storage.blob.specialized.BlockBlobAsyncClient;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -26,7 +25,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * what readers get, and an upload abandoned half way leaves it so (Azure drops uncommitted blocks
  * after a week). Memory holds at most five blocks, whatever the archive's size.
  */
-final class AzureBlockUpload extends OutputStream {
+final class AzureBlockUpload extends PartStream {
 
     /** Turns an SDK failure into the one-line IOException messages show. */
     interface Failures {
@@ -47,10 +46,9 @@ final class AzureBlockUpload extends OutputStream {
     private final AtomicReference<IOException> failed = new AtomicReference<>();
     /** Block ids of one upload share it, so that two uploads racing to one name never mix blocks. */
     private final String uploadId = String.format("%016x", ThreadLocalRandom.current().nextLong());
-    private byte[] block = new byte[BLOCK];
-    private int filled;
 
     AzureBlockUpload(BlockBlobAsyncClient blob, Failures failures) {
+        super(BLOCK);
         this.blob = blob;
         this.failures = failures;
         this.stagers = Executors.newFixedThreadPool(IN_FLIGHT, task -> {
@@ -60,27 +58,17 @@ final class AzureBlockUpload extends OutputStream {
         });
     }
 
+    /** A buffer a finished stager gave back, or a new one while fewer than IN_FLIGHT + 1 exist. */
     @Override
-    public void write(int b) throws IOException {
-        write(new byte[] {(byte) b}, 0, 1);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-        while (len > 0) {
-            int n = Math.min(len, BLOCK - filled);
-            System.arraycopy(b, off, block, filled, n);
-            filled += n;
-            off += n;
-            len -= n;
-            if (filled == BLOCK) {
-                stage();
-            }
+    protected byte[] emptyPart() {
+        synchronized (spare) {
+            return spare.isEmpty() ? new byte[BLOCK] : spare.pop();
         }
     }
 
-    /** Hands the full block to a stager, once one of the IN_FLIGHT slots is free, and takes an empty one. */
-    private void stage() throws IOException {
+    /** Hands the full block to a stager, once one of the IN_FLIGHT slots is free. */
+    @Override
+    protected void sendPart(byte[] full, int length) throws IOException {
         throwIfFailed();
         if (blockIds.size() == MAX_BLOCKS) {
             throw new IOException("the archive is larger than " + MAX_BLOCKS + " blocks of " + (BLOCK >> 20)
@@ -96,8 +84,6 @@ final class AzureBlockUpload extends OutputStream {
         String id = Base64.getEncoder().encodeToString(
                 String.format("%s-%06d", uploadId, index).getBytes(StandardCharsets.US_ASCII));
         blockIds.add(id);
-        byte[] full = block;
-        int length = filled;
         stagers.execute(() -> {
             try {
                 // PUT ?comp=block&blockid=ID
@@ -112,10 +98,6 @@ final class AzureBlockUpload extends OutputStream {
                 slots.release();
             }
         });
-        synchronized (spare) {
-            block = spare.isEmpty() ? new byte[BLOCK] : spare.pop();
-        }
-        filled = 0;
     }
 
     private void throwIfFailed() throws IOException {
@@ -127,9 +109,7 @@ final class AzureBlockUpload extends OutputStream {
 
     /** Stages what is left, waits for every block, then makes them the blob with its metadata (Put Block List). */
     void commit(Map<String, String> metadata, BlobHttpHeaders headers) throws IOException {
-        if (filled > 0) {
-            stage();
-        }
+        sendRest();
         try {
             slots.acquire(IN_FLIGHT);
             slots.release(IN_FLIGHT);
@@ -151,6 +131,5 @@ final class AzureBlockUpload extends OutputStream {
     @Override
     public void close() {
         stagers.shutdownNow();
-        block = null;
     }
 }

@@ -203,7 +203,7 @@ final class AzureStore implements Store {
             @Override
             public boolean commit(Contents contents) throws IOException {
                 blocks.commit(Map.of(BlobUri.SHA256_METADATA, contents.sha256()),
-                        new BlobHttpHeaders().setContentType(contentType(contents.compression())));
+                        new BlobHttpHeaders().setContentType(contents.compression().contentType()));
                 return true;
             }
 
@@ -211,14 +211,6 @@ final class AzureStore implements Store {
             public void close() {
                 blocks.close();
             }
-        };
-    }
-
-    private static String contentType(Compression compression) {
-        return switch (compression) {
-            case ZSTD -> "application/zstd";
-            case GZIP -> "application/gzip";
-            case NONE -> "application/x-tar";
         };
     }
 

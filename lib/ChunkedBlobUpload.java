@@ -1,8 +1,9 @@
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -15,7 +16,7 @@ import java.util.concurrent.Future;
  * and memory stays at two chunks. One chunk travels while the next is filled. A chunk that fails is
  * resumed from the offset the registry reports having, so a dropped connection costs one chunk at most.
  */
-final class ChunkedBlobUpload extends OutputStream {
+final class ChunkedBlobUpload extends PartStream {
 
     /** Large enough for registries that want 5 MiB parts (ECR), small enough to hold two in memory. */
     static final int CHUNK = 16 << 20;
@@ -26,14 +27,15 @@ final class ChunkedBlobUpload extends OutputStream {
         thread.setDaemon(true);
         return thread;
     });
+    /** Two buffers: one travels while the other fills. */
+    private final ArrayDeque<byte[]> free = new ArrayDeque<>(List.of(new byte[CHUNK], new byte[CHUNK]));
     private URI location;
-    private byte[] filling = new byte[CHUNK];
-    private byte[] travelling = new byte[CHUNK];
-    private int filled;
     private long sent;
     private Future<?> inFlight;
+    private byte[] travelling;
 
     ChunkedBlobUpload(RegistryClient registry) throws IOException {
+        super(CHUNK);
         this.registry = registry;
         this.location = start(registry);
     }
@@ -51,32 +53,15 @@ final class ChunkedBlobUpload extends OutputStream {
     }
 
     @Override
-    public void write(int b) throws IOException {
-        write(new byte[] {(byte) b}, 0, 1);
+    protected byte[] emptyPart() {
+        return free.pop();
     }
 
+    /** Sends the chunk in the background, once the one before it has arrived (chunks go in order). */
     @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-        while (len > 0) {
-            int n = Math.min(len, CHUNK - filled);
-            System.arraycopy(b, off, filling, filled, n);
-            filled += n;
-            off += n;
-            len -= n;
-            if (filled == CHUNK) {
-                handOff();
-            }
-        }
-    }
-
-    /** Sends the filled chunk in the background, once the one before it has arrived. */
-    private void handOff() throws IOException {
+    protected void sendPart(byte[] chunk, int length) throws IOException {
         awaitInFlight();
-        byte[] chunk = filling;
-        int length = filled;
-        filling = travelling;
         travelling = chunk;
-        filled = 0;
         inFlight = sender.submit(() -> {
             send(chunk, length);
             return null;
@@ -96,14 +81,13 @@ final class ChunkedBlobUpload extends OutputStream {
             throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
         } finally {
             inFlight = null;
+            free.push(travelling);
         }
     }
 
     /** Sends what is buffered and waits until the registry has every byte written so far. */
     void flushChunks() throws IOException {
-        if (filled > 0) {
-            handOff();
-        }
+        sendRest();
         awaitInFlight();
     }
 

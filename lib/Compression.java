@@ -37,6 +37,15 @@ enum Compression {
         return label;
     }
 
+    /** The media type of an archive compressed this way, for stores that record one. */
+    String contentType() {
+        return switch (this) {
+            case ZSTD -> "application/zstd";
+            case GZIP -> "application/gzip";
+            case NONE -> "application/x-tar";
+        };
+    }
+
     static Compression parse(String name) {
         for (Compression c : values()) {
             if (c.label.equals(name.toLowerCase(Locale.ROOT))) {

@@ -290,7 +290,7 @@ final class GcsStore implements Store {
             boolean replaced = existing.isEmpty() || !existing.get().sha256().equals(Optional.of(contents.sha256()));
             if (replaced) {
                 var target = BlobInfo.newBuilder(BlobId.of(bucket, path))
-                        .setContentType(contentType(contents.compression()))
+                        .setContentType(contents.compression().contentType())
                         .setMetadata(Map.of(BlobUri.SHA256_METADATA, contents.sha256()))
                         .build();
                 try {
@@ -330,14 +330,6 @@ final class GcsStore implements Store {
                 log.debug("could not delete gs://" + bucket + "/" + temp.getName() + ": " + failure("deleting", e).getMessage());
             }
         }
-    }
-
-    private static String contentType(Compression compression) {
-        return switch (compression) {
-            case ZSTD -> "application/zstd";
-            case GZIP -> "application/gzip";
-            case NONE -> "application/x-tar";
-        };
     }
 
     @Override

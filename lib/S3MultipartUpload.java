@@ -68,32 +68,19 @@ final class S3MultipartUpload implements Store.Upload {
         return stream;
     }
 
-    private final class Stream extends OutputStream {
-        private byte[] filling;
-        private int filled;
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
+    private final class Stream extends PartStream {
+        Stream() {
+            super(PART);
         }
 
         @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            while (len > 0) {
-                if (filling == null) {
-                    filling = takeBuffer();
-                    filled = 0;
-                }
-                int n = Math.min(len, PART - filled);
-                System.arraycopy(b, off, filling, filled, n);
-                filled += n;
-                off += n;
-                len -= n;
-                if (filled == PART) {
-                    send(filling, filled);
-                    filling = null;
-                }
-            }
+        protected byte[] emptyPart() throws IOException {
+            return takeBuffer();
+        }
+
+        @Override
+        protected void sendPart(byte[] buffer, int length) throws IOException {
+            send(buffer, length);
         }
     }
 
@@ -154,21 +141,17 @@ final class S3MultipartUpload implements Store.Upload {
     @Override
     public boolean commit(Store.Contents contents) throws IOException {
         var metadata = Map.of(BlobUri.SHA256_METADATA, contents.sha256());
-        byte[] last = stream.filling;
-        int lastLength = last == null ? 0 : stream.filled;
         if (uploadId == null) {
-            byte[] body = last == null ? new byte[0] : last;
+            byte[] body = stream.pending();
+            int lastLength = stream.pendingLength();
             call("PUT " + key, () -> store.client().putObject(b -> b.bucket(store.bucket()).key(key)
-                    .contentType("application/octet-stream").metadata(metadata),
+                    .contentType(contents.compression().contentType()).metadata(metadata),
                     RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, lastLength), lastLength,
                             "application/octet-stream")));
             committed = true;
             return true;
         }
-        if (lastLength > 0) {
-            send(last, lastLength);
-            stream.filling = null;
-        }
+        stream.sendRest();
         var completed = new ArrayList<CompletedPart>();
         for (var part : parts) {
             completed.add(result(part));
@@ -176,24 +159,24 @@ final class S3MultipartUpload implements Store.Upload {
         call("completing the upload", () -> store.client().completeMultipartUpload(b -> b.bucket(store.bucket())
                 .key(temporary).uploadId(uploadId).multipartUpload(u -> u.parts(completed))));
         temporaryComplete = true;
-        copyToKey(contents.size(), metadata);
+        copyToKey(contents.size(), metadata, contents.compression().contentType());
         committed = true;
         call("deleting " + temporary, () -> store.client().deleteObject(b -> b.bucket(store.bucket()).key(temporary)));
         return true;
     }
 
     /** The complete temporary object becomes the key, with the digest as metadata; beyond 5 GiB, by ranges. */
-    private void copyToKey(long size, Map<String, String> metadata) throws IOException {
+    private void copyToKey(long size, Map<String, String> metadata, String contentType) throws IOException {
         var s3 = store.client();
         String bucket = store.bucket();
         if (size <= MAX_COPY) {
             call("copying to " + key, () -> s3.copyObject(b -> b.sourceBucket(bucket).sourceKey(temporary)
                     .destinationBucket(bucket).destinationKey(key).metadataDirective(MetadataDirective.REPLACE)
-                    .metadata(metadata).contentType("application/octet-stream")));
+                    .metadata(metadata).contentType(contentType)));
             return;
         }
         String copyId = call("starting the copy to " + key, () -> s3.createMultipartUpload(b -> b.bucket(bucket).key(key)
-                .contentType("application/octet-stream").metadata(metadata)).uploadId());
+                .contentType(contentType).metadata(metadata)).uploadId());
         try {
             var copied = new ArrayList<CompletedPart>();
             for (long from = 0; from < size; from += COPY_PART) {
