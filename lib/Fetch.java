@@ -25,10 +25,7 @@ final class Fetch {
             var object = store.find(target.path())
                     .orElseThrow(() -> new CacheMiss("cache miss: nothing at " + location.text() + "; " + key.describe()));
             var meter = new Meter("restoring from " + location.text(), log, nanoTime);
-            SafeRestore.Stats restored;
-            try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
-                restored = SafeRestore.restore(in, request.folder());
-            }
+            SafeRestore.Stats restored = restore(store, object, request.folder(), meter);
             if (object.sha256().isEmpty()) {
                 log.info("note: " + location.text() + " records no sha256 (written by the Go tool?);"
                         + " only the compressor's own checksum guarded it");
@@ -41,6 +38,13 @@ final class Fetch {
                     + key.describe());
         } catch (IOException e) {
             throw new StoreError("restoring " + location.text() + " into " + request.folder() + ": " + Cli.reason(e), e);
+        }
+    }
+
+    /** Restores the object into the folder, the digest the store recorded checked as the bytes stream by. */
+    static SafeRestore.Stats restore(Store store, Store.StoredObject object, Path folder, Meter meter) throws IOException {
+        try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
+            return SafeRestore.restore(in, folder);
         }
     }
 }

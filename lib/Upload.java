@@ -29,13 +29,9 @@ final class Upload {
         Stores.Target target = Stores.open(location, request.insecure(), request.environment(), log);
         try (Store store = target.store(); Store.Upload upload = store.create(target.path())) {
             var meter = new Meter("uploading to " + location.text(), log, nanoTime);
-            var tar = new TarTap(upload.needsTarDigest());
-            Archive.Stats archived;
-            try (OutputStream compressed = request.compression().compress(keepOpen(meter.watch(upload.stream())))) {
-                archived = Archive.create(request.folder(), tar.watch(compressed));
-            }
-            boolean stored = upload.commit(new Store.Contents(meter.sha256(), meter.bytes(), request.compression(), key.hash(),
-                    Instant.now(), tar.bytes, tar.sha256(), archived.files()));
+            Written written = write(request.folder(), request.compression(), key.hash(), upload, meter);
+            Archive.Stats archived = written.archived();
+            boolean stored = upload.commit(written.contents());
             results.put("size", Long.toString(meter.bytes()));
             if (archived.skipped() > 0) {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
@@ -51,6 +47,20 @@ final class Upload {
         } catch (IOException e) {
             throw new StoreError("uploading " + request.folder() + " to " + location.text() + ": " + Cli.reason(e), e);
         }
+    }
+
+    /** What an upload's stream was given: what its commit records, and what the archive held. */
+    record Written(Store.Contents contents, Archive.Stats archived) {}
+
+    /** The folder archived, compressed and metered into the upload as it is made: the one way from a folder to a store. */
+    static Written write(Path folder, Compression compression, String key, Store.Upload upload, Meter meter) throws IOException {
+        var tar = new TarTap(upload.needsTarDigest());
+        Archive.Stats archived;
+        try (OutputStream compressed = compression.compress(keepOpen(meter.watch(upload.stream())))) {
+            archived = Archive.create(folder, tar.watch(compressed));
+        }
+        return new Written(new Store.Contents(meter.sha256(), meter.bytes(), compression, key, Instant.now(), tar.bytes,
+                tar.sha256(), archived.files()), archived);
     }
 
     /** Counts the uncompressed tar stream, and digests it when the store asks (an image's diff_id). */

@@ -10,9 +10,7 @@ import com.google.cloud.storage.BlobInfo;
 import com.google.cloud.storage.Storage;
 import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
 import java.io.ByteArrayOutputStream;
-import java.io.FilterOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -61,11 +59,7 @@ class GcsStoreOnFakeStorageTest {
     /** What Upload.run does between the folder and the store, and what it commits. */
     private Store.Contents upload(String name, Path folder, Compression compression) throws IOException {
         try (Store.Upload upload = store.create(name)) {
-            var meter = new Meter("uploading", quiet(), System::nanoTime);
-            try (OutputStream compressed = compression.compress(keepOpen(meter.watch(upload.stream())))) {
-                Archive.create(folder, compressed);
-            }
-            var contents = new Store.Contents(meter.sha256(), meter.bytes(), compression, name, Instant.now(), 0, null, 0);
+            var contents = Upload.write(folder, compression, name, upload, new Meter("uploading", quiet(), System::nanoTime)).contents();
             assertTrue(upload.commit(contents), "a new object is stored");
             return contents;
         }
@@ -73,29 +67,11 @@ class GcsStoreOnFakeStorageTest {
 
     /** What Fetch.run does between the store and the folder: the digest the store recorded checked while restoring. */
     private SafeRestore.Stats restore(String name, Path folder) throws IOException {
-        var object = store.find(name).orElseThrow();
-        var meter = new Meter("restoring", quiet(), System::nanoTime);
-        try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
-            return SafeRestore.restore(in, folder);
-        }
+        return Fetch.restore(store, store.find(name).orElseThrow(), folder, new Meter("restoring", quiet(), System::nanoTime));
     }
 
     private static Log quiet() {
         return new Log(new PrintStream(OutputStream.nullOutputStream()), false);
-    }
-
-    private static OutputStream keepOpen(OutputStream out) {
-        return new FilterOutputStream(out) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                out.flush();
-            }
-        };
     }
 
     /** Every object name in the bucket, temporary ones included. */
@@ -172,12 +148,9 @@ class GcsStoreOnFakeStorageTest {
 
         boolean stored;
         try (Store.Upload again = store.create("same/key")) {
-            var meter = new Meter("uploading", quiet(), System::nanoTime);
-            try (OutputStream compressed = Compression.GZIP.compress(keepOpen(meter.watch(again.stream())))) {
-                Archive.create(cache, compressed);
-            }
-            assertEquals(first.sha256(), meter.sha256(), "gzip of the same tree gives the same bytes");
-            stored = again.commit(new Store.Contents(meter.sha256(), meter.bytes(), Compression.GZIP, "k", Instant.now(), 0, null, 0));
+            var contents = Upload.write(cache, Compression.GZIP, "k", again, new Meter("uploading", quiet(), System::nanoTime)).contents();
+            assertEquals(first.sha256(), contents.sha256(), "gzip of the same tree gives the same bytes");
+            stored = again.commit(contents);
         }
 
         assertFalse(stored);
