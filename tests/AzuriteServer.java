@@ -125,15 +125,7 @@ final class AzuriteServer implements AutoCloseable {
 
     /** Stops the emulator by its PID and waits for it to exit. */
     void stop() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        Fixtures.stop(process);
     }
 
     @Override

@@ -86,6 +86,19 @@ final class Fixtures {
         }
     }
 
+    /** Stops a server a test started, by its PID: asked first, then killed, and waited for either way. */
+    static void stop(Process process) {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /**
      * A project with a lock file and a cache folder holding every kind of entry a cache must keep:
      * nested and empty directories, an executable, a 0600 file, relative, absolute and dangling

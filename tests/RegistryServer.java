@@ -282,15 +282,7 @@ final class RegistryServer implements AutoCloseable {
     /** Stops the registry (and token server) by PID and waits for them to exit. */
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        Fixtures.stop(process);
         if (tokenServer != null) {
             tokenServer.close();
         }
