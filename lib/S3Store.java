@@ -33,7 +33,6 @@ import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
-import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
@@ -64,6 +63,7 @@ final class S3Store implements Store {
     static Stores.Target target(StoreUri.Location location, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, PARAMETERS);
         boolean plainHttp = uri.flag("disable_https") || uri.flag("disableSSL");
+        Region region = region(uri, environment, log);
         var builder = S3Client.builder()
                 .httpClientBuilder(ApacheHttpClient.builder()
                         .maxConnections(S3MultipartUpload.PARALLEL_PARTS + 4)
@@ -76,7 +76,7 @@ final class S3Store implements Store {
                 .fipsEnabled(uri.flag("fips"))
                 .dualstackEnabled(uri.flag("dualstack"))
                 .accelerate(uri.flag("accelerate"))
-                .region(region(uri, environment, log));
+                .region(region);
         String endpoint = uri.get("endpoint");
         if (endpoint != null && !endpoint.isBlank()) {
             if (!endpoint.contains("://")) {
@@ -85,7 +85,7 @@ final class S3Store implements Store {
             builder.endpointOverride(URI.create(endpoint));
         }
         builder.credentialsProvider(credentials(uri, environment));
-        String where = endpoint != null ? endpoint : "the S3 endpoint of " + region(uri, environment, log).id();
+        String where = endpoint != null ? endpoint : "the S3 endpoint of " + region.id();
         return new Stores.Target(new S3Store(builder.build(), uri.bucket(), where, log), uri.key());
     }
 
@@ -157,12 +157,9 @@ final class S3Store implements Store {
         HeadObjectResponse head;
         try {
             head = s3.headObject(b -> b.bucket(bucket).key(key));
-        } catch (NoSuchKeyException e) {
-            requireBucket();
-            return Optional.empty();
         } catch (S3Exception e) {
-            if (e.statusCode() == 404) {
-                requireBucket(); // a HEAD's 404 has no body: it cannot say whether the key or the bucket is missing
+            if (e.statusCode() == 404) { // NoSuchKey, or the bucket: a HEAD's 404 has no body to say which
+                requireBucket();
                 return Optional.empty();
             }
             throw failure(e, "HEAD " + key);
@@ -176,16 +173,14 @@ final class S3Store implements Store {
     private void requireBucket() throws IOException {
         try {
             s3.headBucket(b -> b.bucket(bucket));
-        } catch (NoSuchBucketException e) {
-            throw new IOException("s3 bucket '" + bucket + "' does not exist at " + endpoint);
-        } catch (S3Exception e) {
-            if (e.statusCode() == 404) {
-                throw new IOException("s3 bucket '" + bucket + "' does not exist at " + endpoint);
-            }
-            throw failure(e, "HEAD bucket");
         } catch (SdkException e) {
-            throw failure(e, "HEAD bucket");
+            // A HEAD's 404 has no body to name NoSuchBucket: here it can only mean that.
+            throw e instanceof S3Exception s3e && s3e.statusCode() == 404 ? missingBucket(e) : failure(e, "HEAD bucket");
         }
+    }
+
+    private IOException missingBucket(Exception cause) {
+        return new IOException("s3 bucket '" + bucket + "' does not exist at " + endpoint, cause);
     }
 
     @Override
@@ -230,8 +225,6 @@ final class S3Store implements Store {
                     find(object.key()).ifPresent(objects::add);
                 }
             }
-        } catch (NoSuchBucketException e) {
-            throw new IOException("s3 bucket '" + bucket + "' does not exist at " + endpoint);
         } catch (SdkException e) {
             throw failure(e, "LIST " + prefix);
         }
@@ -241,7 +234,7 @@ final class S3Store implements Store {
     /** The SDK's exception as one line naming the bucket, the endpoint and the reason. */
     IOException failure(SdkException e, String what) {
         if (e instanceof NoSuchBucketException) {
-            return new IOException("s3 bucket '" + bucket + "' does not exist at " + endpoint, e);
+            return missingBucket(e);
         }
         if (e instanceof S3Exception s3e) {
             String code = s3e.awsErrorDetails() == null ? null : s3e.awsErrorDetails().errorCode();
