@@ -62,31 +62,28 @@ final class RegistryTls {
                 return extra;
             }
 
+            /** The runtime's verdict, or the extra CAs' when the runtime refuses. */
+            private void either(Check check) throws CertificateException {
+                try {
+                    check.by(jdk);
+                } catch (CertificateException e) {
+                    check.by(extra());
+                }
+            }
+
             @Override
             public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-                try {
-                    jdk.checkServerTrusted(chain, authType, engine);
-                } catch (CertificateException e) {
-                    extra().checkServerTrusted(chain, authType, engine);
-                }
+                either(manager -> manager.checkServerTrusted(chain, authType, engine));
             }
 
             @Override
             public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-                try {
-                    jdk.checkServerTrusted(chain, authType, socket);
-                } catch (CertificateException e) {
-                    extra().checkServerTrusted(chain, authType, socket);
-                }
+                either(manager -> manager.checkServerTrusted(chain, authType, socket));
             }
 
             @Override
             public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-                try {
-                    jdk.checkServerTrusted(chain, authType);
-                } catch (CertificateException e) {
-                    extra().checkServerTrusted(chain, authType);
-                }
+                either(manager -> manager.checkServerTrusted(chain, authType));
             }
 
             @Override
@@ -109,6 +106,11 @@ final class RegistryTls {
                 return jdk.getAcceptedIssuers();
             }
         };
+    }
+
+    /** One of a trust manager's checks of a server's chain. */
+    private interface Check {
+        void by(X509ExtendedTrustManager manager) throws CertificateException;
     }
 
     /** The PKIX trust manager for these CAs, or for the runtime's own when null. */
