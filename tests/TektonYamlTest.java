@@ -1,0 +1,226 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The StepActions of tekton/ and the Pipelines and PipelineRuns of examples/ read as Tekton would
+ * read them, and each mistake the checks look for shown to be caught in a file made for it.
+ */
+class TektonYamlTest {
+
+    /** A Task with no mistake, both StepActions referred to in both ways; each test below adds one. */
+    private static final String GOOD_TASK = """
+            apiVersion: tekton.dev/v1
+            kind: Task
+            metadata:
+              name: cached-build
+            spec:
+              params:
+                - name: cache-uri
+              workspaces:
+                - name: source
+              steps:
+                - name: cache-fetch
+                  ref:
+                    name: cache-fetch
+                  params:
+                    - name: PATTERNS
+                      value: ["**/pom.xml"]
+                    - name: SOURCE
+                      value: $(params.cache-uri)
+                    - name: CACHE_PATH
+                      value: $(workspaces.source.path)/cache
+                    - name: WORKING_DIR
+                      value: $(workspaces.source.path)/repo
+                - name: cache-upload
+                  ref:
+                    resolver: cluster
+                    params:
+                      - name: kind
+                        value: stepaction
+                      - name: name
+                        value: cache-upload
+                      - name: namespace
+                        value: openshift-pipelines
+                  params:
+                    - name: PATTERNS
+                      value: ["**/pom.xml"]
+                    - name: TARGET
+                      value: $(params.cache-uri)
+                    - name: CACHE_PATH
+                      value: $(workspaces.source.path)/cache
+                    - name: WORKING_DIR
+                      value: $(workspaces.source.path)/repo
+                    - name: FETCHED
+                      value: $(steps.cache-fetch.results.fetched)
+            """;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void everyYamlFileParses() throws IOException {
+        var documents = TektonYaml.load(Fixtures.REPO);
+        assertEquals(Set.of("cache-fetch", "cache-upload"), TektonYaml.stepActions(documents).keySet());
+        assertTrue(documents.stream().anyMatch(d -> d.file().startsWith("examples")), "examples/ holds YAML");
+    }
+
+    @Test
+    void everyParamUsedIsDeclared() throws IOException {
+        assertNoProblems(TektonYaml::undeclaredParams);
+    }
+
+    @Test
+    void everyCacheStepBindsWhatItsStepActionDeclares() throws IOException {
+        assertNoProblems(TektonYaml::stepActionBindings);
+    }
+
+    @Test
+    void everyPipelineRunBindsWhatItsPipelineDeclares() throws IOException {
+        assertNoProblems(TektonYaml::pipelineRunBindings);
+    }
+
+    @Test
+    void everyStepResultUsedIsDeclaredByAnEarlierStep() throws IOException {
+        assertNoProblems(TektonYaml::stepResultReferences);
+    }
+
+    private static void assertNoProblems(Function<List<TektonYaml.Document>, List<String>> check) throws IOException {
+        assertEquals(List.of(), check.apply(TektonYaml.load(Fixtures.REPO)));
+    }
+
+    /** Upload must compute the key fetch computed, for the same store and with the same credentials, and know what fetch found. */
+    @Test
+    void everyExamplePipelineUploadsWhereItFetches() throws IOException {
+        var pipelines = TektonYaml.load(Fixtures.REPO).stream().filter(d -> d.kind().equals("Pipeline")).toList();
+        assertTrue(pipelines.size() >= 6, "a Pipeline per language and one on a PVC: " + pipelines);
+        for (var pipeline : pipelines) {
+            var steps = TektonYaml.steps(pipeline.content());
+            var fetch = bindings(steps, "cache-fetch");
+            var upload = bindings(steps, "cache-upload");
+            assertEquals(fetch.get("SOURCE"), upload.get("TARGET"), pipeline + ": the store");
+            fetch.forEach((name, value) -> {
+                if (!name.equals("SOURCE")) {
+                    assertEquals(value, upload.get(name), pipeline + ": " + name);
+                }
+            });
+            assertEquals("$(steps.cache-fetch.results.fetched)", upload.get("FETCHED"), pipeline.toString());
+        }
+    }
+
+    /** The params the one step referring to a StepAction binds, by name. */
+    private static Map<Object, Object> bindings(List<Map<?, ?>> steps, String stepAction) {
+        var referring = steps.stream().filter(s -> stepAction.equals(TektonYaml.referencedName(s))).toList();
+        assertEquals(1, referring.size(), "steps referring to " + stepAction);
+        var bindings = new HashMap<Object, Object>();
+        TektonYaml.maps(referring.get(0).get("params")).forEach(p -> bindings.put(p.get("name"), p.get("value")));
+        return bindings;
+    }
+
+    @Test
+    void aTaskWithoutMistakesHasNoProblems() throws IOException {
+        assertEquals(List.of(), problemsIn(GOOD_TASK));
+    }
+
+    @Test
+    void undeclaredParamIsCaught() throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("$(params.cache-uri)", "$(params[\"cache-url\"])"));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): param cache-url is used but not declared"), problems);
+    }
+
+    @Test
+    void stepActionParamThatDoesNotExistIsCaught() throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("- name: FETCHED", """
+                - name: VERBOSE
+                          value: "true"
+                        - name: FETCHED"""));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-upload binds VERBOSE, which StepAction cache-upload does not declare"),
+                problems);
+    }
+
+    @Test
+    void requiredStepActionParamLeftOutIsCaught() throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("""
+                        - name: SOURCE
+                          value: $(params.cache-uri)
+                """, ""));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-fetch does not bind SOURCE, which StepAction cache-fetch requires"),
+                problems);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            $(steps.fetch.results.fetched)             | names no earlier step of its steps list
+            $(steps.cache-upload.results.cache-key)    | names no earlier step of its steps list
+            $(steps.cache-fetch.results.hit)           | names a result that step cache-fetch does not declare
+            """)
+    void badStepResultReferenceIsCaught(String reference, String problem) throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("$(steps.cache-fetch.results.fetched)", reference));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): " + reference + " " + problem), problems);
+    }
+
+    @Test
+    void pipelineRunParamTheirPipelineDoesNotDeclareIsCaught() throws IOException {
+        var problems = problemsIn("""
+                apiVersion: tekton.dev/v1
+                kind: Pipeline
+                metadata:
+                  name: build
+                spec:
+                  params:
+                    - name: cache-uri
+                  tasks: []
+                ---
+                apiVersion: tekton.dev/v1
+                kind: PipelineRun
+                metadata:
+                  generateName: build-
+                spec:
+                  pipelineRef:
+                    name: build
+                  params:
+                    - name: cache-url
+                      value: "oci://registry.example.com/cache:{{hash}}"
+                """);
+        assertEquals(List.of(
+                "examples/bad.yaml (PipelineRun build-) binds cache-url, which Pipeline build does not declare",
+                "examples/bad.yaml (PipelineRun build-) does not bind cache-uri, which Pipeline build requires"), problems);
+    }
+
+    @Test
+    void fileThatDoesNotParseIsNamed() throws IOException {
+        var error = assertThrows(IllegalArgumentException.class, () -> problemsIn(GOOD_TASK.replace("[\"**/pom.xml\"]", "[\"**/pom.xml\"")));
+        assertTrue(error.getMessage().startsWith("examples/bad.yaml does not parse: "), error.getMessage());
+    }
+
+    /** What every check finds in examples/bad.yaml holding the given YAML, beside a copy of the real tekton/. */
+    private List<String> problemsIn(String yaml) throws IOException {
+        try (var stepActions = Files.list(Fixtures.REPO.resolve("tekton"))) {
+            for (Path file : stepActions.toList()) {
+                Fixtures.write(tmp.resolve("tekton").resolve(file.getFileName()), Files.readString(file));
+            }
+        }
+        Fixtures.write(tmp.resolve("examples/bad.yaml"), yaml);
+        var documents = TektonYaml.load(tmp);
+        var problems = new ArrayList<String>();
+        problems.addAll(TektonYaml.undeclaredParams(documents));
+        problems.addAll(TektonYaml.stepActionBindings(documents));
+        problems.addAll(TektonYaml.pipelineRunBindings(documents));
+        problems.addAll(TektonYaml.stepResultReferences(documents));
+        return problems;
+    }
+}
