@@ -21,8 +21,9 @@ class JBangTest {
     private Fixtures.Run jbang(Path cwd, Map<String, String> env, String script, String... args) throws Exception {
         env = new java.util.HashMap<>(env);
         env.put("TEKTON_CACHES_JBANG_HOME", jbangHome.toString());
-        var command = new java.util.ArrayList<>(List.of(Fixtures.REPO.resolve("jbang").toString(),
-                Fixtures.REPO.resolve(script).toString()));
+        // A script of the checkout by its path, anything else (an alias@catalog) as it is.
+        String target = script.endsWith(".java") ? Fixtures.REPO.resolve(script).toString() : script;
+        var command = new java.util.ArrayList<>(List.of(Fixtures.REPO.resolve("jbang").toString(), target));
         command.addAll(List.of(args));
         return Fixtures.run(command, cwd, env);
     }
@@ -47,6 +48,24 @@ class JBangTest {
         try (var launches = Files.list(jbangHome.resolve("launch"))) {
             assertEquals(2, launches.count(), "one cached launch command per script");
         }
+    }
+
+    /** jbang-catalog.json's aliases, as `jbang cache-fetch@openshift-pipelines/...` resolves them, from a checkout. */
+    @Test
+    void catalogAliasesRunTheScriptsFromACheckout() throws Exception {
+        Path project = tmp.resolve("project");
+        var env = Fixtures.env(tmp.resolve("xdg"));
+        Fixtures.write(project.resolve("go.mod"), "module example.com/hello\n");
+        Fixtures.write(project.resolve("go.sum"), "example.com/dep v1.0.0 h1:abc=\n");
+        Fixtures.richTree(project.resolve("gomodcache"), 0);
+        String catalog = Fixtures.REPO.toString();
+
+        var uploaded = jbang(project, env, "cache-upload@" + catalog, "--folder", "gomodcache");
+        var fetched = jbang(project, env, "cache-fetch@" + catalog, "--folder", "restored");
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(project.resolve("gomodcache"), false), Fixtures.snapshot(project.resolve("restored"), false));
     }
 
     @Test

@@ -1,0 +1,235 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The StepActions of tekton/ run as Tekton runs them (see StepRunner), by dash and by busybox sh,
+ * with `jbang` on the PATH being this checkout's ./jbang: the results a pipeline reads, and when a
+ * step fails or goes on.
+ */
+class StepActionTest {
+
+    /** The shells a step's `#!/bin/sh` may be: Debian's and Ubuntu's dash, and busybox's ash. */
+    enum Shell {
+        DASH("dash"), BUSYBOX("busybox", "sh");
+
+        final List<String> command;
+
+        Shell(String... command) {
+            this.command = List.of(command);
+        }
+    }
+
+    private static final StepRunner FETCH = load("cache-fetch.yaml"), UPLOAD = load("cache-upload.yaml");
+
+    private static RegistryServer registry;
+
+    @TempDir
+    Path tmp;
+
+    private Path workspace, project, cache, store;
+
+    @BeforeAll
+    static void startRegistry(@TempDir Path dir) throws Exception {
+        registry = RegistryServer.start(dir, RegistryServer.Auth.BASIC, false);
+    }
+
+    @AfterAll
+    static void stopRegistry() {
+        registry.close();
+    }
+
+    /** A workspace with spaces in its paths, a Go project and a cache folder of every kind of entry. */
+    @BeforeEach
+    void project() throws Exception {
+        workspace = tmp.resolve("work space");
+        project = workspace.resolve("my repo");
+        cache = workspace.resolve("go cache");
+        store = tmp.resolve("store");
+        Fixtures.write(project.resolve("go.mod"), "module example.com/hello\n");
+        Fixtures.write(project.resolve("go.sum"), "example.com/dep v1.0.0 h1:abc=\n");
+        Fixtures.write(project.resolve("lock files/a b.lock"), "lock\n");
+        Fixtures.richTree(cache, 0);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void uploadThenFetchRestoresTheFolderAndReportsIt(Shell shell) throws Exception {
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore()));
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        String key = uploaded.results().get("cache-key");
+        assertTrue(key.matches("[0-9a-f]{64}"), uploaded.toString());
+        assertEquals(String.valueOf(Files.size(store.resolve(key))), uploaded.results().get("size"), uploaded.toString());
+
+        Path restored = workspace.resolve("restored");
+        var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore(), "CACHE_PATH", restored.toString()));
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Map.of("fetched", "true", "cache-key", key, "matched-key", key, "size", uploaded.results().get("size")),
+                fetched.results());
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void missSucceedsWithFetchedFalseAndTheFolderAsItWas(Shell shell) throws Exception {
+        var before = Fixtures.snapshot(cache, true);
+
+        var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore()));
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals("false", fetched.results().get("fetched"), fetched.toString());
+        assertEquals("", fetched.results().get("matched-key"), fetched.toString());
+        assertTrue(fetched.results().get("cache-key").matches("[0-9a-f]{64}"), fetched.toString());
+        assertEquals(before, Fixtures.snapshot(cache, true));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void unreachableStoreOrBadUriSucceedsWithFetchedFalseAndSaysWhyInOneLine(Shell shell) throws Exception {
+        int closed = RegistryServer.freePort();
+        var unreachable = run(FETCH, shell, Map.of("SOURCE", "oci://127.0.0.1:" + closed + "/cache:{{hash}}"));
+        var badScheme = run(FETCH, shell, Map.of("SOURCE", "ftp://example.invalid/{{hash}}"));
+
+        for (var fetched : List.of(unreachable, badScheme)) {
+            assertEquals(0, fetched.status(), fetched.toString());
+            assertEquals("false", fetched.results().get("fetched"), fetched.toString());
+            assertEquals(1, fetched.err().lines().count(), fetched.toString());
+        }
+        assertTrue(unreachable.err().contains("127.0.0.1:" + closed), unreachable.toString());
+        assertTrue(badScheme.err().contains("ftp"), badScheme.toString());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void uploadIsSkippedWhenTheCacheWasFetchedUnlessForced(Shell shell) throws Exception {
+        var skipped = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "FETCHED", "true"));
+
+        assertEquals(0, skipped.status(), skipped.toString());
+        assertTrue(skipped.err().contains("skipped"), skipped.toString());
+        assertEquals(Map.of("cache-key", "", "size", "0"), skipped.results());
+        assertTrue(!Files.exists(store), "nothing was written to the store");
+
+        var forced = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "FETCHED", "true", "FORCE_CACHE_UPLOAD", "true"));
+
+        assertEquals(0, forced.status(), forced.toString());
+        assertTrue(Files.isRegularFile(store.resolve(forced.results().get("cache-key"))), forced.toString());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void failedUploadFailsTheStepInOneLine(Shell shell) throws Exception {
+        int closed = RegistryServer.freePort();
+
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", "oci://127.0.0.1:" + closed + "/cache:{{hash}}"));
+
+        assertEquals(ExitStatus.STORE, uploaded.status(), uploaded.toString());
+        assertEquals(1, uploaded.err().lines().count(), uploaded.toString());
+        assertTrue(uploaded.err().contains("127.0.0.1:" + closed), uploaded.toString());
+    }
+
+    /** The key is the one the tool makes from exactly these patterns: no word split, no glob expanded by the shell. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void patternsKeepTheirSpacesAndGlobCharacters(Shell shell) throws Exception {
+        var patterns = List.of("lock files/*.lock", "**/go.sum");
+        // A shell that expanded globs in its working directory would find these instead.
+        Fixtures.write(workspace.resolve("lock files/decoy.lock"), "decoy\n");
+        Fixtures.write(workspace.resolve("go.sum"), "decoy\n");
+
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "PATTERNS", patterns));
+
+        Path direct = tmp.resolve("direct");
+        var expected = Fixtures.fetch(tmp, Fixtures.env(tmp.resolve("xdg")), "--pattern", patterns.get(0), "--pattern",
+                patterns.get(1), "--workingdir", project.toString(), "--folder", cache.toString(), "--results-dir",
+                direct.toString());
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(uploaded.err().contains("lock files/a b.lock"), uploaded.toString());
+        assertEquals(Files.readString(direct.resolve("cache-key")), uploaded.results().get("cache-key"),
+                uploaded + "\n" + expected);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void emptyPatternsRecogniseTheProject(Shell shell) throws Exception {
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "PATTERNS", List.of()));
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(uploaded.err().contains("go.sum"), uploaded.toString());
+    }
+
+    /** DOCKER_CONFIG as a folder holding config.json, or a docker-registry secret's .dockerconfigjson. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void registryCredentialsComeFromDockerConfigInBothLayouts(Shell shell) throws Exception {
+        Path configJson = registry.dockerConfig(tmp.resolve("docker"), RegistryServer.USER, RegistryServer.PASSWORD);
+        Path secret = Files.createDirectories(tmp.resolve("secret"));
+        Files.move(configJson.resolve("config.json"), secret.resolve(".dockerconfigjson"));
+        registry.dockerConfig(configJson, RegistryServer.USER, RegistryServer.PASSWORD);
+        String uri = "oci://" + registry.host() + "/cache/go:{{hash}}";
+
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", uri, "DOCKER_CONFIG", configJson.toString()));
+        Path restored = workspace.resolve("restored");
+        var fetched = run(FETCH, shell, Map.of("SOURCE", uri, "CACHE_PATH", restored.toString(),
+                "DOCKER_CONFIG", secret.toString()));
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertEquals("true", fetched.results().get("fetched"), fetched.toString());
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void dockerConfigFolderWithNeitherFileFailsTheStepInOneLine(Shell shell) throws Exception {
+        Path empty = Files.createDirectories(tmp.resolve("docker config"));
+        String uri = "oci://" + registry.host() + "/cache/go:{{hash}}";
+
+        var fetched = run(FETCH, shell, Map.of("SOURCE", uri, "DOCKER_CONFIG", empty.toString()));
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", uri, "DOCKER_CONFIG", empty.toString()));
+
+        for (var step : List.of(fetched, uploaded)) {
+            assertEquals(ExitStatus.USAGE, step.status(), step.toString());
+            assertEquals(List.of("DOCKER_CONFIG " + empty + " holds neither config.json nor .dockerconfigjson"),
+                    step.err().lines().map(line -> line.replaceFirst("^cache-(fetch|upload): ", "")).toList(),
+                    step.toString());
+        }
+        assertEquals("false", fetched.results().get("fetched"), fetched.toString());
+    }
+
+    private String fileStore() {
+        return "file://" + store + "/{{hash}}";
+    }
+
+    /** Runs a step with the project's parameters, overridden or completed by params. */
+    private StepRunner.Outcome run(StepRunner step, Shell shell, Map<String, Object> params) throws Exception {
+        var all = new HashMap<String, Object>(Map.of("PATTERNS", List.of("**/go.sum", "lock files/*.lock"),
+                "CACHE_PATH", cache.toString(), "WORKING_DIR", project.toString()));
+        all.putAll(params);
+        // The container's environment: PATH finds this checkout's jbang, which finds the scripts.
+        // JBang and its caches stay the user's: only the step's own env is Tekton's.
+        var env = new HashMap<>(System.getenv());
+        env.remove("JAVA_TOOL_OPTIONS");
+        env.put("PATH", Fixtures.REPO + ":" + System.getenv("PATH"));
+        env.put("TEKTON_CACHES_HOME", Fixtures.REPO.toString());
+        return step.run(shell.command, all, env, workspace, Files.createTempDirectory(tmp, "step-"));
+    }
+
+    private static StepRunner load(String name) {
+        try {
+            return StepRunner.load(Fixtures.REPO.resolve("tekton").resolve(name));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
