@@ -131,6 +131,17 @@ class TektonYamlTest {
         return bindings;
     }
 
+    /** The pipeline README.md shows is held to the same checks as examples/. */
+    @Test
+    void readmePipelineHasNoProblems() throws IOException {
+        var blocks = java.util.regex.Pattern.compile("```yaml\n(.*?)```", java.util.regex.Pattern.DOTALL)
+                .matcher(Files.readString(Fixtures.REPO.resolve("README.md"))).results().map(m -> m.group(1)).toList();
+        assertTrue(blocks.stream().anyMatch(block -> block.contains("kind: Pipeline")), "README.md shows a Pipeline");
+        for (String block : blocks) {
+            assertEquals(List.of(), problemsIn(block), block);
+        }
+    }
+
     @Test
     void aTaskWithoutMistakesHasNoProblems() throws IOException {
         assertEquals(List.of(), problemsIn(GOOD_TASK));
