@@ -3,6 +3,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -216,13 +217,18 @@ class StepActionTest {
         var all = new HashMap<String, Object>(Map.of("PATTERNS", List.of("**/go.sum", "lock files/*.lock"),
                 "CACHE_PATH", cache.toString(), "WORKING_DIR", project.toString()));
         all.putAll(params);
-        // The container's environment: PATH finds this checkout's jbang, which finds the scripts.
-        // JBang and its caches stay the user's: only the step's own env is Tekton's.
-        var env = new HashMap<>(System.getenv());
-        env.remove("JAVA_TOOL_OPTIONS");
-        env.put("PATH", Fixtures.REPO + ":" + System.getenv("PATH"));
-        env.put("TEKTON_CACHES_HOME", Fixtures.REPO.toString());
-        return step.run(shell.command, all, env, workspace, Files.createTempDirectory(tmp, "step-"));
+        return step.run((scriptAndArgs, stepEnv) -> {
+            // The container's environment: PATH finds this checkout's jbang, which finds the scripts;
+            // JBang and its caches stay the user's.
+            var env = new HashMap<>(System.getenv());
+            env.remove("JAVA_TOOL_OPTIONS");
+            env.put("PATH", Fixtures.REPO + ":" + System.getenv("PATH"));
+            env.put("TEKTON_CACHES_HOME", Fixtures.REPO.toString());
+            env.putAll(stepEnv);
+            var command = new ArrayList<>(shell.command);
+            command.addAll(scriptAndArgs);
+            return Fixtures.run(command, workspace, env);
+        }, all, Files.createTempDirectory(tmp, "step-"));
     }
 
     private static StepRunner load(String name) {

@@ -5,7 +5,6 @@ import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,30 +58,34 @@ final class StepRunner {
         return new StepRunner(file, map(document.get("spec"), file + ": spec"));
     }
 
+    /** Where a step runs: here with a shell, or in a container; it adds the image's environment to the step's. */
+    interface Executor {
+        /** Runs the script file with the step's args, with the step's own env among the variables. */
+        Fixtures.Run run(List<String> scriptAndArgs, Map<String, String> stepEnv) throws Exception;
+    }
+
     /**
-     * Runs the step's script with shell (e.g. [/usr/bin/dash] or [busybox, sh]) in cwd. params holds
-     * a String for each string parameter and a List of Strings for each array parameter; env is the
-     * container's environment (the image's), to which the step's own env is added.
+     * Runs the step's script. params holds a String for each string parameter and a List of
+     * Strings for each array parameter. The script and the results folder go in scratch, which
+     * the executor must make visible to the step at the same path.
      */
-    Outcome run(List<String> shell, Map<String, Object> params, Map<String, String> env, Path cwd, Path scratch)
-            throws Exception {
+    Outcome run(Executor executor, Map<String, Object> params, Path scratch) throws Exception {
         Map<String, Object> values = parameterValues(params);
         Path resultsDir = Files.createDirectories(scratch.resolve("results"));
         Path script = scratch.resolve("script");
         Files.writeString(script, replaceResultPaths(replaceStrings((String) spec.get("script"), values), resultsDir));
 
-        var environment = new HashMap<>(env);
+        var stepEnv = new LinkedHashMap<String, String>();
         for (Object entry : list(spec.getOrDefault("env", List.of()), "env")) {
             var variable = map(entry, "env entry");
-            environment.put((String) variable.get("name"), replaceStrings(String.valueOf(variable.get("value")), values));
+            stepEnv.put((String) variable.get("name"), replaceStrings(String.valueOf(variable.get("value")), values));
         }
 
-        var command = new ArrayList<>(shell);
-        command.add(script.toString());
+        var command = new ArrayList<>(List.of(script.toString()));
         for (Object arg : list(spec.getOrDefault("args", List.of()), "args")) {
             command.addAll(expandArg(String.valueOf(arg), values));
         }
-        Fixtures.Run run = Fixtures.run(command, cwd, environment);
+        Fixtures.Run run = executor.run(command, stepEnv);
         return new Outcome(run.status(), run.out(), run.err(), readResults(resultsDir));
     }
 
