@@ -2,17 +2,13 @@ import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.BlobServiceClient;
 import com.azure.storage.blob.BlobServiceClientBuilder;
 import com.azure.storage.common.StorageSharedKeyCredential;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A real Azure Blob endpoint for the azblob tests: azurite-blob, Microsoft's storage emulator, as a
@@ -62,24 +58,9 @@ final class AzuriteServer implements AutoCloseable {
 
     private void awaitReady() throws Exception {
         var http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
-        var request = HttpRequest.newBuilder(URI.create(endpoint() + "?comp=list")).timeout(Duration.ofSeconds(2)).build();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        Exception last = null;
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IOException("azurite-blob exited with status " + process.exitValue() + ":\n"
-                        + RegistryServer.tail(dir.resolve("azurite.log")));
-            }
-            try {
-                http.send(request, HttpResponse.BodyHandlers.discarding()); // any answer, 403 included
-                return;
-            } catch (IOException e) {
-                last = e;
-            }
-            Thread.sleep(50);
-        }
-        throw new IOException("azurite-blob did not answer on " + endpoint() + " within 30 s (" + last + "):\n"
-                + RegistryServer.tail(dir.resolve("azurite.log")));
+        // Any answer, a 403 to this anonymous listing included, means it is serving.
+        Fixtures.awaitAnswer("azurite-blob", process, http, Fixtures.probe(endpoint() + "?comp=list"), 30,
+                dir.resolve("azurite.log"));
     }
 
     /** "127.0.0.1:PORT", the domain parameter of a path-style (localemu) URI. */

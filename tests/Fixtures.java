@@ -1,5 +1,9 @@
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -10,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -83,6 +88,45 @@ final class Fixtures {
         } finally {
             Files.deleteIfExists(out);
             Files.deleteIfExists(err);
+        }
+    }
+
+    /**
+     * Waits until a server the tests started answers request (any HTTP answer counts: it is
+     * serving), failing with the end of its log when it exits or stays silent for seconds.
+     */
+    static void awaitAnswer(String name, Process process, HttpClient http, HttpRequest request, int seconds, Path log)
+            throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        Exception last = null;
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException(name + " exited with status " + process.exitValue() + ":\n" + tail(log));
+            }
+            try {
+                http.send(request, HttpResponse.BodyHandlers.discarding());
+                return;
+            } catch (IOException e) {
+                last = e;
+            }
+            Thread.sleep(50);
+        }
+        throw new IOException(name + " did not answer on " + request.uri() + " within " + seconds + " s (" + last + "):\n"
+                + tail(log));
+    }
+
+    /** A GET of uri that gives up after 2 s, from a client that gives up connecting after 1 s. */
+    static HttpRequest probe(String uri) {
+        return HttpRequest.newBuilder(URI.create(uri)).timeout(Duration.ofSeconds(2)).build();
+    }
+
+    /** The last lines of a log, for the message of a failure. */
+    private static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
         }
     }
 

@@ -2,10 +2,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +15,6 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
@@ -145,23 +141,7 @@ final class RegistryServer implements AutoCloseable {
         if (tls) {
             client.sslContext(sslContext());
         }
-        var http = client.build();
-        var request = HttpRequest.newBuilder(URI.create(url() + "/v2/")).timeout(Duration.ofSeconds(2)).build();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        Exception last = null;
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IOException("docker-registry exited with status " + process.exitValue() + ":\n" + tail(log));
-            }
-            try {
-                http.send(request, HttpResponse.BodyHandlers.discarding());
-                return;
-            } catch (IOException e) {
-                last = e;
-            }
-            Thread.sleep(50);
-        }
-        throw new IOException("docker-registry did not answer on " + url() + " within 15 s (" + last + "):\n" + tail(log));
+        Fixtures.awaitAnswer("docker-registry", process, client.build(), Fixtures.probe(url() + "/v2/"), 15, log);
     }
 
     /** "127.0.0.1:PORT", as image references name the registry. */
@@ -308,15 +288,5 @@ final class RegistryServer implements AutoCloseable {
         byte[] bytes = new byte[16];
         new SecureRandom().nextBytes(bytes);
         return HexFormat.of().formatHex(bytes);
-    }
-
-    /** The last lines of a log, for the message of a failure. */
-    static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
-        } catch (IOException e) {
-            return "(no log: " + e + ")";
-        }
     }
 }

@@ -1,14 +1,10 @@
 import java.io.IOException;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * s3proxy, a real S3 server (signature v4 auth, multipart uploads, user metadata), run from the
@@ -64,20 +60,7 @@ final class S3ProxyServer implements AutoCloseable {
 
     private void awaitReady(Path log) throws Exception {
         var http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
-        var request = HttpRequest.newBuilder(URI.create(endpoint() + "/")).timeout(Duration.ofSeconds(2)).build();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IOException("s3proxy exited with status " + process.exitValue() + ":\n" + RegistryServer.tail(log));
-            }
-            try {
-                http.send(request, HttpResponse.BodyHandlers.discarding()); // any answer: it is serving
-                return;
-            } catch (IOException e) {
-                Thread.sleep(100);
-            }
-        }
-        throw new IOException("s3proxy did not answer on " + endpoint() + " within 30 s:\n" + RegistryServer.tail(log));
+        Fixtures.awaitAnswer("s3proxy", process, http, Fixtures.probe(endpoint() + "/"), 30, log);
     }
 
     String endpoint() {
