@@ -5,6 +5,9 @@
 // Serial GC and a small young generation: the data streams through and little stays live, so
 // the JVM's default sizing (a quarter of the machine's memory, G1) only inflates RSS and start-up.
 //JAVA_OPTIONS -XX:+UseSerialGC -Xmx256m -Xmn32m
+// String concatenation through StringBuilder: the default (invokedynamic) spins classes at run
+// time, which costs a short run more than it saves.
+//JAVAC_OPTIONS -XDstringConcat=inline
 
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -1,29 +1,24 @@
-//DEPS org.apache.commons:commons-compress:1.28.0
-// commons-compress's own dependencies, pinned: the stores' SDKs bring older ones that win otherwise.
-//DEPS org.apache.commons:commons-lang3:3.18.0 commons-io:commons-io:2.20.0 commons-codec:commons-codec:1.19.0
-
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.apache.commons.compress.archivers.tar.TarConstants;
 
 /**
  * Writes a folder as a PAX tar stream: regular files of any size, directories (empty ones too),
  * permission bits, mtimes, symlinks with their targets as written, hardlinks within the folder
  * and UTF-8 names. Entries are relative ("a/b.txt", "a/"), children in name order, so the same
- * tree gives the same archive.
+ * tree gives the same archive. Headers and file contents go into one large buffer that is handed
+ * on whole, so the compressor sees few large writes whatever the files' sizes.
  */
 final class Archive {
 
@@ -33,32 +28,32 @@ final class Archive {
     /** Names inside the folder that belong to us (staging of a restore under way), never archived. */
     static final String OWN_PREFIX = ".tekton-caches-";
 
-    private static final String ATTRIBUTES = "unix:mode,nlink,ino,dev,size,lastModifiedTime,uid,gid";
+    /** tar's record: archives end on a multiple of it, as GNU tar and commons-compress end theirs. */
+    private static final int RECORD = 20 * TarHeader.BLOCK;
 
-    private final Path root;
-    private final TarArchiveOutputStream tar;
+    private final OutputStream out;
     private final byte[] buffer = new byte[Compression.BUFFER];
+    private final ByteBuffer view = ByteBuffer.wrap(buffer);
+    private int used;
+    private long written;
+    private final TarHeader header = new TarHeader();
     /** First archived name of each multiply-linked inode, so later names become hardlinks. */
-    private final Map<List<Object>, String> linkedInodes = new HashMap<>();
+    private final Map<Object, byte[]> linkedInodes = new HashMap<>();
     private long files;
     private long directories;
     private long links;
     private long bytes;
     private long skipped;
 
-    private Archive(Path root, OutputStream out) {
-        this.root = root;
-        this.tar = new TarArchiveOutputStream(out, StandardCharsets.UTF_8.name());
-        tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
-        tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-        tar.setAddPaxHeadersForNonAsciiNames(true);
+    private Archive(OutputStream out) {
+        this.out = out;
     }
 
-    /** Writes the folder's content to out and finishes the tar stream, without closing out. */
+    /** Writes the folder's content to out and ends the tar stream, without closing out. */
     static Stats create(Path folder, OutputStream out) throws IOException {
-        var archive = new Archive(folder, out);
+        var archive = new Archive(out);
         archive.addChildren(folder, "");
-        archive.tar.finish();
+        archive.end();
         return new Stats(archive.files, archive.directories, archive.links, archive.bytes, archive.skipped);
     }
 
@@ -78,25 +73,23 @@ final class Archive {
     }
 
     private void add(Path path, String name) throws IOException {
-        Map<String, Object> attributes = Files.readAttributes(path, ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
-        int mode = (Integer) attributes.get("mode");
-        int type = mode & 0170000;
-        TarArchiveEntry entry;
-        switch (type) {
-            case 0040000 -> entry = new TarArchiveEntry(name + "/", TarConstants.LF_DIR, true);
-            case 0120000 -> {
-                entry = new TarArchiveEntry(name, TarConstants.LF_SYMLINK, true);
-                entry.setLinkName(Files.readSymbolicLink(path).toString());
+        FileStat stat = FileStat.of(path);
+        byte type;
+        byte[] link = null;
+        long size = 0;
+        switch (stat.mode() & FileStat.TYPE) {
+            case FileStat.DIRECTORY -> {
+                type = TarHeader.DIRECTORY;
+                name += "/";
             }
-            case 0100000 -> {
-                String firstName = firstNameOfInode(attributes, name);
-                if (firstName != null) {
-                    entry = new TarArchiveEntry(name, TarConstants.LF_LINK, true);
-                    entry.setLinkName(firstName);
-                } else {
-                    entry = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
-                    entry.setSize((Long) attributes.get("size"));
-                }
+            case FileStat.SYMLINK -> {
+                type = TarHeader.SYMLINK;
+                link = Files.readSymbolicLink(path).toString().getBytes(StandardCharsets.UTF_8);
+            }
+            case FileStat.REGULAR -> {
+                link = firstNameOfInode(stat, name);
+                type = link == null ? TarHeader.FILE : TarHeader.HARDLINK;
+                size = link == null ? stat.size() : 0;
             }
             default -> {
                 // Sockets, fifos and devices have no place in a dependency cache.
@@ -104,47 +97,81 @@ final class Archive {
                 return;
             }
         }
-        entry.setMode(mode & 07777);
-        entry.setLastModifiedTime((FileTime) attributes.get("lastModifiedTime"));
-        entry.setUserId((Integer) attributes.get("uid"));
-        entry.setGroupId((Integer) attributes.get("gid"));
-        tar.putArchiveEntry(entry);
-        // Not entry.isFile(): commons-compress calls links and devices files too.
-        if (entry.getLinkFlag() == TarConstants.LF_NORMAL) {
-            bytes += copyContent(path, entry.getSize(), name);
-            files++;
-        }
-        tar.closeArchiveEntry();
-        if (entry.isDirectory()) {
-            directories++;
-            addChildren(path, name + "/");
-        } else if (entry.isSymbolicLink() || entry.isLink()) {
-            links++;
+        byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
+        reserve(TarHeader.room(nameBytes, link));
+        used = header.encode(buffer, used, type, nameBytes, link, stat.mode() & 07777,
+                Integer.toUnsignedLong(stat.uid()), Integer.toUnsignedLong(stat.gid()), size,
+                stat.mtime());
+        switch (type) {
+            case TarHeader.FILE -> {
+                copyContent(path, size, name);
+                bytes += size;
+                files++;
+            }
+            case TarHeader.DIRECTORY -> {
+                directories++;
+                addChildren(path, name);
+            }
+            default -> links++;
         }
     }
 
     /** The name this inode was archived under already, or null (and it is remembered). */
-    private String firstNameOfInode(Map<String, Object> attributes, String name) {
-        if ((Integer) attributes.get("nlink") < 2) {
+    private byte[] firstNameOfInode(FileStat stat, String name) {
+        if (stat.nlink() < 2) {
             return null;
         }
-        var inode = List.of(attributes.get("dev"), attributes.get("ino"));
-        return linkedInodes.putIfAbsent(inode, name);
+        return linkedInodes.putIfAbsent(stat.inode(), name.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Copies exactly the size the header announced: a file that grows or shrinks meanwhile is an error. */
-    private long copyContent(Path path, long size, String name) throws IOException {
-        long copied = 0;
-        try (InputStream in = Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS)) {
-            while (copied < size) {
-                int n = in.read(buffer, 0, (int) Math.min(buffer.length, size - copied));
+    /**
+     * Reads exactly the size the header announced, straight into the buffer, then pads to a whole
+     * block: a file that shrinks meanwhile is an error, one that grows is cut at that size.
+     */
+    private void copyContent(Path path, long size, String name) throws IOException {
+        if (size == 0) {
+            return;
+        }
+        try (FileChannel in = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            for (long left = size; left > 0; ) {
+                if (used == buffer.length) {
+                    flush();
+                }
+                view.limit((int) Math.min(buffer.length, used + left)).position(used);
+                int n = in.read(view);
                 if (n < 0) {
                     throw new IOException(name + " shrank while it was archived");
                 }
-                tar.write(buffer, 0, n);
-                copied += n;
+                used += n;
+                left -= n;
             }
         }
-        return copied;
+        zeros((int) (TarHeader.padded(size) - size));
+    }
+
+    /** Two zero blocks end a tar stream, and zeros fill its last record. */
+    private void end() throws IOException {
+        zeros(2 * TarHeader.BLOCK);
+        zeros((int) ((RECORD - (written + used) % RECORD) % RECORD));
+        flush();
+    }
+
+    private void zeros(int count) throws IOException {
+        reserve(count);
+        Arrays.fill(buffer, used, used + count, (byte) 0);
+        used += count;
+    }
+
+    /** Makes room for count bytes (at most the buffer's size) after what is buffered. */
+    private void reserve(int count) throws IOException {
+        if (used + count > buffer.length) {
+            flush();
+        }
+    }
+
+    private void flush() throws IOException {
+        out.write(buffer, 0, used);
+        written += used;
+        used = 0;
     }
 }

@@ -1,4 +1,6 @@
 //DEPS org.apache.commons:commons-compress:1.28.0
+// commons-compress's own dependencies, pinned: the stores' SDKs bring older ones that win otherwise.
+//DEPS org.apache.commons:commons-lang3:3.18.0 commons-io:commons-io:2.20.0 commons-codec:commons-codec:1.19.0
 
 import java.io.BufferedInputStream;
 import java.io.IOException;

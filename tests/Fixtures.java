@@ -64,6 +64,7 @@ final class Fixtures {
             throws Exception {
         var command = new ArrayList<String>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("--add-opens=java.base/sun.nio.fs=ALL-UNNAMED"); // as the scripts' //JAVA_OPTIONS: FileStat's way
         command.addAll(jvmOptions);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
