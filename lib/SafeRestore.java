@@ -6,18 +6,22 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashSet;
@@ -49,13 +53,21 @@ final class SafeRestore {
     }
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
+    private static final Set<OpenOption> CREATE_NEW_FILE =
+            Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+    private static final PosixFilePermission[] BITS = PosixFilePermission.values(); // OWNER_READ … OTHERS_EXECUTE
     private static final String STAGING_PREFIX = Archive.OWN_PREFIX + "restore-";
 
     /** A directory whose mode and mtime are set once everything below it is in place. */
     private record DirectoryMetadata(String name, int mode, FileTime mtime) {}
 
     private final Path staging;
+    /** The permission bits file creation drops here: only a mode with one of them needs a chmod. */
+    private final int umask;
+    /** The access time restored files get: the restore's, as tar gives them. */
+    private final FileTime accessed = FileTime.from(Instant.now());
     private final byte[] buffer = new byte[Compression.BUFFER];
+    private final ByteBuffer bufferView = ByteBuffer.wrap(buffer);
     /** Names of the symlinks extracted so far: no later entry may pass through one. */
     private final Set<String> symlinks = new HashSet<>();
     /** Directories made in the staging folder so far, so that each costs one system call. */
@@ -65,8 +77,20 @@ final class SafeRestore {
     private long links;
     private long bytes;
 
-    private SafeRestore(Path staging) {
+    private SafeRestore(Path staging) throws IOException {
         this.staging = staging;
+        this.umask = umask(staging);
+    }
+
+    /** Creates a file asking for every permission bit and sees which ones the process's umask kept. */
+    private static int umask(Path folder) throws IOException {
+        Path probe = folder.resolve("umask-probe");
+        Files.createFile(probe, PosixFilePermissions.asFileAttribute(permissions(0777)));
+        try {
+            return ~mode(Files.getPosixFilePermissions(probe, NOFOLLOW)) & 0777;
+        } finally {
+            Files.delete(probe);
+        }
     }
 
     /**
@@ -175,9 +199,14 @@ final class SafeRestore {
             replacing(target, () -> Files.createLink(target, source));
             links++;
         } else if (entry.isFile()) {
-            replacing(target, () -> writeFile(tar, target, name, entry.getSize()));
-            setMode(target, entry.getMode());
-            setTimes(target, entry.getLastModifiedTime());
+            int mode = entry.getMode() & 0777;
+            replacing(target, () -> writeFile(tar, target, name, entry.getSize(), mode));
+            if ((mode & umask) != 0) {
+                setMode(target, mode); // created with the mode, less what the umask took
+            }
+            // Just created as a regular file in our staging folder: no link to guard against, so
+            // no lstat first; an access time given spares reading the current one.
+            Files.getFileAttributeView(target, BasicFileAttributeView.class).setTimes(entry.getLastModifiedTime(), accessed, null);
             files++;
         } else {
             throw new HostileArchive("entry " + name + " has the unsupported tar type " + (char) entry.getLinkFlag());
@@ -246,12 +275,14 @@ final class SafeRestore {
         return String.join("/", segments);
     }
 
-    private void writeFile(InputStream tar, Path target, String name, long size) throws IOException {
+    private void writeFile(InputStream tar, Path target, String name, long size, int mode) throws IOException {
         long written = 0;
-        try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.WRITE, NOFOLLOW)) {
+        try (var out = Files.newByteChannel(target, CREATE_NEW_FILE, PosixFilePermissions.asFileAttribute(permissions(mode)))) {
             for (int n; (n = tar.read(buffer)) > 0; ) {
-                out.write(buffer, 0, n);
+                bufferView.clear().limit(n);
+                while (bufferView.hasRemaining()) {
+                    out.write(bufferView);
+                }
                 written += n;
             }
         }
@@ -303,14 +334,25 @@ final class SafeRestore {
     }
 
     private static void setMode(Path path, int mode) throws IOException {
+        Files.setPosixFilePermissions(path, permissions(mode));
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
         var permissions = EnumSet.noneOf(PosixFilePermission.class);
-        PosixFilePermission[] bits = PosixFilePermission.values(); // OWNER_READ … OTHERS_EXECUTE
-        for (int i = 0; i < bits.length; i++) {
+        for (int i = 0; i < BITS.length; i++) {
             if ((mode & (0400 >> i)) != 0) {
-                permissions.add(bits[i]);
+                permissions.add(BITS[i]);
             }
         }
-        Files.setPosixFilePermissions(path, permissions);
+        return permissions;
+    }
+
+    private static int mode(Set<PosixFilePermission> permissions) {
+        int mode = 0;
+        for (PosixFilePermission permission : permissions) {
+            mode |= 0400 >> permission.ordinal();
+        }
+        return mode;
     }
 
     private static void setTimes(Path path, FileTime mtime) throws IOException {

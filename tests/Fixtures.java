@@ -146,15 +146,17 @@ final class Fixtures {
 
     /**
      * A project with a lock file and a cache folder holding every kind of entry a cache must keep:
-     * nested and empty directories, an executable, a 0600 file, relative, absolute and dangling
-     * symlinks, a symlink to a directory, a hardlink pair, UTF-8 and long names, old mtimes, a
-     * read-only directory, and a large file of bigFileBytes (none when 0).
+     * nested and empty directories, an executable, a 0600 file, a 0666 file (more than a umask lets
+     * through), relative, absolute and dangling symlinks, a symlink to a directory, a hardlink
+     * pair, UTF-8 and long names, old mtimes, a read-only directory, and a large file of bigFileBytes (none when 0).
      */
     static void richTree(Path root, long bigFileBytes) throws IOException {
         write(root.resolve("bin/run.sh"), "#!/bin/sh\necho run\n");
         chmod(root.resolve("bin/run.sh"), "rwxr-xr-x");
         write(root.resolve("secret/key.pem"), "-----BEGIN KEY-----\n");
         chmod(root.resolve("secret/key.pem"), "rw-------");
+        write(root.resolve("shared/everyone-writes.txt"), "a mode the umask would strip: restored by a chmod\n");
+        chmod(root.resolve("shared/everyone-writes.txt"), "rw-rw-rw-");
         write(root.resolve("nested/a/b/c/deep.txt"), "deep\n");
         Files.createDirectories(root.resolve("empty"));
         Files.createDirectories(root.resolve("nested/empty-inner"));
