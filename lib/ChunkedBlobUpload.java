@@ -1,7 +1,6 @@
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
-import java.net.http.HttpRequest;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
@@ -110,7 +109,7 @@ final class ChunkedBlobUpload extends PartStream {
                 var headers = Map.of("Content-Type", "application/octet-stream",
                         "Content-Range", (start + offset) + "-" + (start + length - 1));
                 try (var response = new RegistryClient.Closing(registry.sendOnce("PATCH", location, headers,
-                        () -> HttpRequest.BodyPublishers.ofByteArray(chunk, offset, length - offset)))) {
+                        () -> ArrayBody.of(chunk, offset, length - offset)))) {
                     if (response.status() != 202) {
                         last = registry.refused(response.get(), "PATCH blob upload");
                         if (RegistryClient.isTransient(response.status()) || response.status() == 416) {
