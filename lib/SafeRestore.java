@@ -144,7 +144,8 @@ final class SafeRestore {
     private void extract(InputStream stored) throws IOException {
         var buffered = new BufferedInputStream(stored, Compression.BUFFER);
         Compression compression = Compression.detect(buffered);
-        try (InputStream decompressed = compression.decompress(buffered)) {
+        // Read, digested and decompressed on a thread of their own while this one writes files.
+        try (InputStream decompressed = new ReadAhead(compression.decompress(buffered), Compression.BUFFER)) {
             extractTar(buffered, decompressed);
         } catch (HostileArchive | Meter.DigestMismatch | FileSystemException e) {
             throw e;
@@ -204,8 +205,8 @@ final class SafeRestore {
             if ((mode & umask) != 0) {
                 setMode(target, mode); // created with the mode, less what the umask took
             }
-            // Just created as a regular file in our staging folder: no link to guard against, so
-            // no lstat first; an access time given spares reading the current one.
+            // JDK 17 sets times through an open descriptor; not following a link costs a statx
+            // more, and this is a regular file just created in our own staging folder.
             Files.getFileAttributeView(target, BasicFileAttributeView.class).setTimes(entry.getLastModifiedTime(), accessed, null);
             files++;
         } else {
@@ -355,8 +356,9 @@ final class SafeRestore {
         return mode;
     }
 
-    private static void setTimes(Path path, FileTime mtime) throws IOException {
-        Files.getFileAttributeView(path, BasicFileAttributeView.class, NOFOLLOW).setTimes(mtime, null, null);
+    /** A link's or a directory's times, the link not followed; the access time given spares a stat. */
+    private void setTimes(Path path, FileTime mtime) throws IOException {
+        Files.getFileAttributeView(path, BasicFileAttributeView.class, NOFOLLOW).setTimes(mtime, accessed, null);
     }
 
     /** Removes a file, a link or a whole tree, never following a link. */
