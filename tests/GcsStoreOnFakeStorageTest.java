@@ -164,7 +164,10 @@ class GcsStoreOnFakeStorageTest {
         Fixtures.richTree(cache, 0);
         var uploaded = upload("bad/key", cache, Compression.NONE);
         byte[] bytes = fake.readAllBytes(BlobId.of(BUCKET, "bad/key"));
-        bytes[bytes.length / 3] ^= 0x01; // inside a file's content: the tar stays well-formed, only the digest can tell
+        // Inside a file's content: the tar stays well-formed, only the digest can tell.
+        int content = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1).indexOf("linked twice\n");
+        assertTrue(content > 0, "hard/one.txt's content is in the uncompressed archive");
+        bytes[content] ^= 0x01;
         fake.create(BlobInfo.newBuilder(BUCKET, "bad/key").setMetadata(Map.of(BlobUri.SHA256_METADATA, uploaded.sha256())).build(), bytes);
         Path folder = tmp.resolve("folder");
         Fixtures.write(folder.resolve("mine.txt"), "kept\n");
