@@ -145,7 +145,7 @@ final class AzureStore implements Store {
     }
 
     /** A response body's buffers as an InputStream; closing it cancels the download. */
-    private final class Body extends InputStream {
+    private final class Body extends BulkInputStream {
         private final Stream<ByteBuffer> stream;
         private final Iterator<ByteBuffer> buffers;
         private final String path;
@@ -155,12 +155,6 @@ final class AzureStore implements Store {
             this.stream = stream;
             this.buffers = stream.iterator();
             this.path = path;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
  * two processes. Memory: DEPTH + 2 buffers. Whatever the source throws, the reader gets, the same
  * exception, at the point in the stream where it happened.
  */
-final class ReadAhead extends InputStream {
+final class ReadAhead extends BulkInputStream {
 
     private static final int DEPTH = 4;
 
@@ -67,12 +67,6 @@ final class ReadAhead extends InputStream {
         } catch (InterruptedException e) {
             // closed: nobody reads any more
         }
-    }
-
-    @Override
-    public int read() throws IOException {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
     }
 
     @Override

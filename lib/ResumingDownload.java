@@ -7,7 +7,7 @@ import java.io.InputStream;
  * on from where it stopped (the store's ranged read), a few times with backoff, so a flaky network
  * does not throw a large restore away; the digest check downstream sees every byte exactly once.
  */
-final class ResumingDownload extends InputStream {
+final class ResumingDownload extends BulkInputStream {
 
     /** Opens the object's bytes from a position on (0: all of them). */
     interface Opener {
@@ -29,12 +29,6 @@ final class ResumingDownload extends InputStream {
         this.what = what;
         this.log = log;
         this.in = opener.open(0);
-    }
-
-    @Override
-    public int read() throws IOException {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
     }
 
     @Override
