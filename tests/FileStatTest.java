@@ -16,7 +16,7 @@ class FileStatTest {
 
     @Test
     void theJdkLstatIsOpenHereAsInTheScripts() {
-        assertTrue(FileStat.readsJdkStat(), "RunTests and the scripts open sun.nio.fs with --add-opens");
+        assertTrue(FileStat.readsJdkStat(), "RunTests inherits cache-upload.java's --add-opens of sun.nio.fs through //SOURCES");
     }
 
     @Test

@@ -4,8 +4,6 @@
 //DEPS org.junit.jupiter:junit-jupiter-params:6.1.3
 //DEPS org.junit.platform:junit-platform-launcher:6.1.3
 //SOURCES ../cache-fetch.java ../cache-upload.java
-// As the scripts do: FileStat reads the JDK's own lstat result (FileStatTest checks both ways).
-//JAVA_OPTIONS --add-opens java.base/sun.nio.fs=ALL-UNNAMED
 //SOURCES Fixtures.java StepRunner.java RegistryServer.java TokenServer.java FlakyProxy.java S3ProxyServer.java AzuriteServer.java TektonYaml.java ContainerImage.java *Test.java
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
