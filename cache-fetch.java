@@ -10,6 +10,8 @@
 // time, which costs a short run more than it saves.
 //JAVAC_OPTIONS -XDstringConcat=inline
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -17,23 +19,39 @@ import picocli.CommandLine.Option;
 
 @Command(name = "cache-fetch", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Cli.VERSION,
         description = "Restores a folder from the cache entry keyed by the hash of the project's lock files.",
-        footer = "Exit status: 0 restored, 1 cache miss (folder untouched), 2 usage error, 3 store or I/O error"
-                + " (folder untouched).")
+        footer = "Exit status: 0 restored, found (--lookup-only) or missed, 1 cache miss with --fail-on-miss,"
+                + " 2 usage error, 3 store or I/O error. The folder is untouched unless the whole entry restored.")
 class CacheFetch implements Callable<Integer> {
 
     @Mixin
     CacheOptions options;
 
     @Option(names = "--source", paramLabel = "URI", defaultValue = "${PARAM_SOURCE:-}",
-            description = "Where the cache is read, {{hash}} standing for the key (env PARAM_SOURCE)."
-                    + " Default: file://$XDG_CACHE_HOME/tekton-caches/{{hash}}.")
+            description = "Where the cache is read, {{hash}} standing for the key, {{os}}, {{arch}} and {{env:NAME}}"
+                    + " for what they say (env PARAM_SOURCE). Default: file://$XDG_CACHE_HOME/tekton-caches/{{hash}}.")
     String source;
+
+    @Option(names = "--restore-key", paramLabel = "PREFIX",
+            description = "When the key has no entry, restore the newest entry whose name starts with PREFIX"
+                    + " (placeholders as in --source). Repeatable: the first that matches anything wins.")
+    List<String> restoreKeys = new ArrayList<>();
+
+    @Option(names = "--lookup-only", paramLabel = "true|false", arity = "0..1", fallbackValue = "true",
+            defaultValue = "${PARAM_LOOKUP_ONLY:-false}",
+            description = "Say which entry would be restored, and restore nothing (env PARAM_LOOKUP_ONLY).")
+    String lookupOnly;
+
+    @Option(names = "--fail-on-miss", paramLabel = "true|false", arity = "0..1", fallbackValue = "true",
+            defaultValue = "${PARAM_FAIL_ON_MISS:-false}",
+            description = "Exit 1 when no entry matches (env PARAM_FAIL_ON_MISS). Default: a miss exits 0.")
+    String failOnMiss;
 
     @Override
     public Integer call() {
         return Cli.run("cache-fetch", options, Fetch.RESULTS_BEFORE, (results, log) -> Fetch.run(
                 new Fetch.Request(CacheOptions.storeUri("--source", source, Environment.system()), options.folder(),
-                        options.workingDir(), options.patterns, options.insecure(), Environment.system()),
+                        options.workingDir(), options.patterns, restoreKeys, CacheOptions.flag("--lookup-only", lookupOnly),
+                        CacheOptions.flag("--fail-on-miss", failOnMiss), options.insecure(), Environment.system()),
                 results, log, System::nanoTime));
     }
 

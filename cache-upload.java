@@ -12,6 +12,7 @@
 // time, which costs a short run more than it saves.
 //JAVAC_OPTIONS -XDstringConcat=inline
 
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,7 +20,8 @@ import picocli.CommandLine.Option;
 
 @Command(name = "cache-upload", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Cli.VERSION,
         description = "Saves a folder as the cache entry keyed by the hash of the project's lock files.",
-        footer = "Exit status: 0 uploaded, 2 usage error, 3 store or I/O error (the earlier entry stays intact).")
+        footer = "Exit status: 0 uploaded, or kept because the key already has its entry (entries are immutable),"
+                + " 2 usage error, 3 store or I/O error (an earlier entry stays intact).")
 class CacheUpload implements Callable<Integer> {
 
     @Mixin
@@ -34,12 +36,35 @@ class CacheUpload implements Callable<Integer> {
             description = "How the archive is compressed (default: ${DEFAULT-VALUE}).")
     String compression;
 
+    @Option(names = "--expires-after", paramLabel = "AGE", defaultValue = "${PARAM_EXPIRES_AFTER:-}",
+            description = "oci:// only: label the image quay.expires-after=AGE (such as 12h, 7d or 2w), for Quay to"
+                    + " delete it that long after the push (env PARAM_EXPIRES_AFTER).")
+    String expiresAfter;
+
+    @Option(names = "--max-age", paramLabel = "AGE", defaultValue = "${PARAM_MAX_AGE:-}",
+            description = "file:// only: after the upload, delete the folder's entries neither written nor read for"
+                    + " longer than AGE (such as 12h, 7d or 2w) (env PARAM_MAX_AGE).")
+    String maxAge;
+
     @Override
     public Integer call() {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
-                        options.workingDir(), options.patterns, Compression.parse(compression), options.insecure(), Environment.system()),
+                        options.workingDir(), options.patterns, Compression.parse(compression), expiresAfter(), maxAge(),
+                        options.insecure(), Environment.system()),
                 results, log, System::nanoTime));
+    }
+
+    private String expiresAfter() {
+        if (expiresAfter == null || expiresAfter.isBlank()) {
+            return null;
+        }
+        Durations.parse("--expires-after", expiresAfter); // as Quay reads it, or a usage error now
+        return expiresAfter.strip();
+    }
+
+    private Duration maxAge() {
+        return maxAge == null || maxAge.isBlank() ? null : Durations.parse("--max-age", maxAge);
     }
 
     public static void main(String... args) {

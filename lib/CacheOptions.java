@@ -31,7 +31,8 @@ final class CacheOptions {
     String insecure;
 
     @Option(names = "--results-dir", paramLabel = "DIR",
-            description = "Write Tekton results there, one file each: fetched, cache-key, matched-key, size.")
+            description = "Write Tekton results there, one file each (fetch: fetched, cache-hit, cache-key, matched-key, size;"
+                    + " upload: cache-key, size).")
     String resultsDir;
 
     @Option(names = "--verbose", description = "Say more, with stack traces on errors.")
@@ -49,19 +50,24 @@ final class CacheOptions {
     }
 
     boolean insecure() {
-        String value = insecure == null ? "" : insecure.strip().toLowerCase(Locale.ROOT);
-        return switch (value) {
+        return flag("--insecure", insecure);
+    }
+
+    /** A true|false option whose value may come from a StepAction parameter: empty is false. */
+    static boolean flag(String option, String value) {
+        String text = value == null ? "" : value.strip().toLowerCase(Locale.ROOT);
+        return switch (text) {
             case "true" -> true;
             case "false", "" -> false;
-            default -> throw new UsageError("--insecure takes true or false, not '" + insecure + "'");
+            default -> throw new UsageError(option + " takes true or false, not '" + value + "'");
         };
     }
 
     /** The --source/--target given, or the local store under the user's cache directory. */
     static StoreUri storeUri(String option, String given, Environment env) {
         if (given == null || given.isBlank()) {
-            return StoreUri.localDefault(env.get("XDG_CACHE_HOME"), env.get("HOME"));
+            return StoreUri.localDefault(env);
         }
-        return StoreUri.parse(option, given);
+        return StoreUri.parse(option, given, env);
     }
 }

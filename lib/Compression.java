@@ -22,6 +22,8 @@ enum Compression {
     NONE("none", new byte[0]);
 
     static final int BUFFER = 1 << 20;
+    /** A tar header's "ustar" at offset 257, in both ustar and GNU archives. */
+    private static final byte[] TAR_MAGIC = {'u', 's', 't', 'a', 'r'};
     /** zstd level 3, zstd's own default: near gzip's ratio at many times its speed. */
     private static final int ZSTD_LEVEL = 3;
 
@@ -79,12 +81,26 @@ enum Compression {
         byte[] head = in.readNBytes(4);
         in.reset();
         for (Compression c : values()) {
-            if (c.magic.length > 0 && head.length >= c.magic.length
-                    && Arrays.equals(head, 0, c.magic.length, c.magic, 0, c.magic.length)) {
+            if (c.opens(head)) {
                 return c;
             }
         }
         return NONE;
+    }
+
+    /** Whether these first bytes are this compression's magic; never for NONE, which has none. */
+    private boolean opens(byte[] head) {
+        return magic.length > 0 && head.length >= magic.length && Arrays.equals(head, 0, magic.length, magic, 0, magic.length);
+    }
+
+    /** Whether a file starting with these bytes is an archive we may have written: zstd, gzip or a bare tar. */
+    static boolean startsAnArchive(byte[] head) {
+        for (Compression c : values()) {
+            if (c.opens(head)) {
+                return true;
+            }
+        }
+        return head.length >= 262 && Arrays.equals(head, 257, 262, TAR_MAGIC, 0, 5);
     }
 
     /** Wraps the stored bytes with the decompressor this stream needs. */

@@ -9,13 +9,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -124,9 +129,60 @@ final class FileStore implements Store {
         return Optional.of(matcher.group(1));
     }
 
+    /** The archive's bytes; its access time becomes now, which is what --max-age counts from. */
     @Override
     public InputStream open(StoredObject object) throws IOException {
-        return Files.newInputStream(root.resolve(object.path()));
+        Path file = root.resolve(object.path());
+        InputStream in = Files.newInputStream(file);
+        try {
+            // Set explicitly: a noatime or relatime mount would not record this read by itself.
+            Files.getFileAttributeView(file, BasicFileAttributeView.class).setTimes(null, FileTime.from(Instant.now()), null);
+        } catch (IOException e) {
+            // A read-only store, or one owned by another user: the entry ages from its upload.
+        }
+        return in;
+    }
+
+    /** What a prune removed. */
+    record Pruned(int entries, long bytes) {}
+
+    /**
+     * Deletes the archives in the folder neither written nor read for longer than maxAge, with their
+     * digest sidecars, and uploads left behind that long. Only files that start as our archives
+     * do are touched: the folder may be shared, ~/.cache/tekton-caches holds other things too.
+     */
+    Pruned prune(Duration maxAge, Instant now) throws IOException {
+        Instant cutoff = now.minus(maxAge);
+        int entries = 0;
+        long bytes = 0;
+        if (!Files.isDirectory(root)) {
+            return new Pruned(0, 0);
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(root, f -> !f.getFileName().toString().endsWith(DIGEST_SUFFIX))) {
+            for (Path file : files) {
+                BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                Instant used = max(attributes.lastModifiedTime().toInstant(), attributes.lastAccessTime().toInstant());
+                if (!attributes.isRegularFile() || !used.isBefore(cutoff) || !startsAnArchive(file)) {
+                    continue;
+                }
+                if (Files.deleteIfExists(file)) {
+                    Files.deleteIfExists(file.resolveSibling(file.getFileName() + DIGEST_SUFFIX));
+                    entries++;
+                    bytes += attributes.size();
+                }
+            }
+        }
+        return new Pruned(entries, bytes);
+    }
+
+    private static Instant max(Instant a, Instant b) {
+        return a.isAfter(b) ? a : b;
+    }
+
+    private static boolean startsAnArchive(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return Compression.startsAnArchive(in.readNBytes(262));
+        }
     }
 
     @Override

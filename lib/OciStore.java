@@ -12,7 +12,6 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -28,6 +27,7 @@ final class OciStore implements Store {
     static final String CONFIG = "application/vnd.oci.image.config.v1+json";
     static final String ANNOTATION = "io.github.openshift-pipelines.tekton-caches.";
     static final String CREATED = "org.opencontainers.image.created";
+    static final String EXPIRES_AFTER = "quay.expires-after";
     private static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
     private static final String ACCEPT = String.join(", ", MANIFEST, DOCKER_MANIFEST,
             "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json");
@@ -220,9 +220,11 @@ final class OciStore implements Store {
     private static byte[] config(Contents contents) throws IOException {
         var config = new LinkedHashMap<String, Object>();
         config.put("created", contents.created().toString());
-        config.put("architecture", goArchitecture());
+        config.put("architecture", Platform.arch());
         config.put("os", "linux");
-        config.put("config", Map.of());
+        // Quay deletes a tag carrying this label once that time has passed since its push.
+        config.put("config", contents.expiresAfter() == null ? Map.of()
+                : Map.of("Labels", Map.of(EXPIRES_AFTER, contents.expiresAfter())));
         config.put("rootfs", Map.of("type", "layers", "diff_ids", List.of("sha256:" + contents.tarSha256())));
         return JSON.std.asBytes(config);
     }
@@ -249,18 +251,6 @@ final class OciStore implements Store {
         descriptor.put("digest", digest);
         descriptor.put("size", size);
         return descriptor;
-    }
-
-    /** Go's GOARCH names, which image configs use. */
-    private static String goArchitecture() {
-        String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
-        return switch (arch) {
-            case "x86_64", "amd64" -> "amd64";
-            case "aarch64", "arm64" -> "arm64";
-            case "ppc64le" -> "ppc64le";
-            case "s390x" -> "s390x";
-            default -> arch;
-        };
     }
 
     @Override

@@ -17,10 +17,17 @@ interface Store extends Closeable {
 
     /**
      * What an upload wrote: the archive's sha256 and size as stored, and what it holds, for
-     * stores that record more than the bytes (an image config and annotations).
+     * stores that record more than the bytes (an image config and annotations). expiresAfter is
+     * the quay.expires-after label an image gets (null for none).
      */
     record Contents(String sha256, long size, Compression compression, String key, Instant created,
-            long tarBytes, String tarSha256, long files) {}
+            long tarBytes, String tarSha256, long files, String expiresAfter) {
+
+        Contents(String sha256, long size, Compression compression, String key, Instant created, long tarBytes,
+                String tarSha256, long files) {
+            this(sha256, size, compression, key, created, tarBytes, tarSha256, files, null);
+        }
+    }
 
     /** A write under way: nothing is visible at the path until commit, and close without commit discards it. */
     interface Upload extends Closeable {

@@ -37,26 +37,46 @@ class CliTest {
     }
 
     @Test
-    void missExitsOneLeavesTheFolderUntouchedAndSaysFetchedFalse() throws Exception {
+    void missExitsZeroLeavesTheFolderUntouchedAndSaysFetchedFalse() throws Exception {
         var before = Fixtures.snapshot(project.resolve("cache"), true);
 
         var run = Fixtures.fetch(project, env, "--folder", "cache", "--results-dir", tmp.resolve("results").toString());
 
-        assertEquals(ExitStatus.MISS, run.status(), run.toString());
+        assertEquals(ExitStatus.OK, run.status(), "a miss is not a failure unless asked: " + run);
         assertEquals(1, run.err().lines().count(), "one line says what happened: " + run.err());
         assertTrue(run.err().startsWith("cache miss: nothing at file://"), run.err());
         assertTrue(run.err().contains("from 2 files (go.mod, go.sum)"), run.err());
         assertEquals(before, Fixtures.snapshot(project.resolve("cache"), true));
         assertEquals("false", Files.readString(tmp.resolve("results/fetched")));
+        assertEquals("false", Files.readString(tmp.resolve("results/cache-hit")));
         assertEquals("", Files.readString(tmp.resolve("results/matched-key")));
         assertEquals(64, Files.readString(tmp.resolve("results/cache-key")).length());
         assertEquals("", run.out(), "stdout is for machines, and there is nothing to say");
     }
 
     @Test
+    void failOnMissExitsOneByFlagOrByParameter() throws Exception {
+        var before = Fixtures.snapshot(project.resolve("cache"), true);
+
+        var flagged = Fixtures.fetch(project, env, "--folder", "cache", "--fail-on-miss");
+        var parameterEnv = new java.util.HashMap<>(env);
+        parameterEnv.put("PARAM_FAIL_ON_MISS", "true");
+        var parameter = Fixtures.fetch(project, parameterEnv, "--folder", "cache");
+        var overridden = Fixtures.fetch(project, parameterEnv, "--folder", "cache", "--fail-on-miss=false");
+
+        assertEquals(ExitStatus.MISS, flagged.status(), flagged.toString());
+        assertEquals(1, flagged.err().lines().count(), "one line says what happened: " + flagged.err());
+        assertTrue(flagged.err().startsWith("cache miss: ") && flagged.err().contains("--fail-on-miss"), flagged.err());
+        assertEquals(ExitStatus.MISS, parameter.status(), parameter.toString());
+        assertEquals(ExitStatus.OK, overridden.status(), "a flag wins over the environment: " + overridden);
+        assertEquals(before, Fixtures.snapshot(project.resolve("cache"), true));
+    }
+
+    @Test
     void missIntoAMissingFolderCreatesNothing() throws Exception {
         var run = Fixtures.fetch(project, env, "--folder", "not-yet");
-        assertEquals(ExitStatus.MISS, run.status(), run.toString());
+        assertEquals(ExitStatus.OK, run.status(), run.toString());
+        assertTrue(run.err().startsWith("cache miss: "), run.err());
         assertFalse(Files.exists(project.resolve("not-yet")));
     }
 
@@ -129,7 +149,8 @@ class CliTest {
             var args = new java.util.ArrayList<>(java.util.List.of("--folder", "cache"));
             args.addAll(java.util.List.of(form));
             var run = Fixtures.fetch(project, env, args.toArray(String[]::new));
-            assertEquals(ExitStatus.MISS, run.status(), String.join(" ", form) + ": " + run);
+            assertEquals(ExitStatus.OK, run.status(), String.join(" ", form) + ": " + run);
+            assertTrue(run.err().startsWith("cache miss: "), run.err());
         }
     }
 

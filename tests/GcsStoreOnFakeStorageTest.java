@@ -59,7 +59,7 @@ class GcsStoreOnFakeStorageTest {
     /** What Upload.run does between the folder and the store, and what it commits. */
     private Store.Contents upload(String name, Path folder, Compression compression) throws IOException {
         try (Store.Upload upload = store.create(name)) {
-            var contents = Upload.write(folder, compression, name, upload, new Meter("uploading", quiet(), System::nanoTime)).contents();
+            var contents = Upload.write(folder, compression, name, null, upload, new Meter("uploading", quiet(), System::nanoTime)).contents();
             assertTrue(upload.commit(contents), "a new object is stored");
             return contents;
         }
@@ -148,7 +148,7 @@ class GcsStoreOnFakeStorageTest {
 
         boolean stored;
         try (Store.Upload again = store.create("same/key")) {
-            var contents = Upload.write(cache, Compression.GZIP, "k", again, new Meter("uploading", quiet(), System::nanoTime)).contents();
+            var contents = Upload.write(cache, Compression.GZIP, "k", null, again, new Meter("uploading", quiet(), System::nanoTime)).contents();
             assertEquals(first.sha256(), contents.sha256(), "gzip of the same tree gives the same bytes");
             stored = again.commit(contents);
         }
