@@ -77,8 +77,8 @@ class StepActionTest {
         var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore(), "CACHE_PATH", restored.toString()));
 
         assertEquals(0, fetched.status(), fetched.toString());
-        assertEquals(Map.of("fetched", "true", "cache-key", key, "matched-key", key, "size", uploaded.results().get("size")),
-                fetched.results());
+        assertEquals(Map.of("fetched", "true", "cache-hit", "true", "cache-key", key, "matched-key", key,
+                "size", uploaded.results().get("size")), fetched.results());
         assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
     }
 
@@ -94,6 +94,37 @@ class StepActionTest {
         assertEquals("", fetched.results().get("matched-key"), fetched.toString());
         assertTrue(fetched.results().get("cache-key").matches("[0-9a-f]{64}"), fetched.toString());
         assertEquals(before, Fixtures.snapshot(cache, true));
+    }
+
+    /** The actions/cache way: restore keys on a miss, cache-hit deciding the save, FAIL_ON_MISS failing the step. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void restoreKeysFillAMissAndCacheHitTellsTheUploadToSaveTheNewKey(Shell shell) throws Exception {
+        String uri = "file://" + store + "/go-{{os}}-{{hash}}";
+        var first = run(UPLOAD, shell, Map.of("TARGET", uri));
+        assertEquals(0, first.status(), first.toString());
+        Fixtures.write(project.resolve("go.sum"), "example.com/dep v1.1.0 h1:def=\n");
+        Path restored = workspace.resolve("restored");
+        Fixtures.write(restored.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(restored, true);
+
+        var failing = run(FETCH, shell, Map.of("SOURCE", uri, "CACHE_PATH", restored.toString(), "FAIL_ON_MISS", "true"));
+        assertEquals(ExitStatus.MISS, failing.status(), failing.toString());
+        assertEquals("false", failing.results().get("fetched"), failing.toString());
+        assertEquals(before, Fixtures.snapshot(restored, true), "a failed fetch leaves the folder as it was");
+
+        var fallback = run(FETCH, shell, Map.of("SOURCE", uri, "CACHE_PATH", restored.toString(),
+                "RESTORE_KEYS", List.of("none yet-", "go-{{os}}-")));
+        var saved = run(UPLOAD, shell, Map.of("TARGET", uri, "FETCHED", fallback.results().get("cache-hit")));
+
+        assertEquals(0, fallback.status(), fallback.toString());
+        assertEquals("true", fallback.results().get("fetched"), fallback.toString());
+        assertEquals("false", fallback.results().get("cache-hit"), fallback.toString());
+        assertEquals("go-" + Platform.os() + "-" + first.results().get("cache-key"), fallback.results().get("matched-key"));
+        Files.delete(restored.resolve("mine.txt"));
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+        assertEquals(0, saved.status(), saved.toString());
+        assertTrue(Files.isRegularFile(store.resolve("go-" + Platform.os() + "-" + saved.results().get("cache-key"))), saved.toString());
     }
 
     @ParameterizedTest
@@ -178,7 +209,8 @@ class StepActionTest {
         Path secret = Files.createDirectories(tmp.resolve("secret"));
         Files.move(configJson.resolve("config.json"), secret.resolve(".dockerconfigjson"));
         registry.dockerConfig(configJson, RegistryServer.USER, RegistryServer.PASSWORD);
-        String uri = "oci://" + registry.host() + "/cache/go:{{hash}}";
+        // A repository for each shell: an entry is immutable, and each run's tree has its own times.
+        String uri = "oci://" + registry.host() + "/cache/go-" + shell.name().toLowerCase() + ":{{hash}}";
 
         var uploaded = run(UPLOAD, shell, Map.of("TARGET", uri, "DOCKER_CONFIG", configJson.toString()));
         Path restored = workspace.resolve("restored");
