@@ -14,8 +14,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * What actions/cache users expect, on the file store and against a real registry and a real S3
- * server: restore keys, key templates, --lookup-only, --fail-on-miss, immutable entries and expiry.
+ * What actions/cache users expect, on the file store and against a real registry, a real S3 server
+ * and azurite: restore keys, key templates, --lookup-only, --fail-on-miss, immutable entries and expiry.
  */
 class CacheLifecycleTest {
 
@@ -24,6 +24,7 @@ class CacheLifecycleTest {
 
     static RegistryServer registry;
     static S3ProxyServer s3;
+    static AzuriteServer azurite;
 
     @org.junit.jupiter.api.io.TempDir
     Path tmp;
@@ -36,18 +37,23 @@ class CacheLifecycleTest {
         registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
         s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
         s3.createBucket("caches");
+        azurite = AzuriteServer.start(shared.resolve("azurite"));
+        azurite.createContainer("caches");
     }
 
     @AfterAll
     static void stopServers() {
         registry.close();
         s3.close();
+        azurite.close();
     }
 
     @BeforeEach
     void project() throws Exception {
         project = tmp.resolve("project");
-        env = s3.env(Fixtures.env(tmp.resolve("xdg")), s3.endpoint());
+        env = azurite.env(s3.env(Fixtures.env(tmp.resolve("xdg")), s3.endpoint()));
+        env.remove("BLOB_QUERY_PARAMS"); // each URI carries its own server's
+
     }
 
     /** The URI of an entry named name in a folder (or repository) of its own for this test and store. */
@@ -55,7 +61,9 @@ class CacheLifecycleTest {
         return switch (store) {
             case "file" -> "file://" + tmp.resolve("store-" + space) + "/" + name;
             case "oci" -> "oci://" + registry.host() + "/" + space + "/" + tmp.getFileName().toString().toLowerCase() + ":" + name;
-            case "s3" -> "s3://caches/" + tmp.getFileName() + "/" + space + "/" + name;
+            case "s3" -> "s3://caches/" + tmp.getFileName() + "/" + space + "/" + name + "?endpoint=" + s3.endpoint()
+                    + "&use_path_style=true&region=us-east-1";
+            case "azure" -> "azblob://caches/" + tmp.getFileName() + "/" + space + "/" + name + azurite.queryParams();
             default -> throw new IllegalArgumentException(store);
         };
     }
@@ -88,7 +96,7 @@ class CacheLifecycleTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"file", "oci", "s3"})
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void aRestoreKeyRestoresTheNewestEntryOfTheFirstPrefixThatMatchesAnything(String store) throws Exception {
         String uri = uri(store, "restore", "deps-{{os}}-{{hash}}");
         assertEquals(0, save(uri, "v1", "older").status());
@@ -121,7 +129,7 @@ class CacheLifecycleTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"file", "oci", "s3"})
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void lookupOnlySaysWhatWouldBeRestoredAndTouchesNothing(String store) throws Exception {
         String uri = uri(store, "lookup", "deps-{{hash}}");
         assertEquals(0, save(uri, "v1", "saved").status());
@@ -148,7 +156,7 @@ class CacheLifecycleTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"file", "oci", "s3"})
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void aMissExitsZeroUnlessFailOnMissAndLeavesTheFolderAsItWas(String store) throws Exception {
         String uri = uri(store, "miss", "deps-{{hash}}");
         assertEquals(0, save(uri, "v1", "saved").status());
@@ -169,7 +177,7 @@ class CacheLifecycleTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"file", "oci", "s3"})
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void anEntryIsImmutableSoASecondSaveOfItsKeyKeepsTheFirst(String store) throws Exception {
         String uri = uri(store, "immutable", "{{hash}}");
         assertEquals(0, save(uri, "v1", "first").status());
@@ -185,7 +193,7 @@ class CacheLifecycleTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"file", "oci", "s3"})
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void anEnvironmentVariableInTheKeySeparatesBranchesAndARestoreKeyBridgesThem(String store) throws Exception {
         env.put("BRANCH", "main");
         env.put("BASE", "main");
@@ -209,7 +217,7 @@ class CacheLifecycleTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"file", "oci", "s3"})
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void expiresAfterLabelsAnImageAndIsRefusedElsewhere(String store) throws Exception {
         String uri = uri(store, "expiry", "{{hash}}");
 
@@ -229,7 +237,7 @@ class CacheLifecycleTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"file", "oci", "s3"})
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void maxAgePrunesTheFileStoresUnusedEntriesAndIsRefusedElsewhere(String store) throws Exception {
         String uri = uri(store, "prune", "{{hash}}");
         if (!store.equals("file")) {
