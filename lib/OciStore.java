@@ -3,6 +3,7 @@
 import com.fasterxml.jackson.jr.ob.JSON;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -14,6 +15,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Caches as images in an OCI registry, the Go tool's format: the tag is the key, the image's single
@@ -28,6 +33,8 @@ final class OciStore implements Store {
     static final String ANNOTATION = "io.github.openshift-pipelines.tekton-caches.";
     static final String CREATED = "org.opencontainers.image.created";
     static final String EXPIRES_AFTER = "quay.expires-after";
+    /** How many manifests a restore key's listing reads at once. */
+    private static final int LIST_READERS = 8;
     private static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
     private static final String ACCEPT = String.join(", ", MANIFEST, DOCKER_MANIFEST,
             "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json");
@@ -253,16 +260,21 @@ final class OciStore implements Store {
         return descriptor;
     }
 
+    /**
+     * The tags starting with prefix, each with its manifest's created time. A tag list says nothing
+     * of when a tag was pushed, so every match costs a manifest GET; they go LIST_READERS at a time,
+     * which on a registry far away is what makes a rolling cache of hundreds of tags bearable.
+     */
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var registry = client(false);
-        var objects = new ArrayList<StoredObject>();
+        var tags = new ArrayList<String>();
         URI page = registry.repositoryUri("tags/list?n=1000");
         while (page != null) {
             HttpResponse<InputStream> response = registry.send("GET", page, Map.of(), null);
             if (response.statusCode() == 404) {
                 response.body().close();
-                return objects;
+                break;
             }
             if (response.statusCode() != 200) {
                 throw registry.refused(response, "GET tags/list");
@@ -271,14 +283,46 @@ final class OciStore implements Store {
             try (InputStream in = response.body()) {
                 answer = JSON.std.mapFrom(in);
             }
-            if (answer.get("tags") instanceof List<?> tags) {
-                for (Object tag : tags) {
+            if (answer.get("tags") instanceof List<?> names) {
+                for (Object tag : names) {
                     if (tag instanceof String name && name.startsWith(prefix)) {
-                        find(name).ifPresent(objects::add);
+                        tags.add(name);
                     }
                 }
             }
             page = nextPage(page, response.headers().firstValue("Link"));
+        }
+        return manifests(registry, tags);
+    }
+
+    private List<StoredObject> manifests(RegistryClient registry, List<String> tags) throws IOException {
+        var objects = new ArrayList<StoredObject>();
+        if (tags.isEmpty()) {
+            return objects;
+        }
+        ExecutorService readers = Executors.newFixedThreadPool(Math.min(LIST_READERS, tags.size()), runnable -> {
+            var thread = new Thread(runnable, "oci-manifest-reader");
+            thread.setDaemon(true);
+            return thread;
+        });
+        try {
+            var found = new ArrayList<Future<Optional<StoredObject>>>();
+            for (String tag : tags) {
+                found.add(readers.submit(() -> manifest(registry, tag).map(manifest -> layerOf(tag, manifest))));
+            }
+            for (var object : found) {
+                object.get().ifPresent(objects::add); // a tag deleted since the listing is no entry
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while reading manifests");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw e.getCause() instanceof RuntimeException runtime ? runtime : new IOException(e.getCause());
+        } finally {
+            readers.shutdownNow();
         }
         return objects;
     }

@@ -58,7 +58,8 @@ final class RegistryClient {
     private final Log log;
     private final HttpClient http;
     private String base;
-    private String authorization;
+    // Volatile: a restore key reads manifests from several threads, and any of them may renew it.
+    private volatile String authorization;
 
     RegistryClient(OciReference reference, boolean push, boolean insecure, Environment environment, Log log) {
         this.reference = reference;
