@@ -1,5 +1,8 @@
 import com.azure.core.util.BinaryData;
+import com.azure.storage.blob.models.BlobErrorCode;
 import com.azure.storage.blob.models.BlobHttpHeaders;
+import com.azure.storage.blob.models.BlobRequestConditions;
+import com.azure.storage.blob.models.BlobStorageException;
 import com.azure.storage.blob.options.BlockBlobCommitBlockListOptions;
 import com.azure.storage.blob.options.BlockBlobStageBlockOptions;
 import com.azure.storage.blob.specialized.BlockBlobAsyncClient;
@@ -23,7 +26,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * as soon as it is full, up to four at a time, and the blob is made from them by one Put Block
  * List at commit. Staged blocks stay invisible, so until commit any earlier blob at the name is
  * what readers get, and an upload abandoned half way leaves it so (Azure drops uncommitted blocks
- * after a week). Memory holds at most five blocks, whatever the archive's size.
+ * after a week, or when any block list of the blob is committed). Memory holds at most five
+ * blocks, whatever the archive's size.
+ *
+ * <p>The block list is committed with If-None-Match: *, which Azure evaluates as it commits: a
+ * blob at the name is never replaced, and of two uploads committing at once exactly one makes the
+ * blob. Both stage blocks on the same blob name, so each upload's block ids carry its own random
+ * prefix: one commit can never take in the other's blocks.
  */
 final class AzureBlockUpload extends PartStream {
 
@@ -107,8 +116,11 @@ final class AzureBlockUpload extends PartStream {
         }
     }
 
-    /** Stages what is left, waits for every block, then makes them the blob with its metadata (Put Block List). */
-    void commit(Map<String, String> metadata, BlobHttpHeaders headers) throws IOException {
+    /**
+     * Stages what is left, waits for every block, then makes them the blob with its metadata (Put
+     * Block List), only where no blob is. False when another upload's blob was there first.
+     */
+    boolean commit(Map<String, String> metadata, BlobHttpHeaders headers) throws IOException {
         sendRest();
         try {
             slots.acquire(IN_FLIGHT);
@@ -119,11 +131,38 @@ final class AzureBlockUpload extends PartStream {
         }
         throwIfFailed();
         try {
-            // PUT ?comp=blocklist
+            // PUT ?comp=blocklist, If-None-Match: *
             blob.commitBlockListWithResponse(new BlockBlobCommitBlockListOptions(blockIds).setMetadata(metadata)
-                    .setHeaders(headers)).block();
+                    .setHeaders(headers).setRequestConditions(new BlobRequestConditions().setIfNoneMatch("*"))).block();
+            return true;
+        } catch (BlobStorageException e) {
+            if (refusedForAnotherBlob(e)) {
+                return false;
+            }
+            throw failures.of("committing the block list", e);
         } catch (RuntimeException e) {
             throw failures.of("committing the block list", e);
+        }
+    }
+
+    /**
+     * Whether the commit was refused because another upload's blob is at the name: 409
+     * BlobAlreadyExists (or 412) for the condition, or 400 InvalidBlockList when that upload's
+     * commit came first and discarded the blob's uncommitted blocks, ours among them.
+     */
+    private boolean refusedForAnotherBlob(BlobStorageException e) {
+        if (BlobErrorCode.BLOB_ALREADY_EXISTS.equals(e.getErrorCode()) || e.getStatusCode() == 412) {
+            return true;
+        }
+        if (!BlobErrorCode.INVALID_BLOCK_LIST.equals(e.getErrorCode())) {
+            return false;
+        }
+        try {
+            // HEAD /container/path
+            return Boolean.TRUE.equals(blob.exists().block());
+        } catch (RuntimeException notKnown) {
+            e.addSuppressed(notKnown);
+            return false;
         }
     }
 

@@ -45,8 +45,8 @@ import javax.net.ssl.SSLException;
  * Caches as block blobs in an Azure storage container, where the Go tool's gocloud puts them: the
  * blob's name is the URI's path. Ours record the archive's sha256 in the blob's metadata (written
  * with the block list, so a blob never carries another one's digest); the Go tool's bare tar.gz
- * blobs restore too. Uploads stream through {@link AzureBlockUpload}; downloads are one GET read as
- * it arrives.
+ * blobs restore too. Uploads stream through {@link AzureBlockUpload}, which never replaces a blob
+ * that is there; downloads are one GET read as it arrives.
  */
 final class AzureStore implements Store {
 
@@ -196,9 +196,8 @@ final class AzureStore implements Store {
 
             @Override
             public boolean commit(Contents contents) throws IOException {
-                blocks.commit(Map.of(BlobUri.SHA256_METADATA, contents.sha256()),
+                return blocks.commit(Map.of(BlobUri.SHA256_METADATA, contents.sha256()),
                         new BlobHttpHeaders().setContentType(contents.compression().contentType()));
-                return true;
             }
 
             @Override

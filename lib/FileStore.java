@@ -7,6 +7,7 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -29,10 +30,13 @@ import java.util.regex.Pattern;
 
 /**
  * Archives as files in a local folder (a PVC, a host path, the user's cache directory). An archive
- * is written to a temporary name and renamed into place, so a reader never sees half of one and an
- * interrupted upload leaves the earlier one intact. Its sha256 travels with it in the extended
- * attribute user.tekton-caches.sha256, set before the rename; where the file system has no user
- * attributes, a sidecar NAME.sha256 in sha256sum's format records it instead.
+ * is written to a temporary name and hard-linked into place, so a reader never sees half of one,
+ * and a name once taken is never replaced: of two uploads committing at once, the link of exactly
+ * one succeeds and the other discards its file. Where the file system refuses hard links, a check
+ * and a rename stand in for it, with a small window (see publish). Its sha256 travels with it in
+ * the extended attribute user.tekton-caches.sha256, set before the link; where the file system has
+ * no user attributes, a sidecar NAME.sha256 in sha256sum's format, written by the winner after the
+ * link, records it instead.
  */
 final class FileStore implements Store {
 
@@ -202,26 +206,19 @@ final class FileStore implements Store {
 
             @Override
             public boolean commit(Contents contents) throws IOException {
-                String sha256 = contents.sha256();
                 stream.flush();
                 channel.force(true);
                 channel.close();
-                Path sidecar = file.resolveSibling(file.getFileName() + DIGEST_SUFFIX);
-                if (writeAttribute(temp, sha256)) {
-                    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                    Files.deleteIfExists(sidecar);
-                } else {
-                    // Never a wrong digest beside an archive: between these steps a reader finds
-                    // the archive with no digest at all, and relies on the compressor's checksum.
-                    Files.deleteIfExists(sidecar);
-                    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                    Path sidecarTemp = file.resolveSibling(TEMP_PREFIX + file.getFileName() + DIGEST_SUFFIX + "-"
-                            + randomSuffix());
-                    Files.writeString(sidecarTemp, sha256 + "  " + file.getFileName() + "\n", StandardCharsets.UTF_8,
-                            StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
-                    Files.move(sidecarTemp, sidecar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                // On the temporary file, so the link below publishes archive and digest together.
+                boolean attribute = writeAttribute(temp, contents.sha256());
+                if (!publish(temp, file)) {
+                    return false; // close() deletes the temporary file; theirs, and its sidecar, stay as they are
                 }
                 committed = true;
+                Files.deleteIfExists(temp);
+                if (!attribute) {
+                    writeSidecar(file, contents.sha256());
+                }
                 return true;
             }
 
@@ -233,6 +230,41 @@ final class FileStore implements Store {
                 }
             }
         };
+    }
+
+    /**
+     * Makes temp visible as file unless file exists: link(2) refuses an existing name atomically,
+     * where a rename would replace it. False when another upload's file was there first.
+     */
+    private static boolean publish(Path temp, Path file) throws IOException {
+        try {
+            Files.createLink(file, temp);
+            return true;
+        } catch (FileAlreadyExistsException e) {
+            return false;
+        } catch (UnsupportedOperationException | FileSystemException e) {
+            // Some FUSE and SMB mounts refuse hard links (EPERM). A rename cannot be told not to
+            // replace, so this checks first, and has a small window: two uploads passing the check
+            // together both rename, and the last one's file stays, whole.
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                return false;
+            }
+            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
+            return true;
+        }
+    }
+
+    /**
+     * Only the upload that published the file writes its sidecar, by rename, so a reader sees no
+     * digest or the whole one. A sidecar left by an archive deleted by hand is replaced; until
+     * then a reader would take the new archive for a corrupt one and refuse it.
+     */
+    private static void writeSidecar(Path file, String sha256) throws IOException {
+        Path sidecar = file.resolveSibling(file.getFileName() + DIGEST_SUFFIX);
+        Path temp = file.resolveSibling(TEMP_PREFIX + file.getFileName() + DIGEST_SUFFIX + "-" + randomSuffix());
+        Files.writeString(temp, sha256 + "  " + file.getFileName() + "\n", StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
+        Files.move(temp, sidecar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     @Override

@@ -43,7 +43,10 @@ import java.util.regex.Pattern;
  * gs://BUCKET/NAME. An upload streams into a temporary object NAME.upload-RANDOM through a
  * resumable upload; commit rewrites it to NAME with the archive's sha256 in the object's metadata
  * (known only after the last byte, and metadata can only be given when an object is made) and
- * deletes it. So NAME holds either the earlier object or the whole new one, never a part.
+ * deletes it. So NAME never holds a part of an object. The rewrite is conditional on
+ * ifGenerationMatch=0, which GCS evaluates as it writes: an object at NAME is never replaced, and
+ * of two uploads committing at once exactly one makes it; the other is refused with 412 and
+ * deletes its temporary object.
  */
 final class GcsStore implements Store {
 
@@ -286,23 +289,25 @@ final class GcsStore implements Store {
                 throw new IOException("gs://" + bucket + "/" + temp.getName() + " holds "
                         + (written == null ? "nothing" : written.getSize() + " bytes") + " after the upload of " + contents.size());
             }
-            Optional<StoredObject> existing = find(path);
-            boolean replaced = existing.isEmpty() || !existing.get().sha256().equals(Optional.of(contents.sha256()));
-            if (replaced) {
-                var target = BlobInfo.newBuilder(BlobId.of(bucket, path))
-                        .setContentType(contents.compression().contentType())
-                        .setMetadata(Map.of(BlobUri.SHA256_METADATA, contents.sha256()))
-                        .build();
-                try {
-                    // Within one bucket and storage class a rewrite copies no bytes: the server
-                    // makes the new object from the temporary one's data in one request.
-                    storage.copy(Storage.CopyRequest.newBuilder()
-                            .setSource(BlobId.of(bucket, temp.getName(), written.getGeneration()))
-                            .setTarget(target)
-                            .build()).getResult();
-                } catch (RuntimeException e) {
-                    throw failure("writing", e);
+            var target = BlobInfo.newBuilder(BlobId.of(bucket, path))
+                    .setContentType(contents.compression().contentType())
+                    .setMetadata(Map.of(BlobUri.SHA256_METADATA, contents.sha256()))
+                    .build();
+            try {
+                // POST .../o/TEMP/rewriteTo/b/BUCKET/o/PATH?ifGenerationMatch=0: within one bucket and
+                // storage class the server makes the new object from the temporary one's data in one
+                // request, and only where no object is.
+                storage.copy(Storage.CopyRequest.newBuilder()
+                        .setSource(BlobId.of(bucket, temp.getName(), written.getGeneration()))
+                        .setTarget(target, Storage.BlobTargetOption.doesNotExist())
+                        .build()).getResult();
+            } catch (StorageException e) {
+                if (e.getCode() == 412) {
+                    return false; // another upload made the object first; close() deletes the temporary one
                 }
+                throw failure("writing", e);
+            } catch (RuntimeException e) {
+                throw failure("writing", e);
             }
             committed = true;
             try {
@@ -312,7 +317,7 @@ final class GcsStore implements Store {
                 log.info("note: could not delete the temporary object gs://" + bucket + "/" + temp.getName() + ": "
                         + failure("deleting", e).getMessage());
             }
-            return replaced;
+            return true;
         }
 
         @Override
@@ -320,10 +325,11 @@ final class GcsStore implements Store {
             if (committed) {
                 return;
             }
-            // The writer stays open: closing it would finish the upload. A resumable session never
-            // finished makes no object and expires on its own, but the last chunk may have reached
-            // the server even when its answer did not, so the temporary name is deleted anyway. The
-            // error that ended the upload is the one to report, not this.
+            // After a commit that found the name taken, the temporary object is whole: delete it.
+            // Otherwise the writer stays open: closing it would finish the upload. A resumable session
+            // never finished makes no object and expires on its own, but the last chunk may have
+            // reached the server even when its answer did not, so the temporary name is deleted
+            // anyway. The error that ended the upload is the one to report, not this.
             try {
                 storage.delete(temp);
             } catch (RuntimeException e) {

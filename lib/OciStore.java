@@ -25,6 +25,14 @@ import java.util.concurrent.Future;
  * layer is the archive, so its digest (sha256) is recorded by the registry itself. Ours carry an
  * OCI image config and annotations saying what the layer holds; the Go tool's (one tar+gzip
  * layer) restore too.
+ *
+ * <p>A tag once pushed is not replaced, as far as a registry allows: the distribution spec has no
+ * conditional manifest PUT, so commit checks the tag just before it finishes the layer and pushes
+ * the config and manifest, and gives up (cancelling its layer upload) when the tag exists. Two
+ * uploads passing that check at the same moment both push; what holds all the same is that the
+ * tag always names one whole image, the last writer's, never a mixture: the layer and config blobs
+ * are pushed before the manifest that references them, and a manifest PUT moves the tag in one
+ * step.
  */
 final class OciStore implements Store {
 
@@ -176,8 +184,8 @@ final class OciStore implements Store {
             @Override
             public boolean commit(Contents contents) throws IOException {
                 blob.flushChunks();
-                var existing = manifest(registry, tag).map(manifest -> layerOf(tag, manifest));
-                if (existing.isPresent() && existing.get().sha256().equals(Optional.of(contents.sha256()))) {
+                // A registry has no conditional manifest PUT: this check, just before it, is all there is.
+                if (manifest(registry, tag).isPresent()) {
                     blob.cancel();
                     finished = true;
                     return false;

@@ -15,22 +15,34 @@ import java.util.concurrent.ThreadLocalRandom;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
-import software.amazon.awssdk.services.s3.model.MetadataDirective;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * An archive streamed into S3 as it is made: parts of 8 MiB go up in parallel while the next ones
  * fill, memory bounded by the parts in flight. The parts build a temporary object beside the key;
  * only once it is complete is it copied (server side) to the key with the archive's sha256 as its
  * metadata, since S3 fixes an object's metadata before its first byte and the digest is known
- * after its last. So nothing half-made is ever at the key, and a failed upload leaves the earlier
- * object there intact. An archive that fits in one part is put at the key directly.
+ * after its last. So nothing half-made is ever at the key. An archive that fits in one part is put
+ * at the key directly.
+ *
+ * <p>An object at the key is never replaced. Both writes to the key, the PUT and the completion of
+ * the multipart copy, carry If-None-Match: *, and a HEAD comes just before each. What that
+ * guarantees depends on the server:
+ * <ul>
+ * <li>AWS S3, and s3proxy 4.0.0 on its filesystem backend (measured), evaluate the header as they
+ * write: of two uploads committing at once exactly one creates the key; the other is refused (412
+ * PreconditionFailed, or on AWS 409 ConditionalRequestConflict when both complete together) and
+ * discards its bytes.
+ * <li>Servers that ignore the header (s3proxy 2.7.0 ignored it on PUT, CopyObject and
+ * CompleteMultipartUpload, measured) have only the HEAD: two uploads passing it within the same
+ * moment both write, and the last one's object stays, whole, with its own digest.
+ * </ul>
  */
 final class S3MultipartUpload implements Store.Upload {
 
     static final int PART = 8 << 20;
     static final int PARALLEL_PARTS = 4;
     private static final int MAX_PARTS = 10_000;
-    private static final long MAX_COPY = 5L << 30;
     private static final long COPY_PART = 1L << 30;
     private static final String TEMPORARY = ".upload-";
 
@@ -141,15 +153,19 @@ final class S3MultipartUpload implements Store.Upload {
     @Override
     public boolean commit(Store.Contents contents) throws IOException {
         var metadata = Map.of(BlobUri.SHA256_METADATA, contents.sha256());
+        String contentType = contents.compression().contentType();
         if (uploadId == null) {
+            if (taken()) {
+                return false;
+            }
             byte[] body = stream.pending();
             int lastLength = stream.pendingLength();
-            call("PUT " + key, () -> store.client().putObject(b -> b.bucket(store.bucket()).key(key)
-                    .contentType(contents.compression().contentType()).metadata(metadata),
+            // PUT /bucket/key, If-None-Match: *
+            committed = created("PUT " + key, () -> store.client().putObject(b -> b.bucket(store.bucket()).key(key)
+                    .contentType(contentType).metadata(metadata).ifNoneMatch("*"),
                     RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, lastLength), lastLength,
                             "application/octet-stream")));
-            committed = true;
-            return true;
+            return committed;
         }
         stream.sendRest();
         var completed = new ArrayList<CompletedPart>();
@@ -159,43 +175,83 @@ final class S3MultipartUpload implements Store.Upload {
         call("completing the upload", () -> store.client().completeMultipartUpload(b -> b.bucket(store.bucket())
                 .key(temporary).uploadId(uploadId).multipartUpload(u -> u.parts(completed))));
         temporaryComplete = true;
-        copyToKey(contents.size(), metadata, contents.compression().contentType());
+        if (taken() || !copyToKey(contents.size(), metadata, contentType)) {
+            return false; // close() deletes the temporary object
+        }
         committed = true;
         call("deleting " + temporary, () -> store.client().deleteObject(b -> b.bucket(store.bucket()).key(temporary)));
         return true;
     }
 
-    /** The complete temporary object becomes the key, with the digest as metadata; beyond 5 GiB, by ranges. */
-    private void copyToKey(long size, Map<String, String> metadata, String contentType) throws IOException {
+    /**
+     * Whether an object is at the key already. If-None-Match alone would tell, but S3-compatible
+     * servers that ignore it (s3proxy 2.7.0) would replace the object; checking just before the
+     * write narrows that to a window of one request.
+     */
+    private boolean taken() throws IOException {
+        return store.find(key).isPresent();
+    }
+
+    /**
+     * Copies the complete temporary object to the key with the digest as metadata, unless an
+     * object is there: CopyObject takes no If-None-Match in this SDK, CompleteMultipartUpload
+     * does, so the copy is a multipart one of server-side ranges. False when another upload's
+     * object was there first.
+     */
+    private boolean copyToKey(long size, Map<String, String> metadata, String contentType) throws IOException {
         var s3 = store.client();
         String bucket = store.bucket();
-        if (size <= MAX_COPY) {
-            call("copying to " + key, () -> s3.copyObject(b -> b.sourceBucket(bucket).sourceKey(temporary)
-                    .destinationBucket(bucket).destinationKey(key).metadataDirective(MetadataDirective.REPLACE)
-                    .metadata(metadata).contentType(contentType)));
-            return;
-        }
+        // POST /bucket/key?uploads
         String copyId = call("starting the copy to " + key, () -> s3.createMultipartUpload(b -> b.bucket(bucket).key(key)
                 .contentType(contentType).metadata(metadata)).uploadId());
+        boolean created = false;
         try {
             var copied = new ArrayList<CompletedPart>();
             for (long from = 0; from < size; from += COPY_PART) {
                 int number = copied.size() + 1;
                 String range = "bytes=" + from + "-" + (Math.min(size, from + COPY_PART) - 1);
+                // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range
                 String etag = call("copying " + range, () -> s3.uploadPartCopy(b -> b.sourceBucket(bucket).sourceKey(temporary)
                         .destinationBucket(bucket).destinationKey(key).uploadId(copyId).partNumber(number)
                         .copySourceRange(range)).copyPartResult().eTag());
                 copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
             }
-            call("completing the copy to " + key, () -> s3.completeMultipartUpload(b -> b.bucket(bucket).key(key)
-                    .uploadId(copyId).multipartUpload(u -> u.parts(copied))));
-        } catch (IOException e) {
-            try {
-                s3.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(copyId));
-            } catch (SdkException ignored) {
-                // The bucket's lifecycle rules reap what is left.
+            // POST /bucket/key?uploadId=ID, If-None-Match: *
+            created = created("completing the copy to " + key, () -> s3.completeMultipartUpload(b -> b.bucket(bucket).key(key)
+                    .uploadId(copyId).multipartUpload(u -> u.parts(copied)).ifNoneMatch("*")));
+            return created;
+        } finally {
+            if (!created) {
+                try {
+                    s3.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(copyId));
+                } catch (SdkException e) {
+                    store.debug("could not abort the copy to " + key + ": " + Cli.reason(e)); // lifecycle rules reap it
+                }
             }
-            throw e;
+        }
+    }
+
+    /**
+     * Runs a write carrying If-None-Match: *. False when it was refused because an object is at
+     * the key: 412 PreconditionFailed, or 409 ConditionalRequestConflict when another write to
+     * the key was completing at the same moment (AWS asks to retry; the HEAD after it tells).
+     */
+    private boolean created(String what, S3Call<?> write) throws IOException {
+        try {
+            write.run();
+            return true;
+        } catch (S3Exception e) {
+            String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+            boolean refused = e.statusCode() == 412 || e.statusCode() == 409 && "ConditionalRequestConflict".equals(code);
+            if (!refused) {
+                throw store.failure(e, what);
+            }
+            if (!taken()) {
+                throw new IOException(store.failure(e, what).getMessage() + ", yet no object is at the key; upload again", e);
+            }
+            return false;
+        } catch (SdkException e) {
+            throw store.failure(e, what);
         }
     }
 

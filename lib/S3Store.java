@@ -40,6 +40,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * Archives as objects in an S3 bucket (AWS, or any S3-compatible store through endpoint=), at the
  * key the URI's path names, as the Go tool's gocloud s3blob writes them. The archive's sha256 is
  * the object's user metadata "sha256"; objects the Go tool wrote have none and restore all the same.
+ * An upload never replaces an object at its key; {@link S3MultipartUpload} says how far each
+ * server guarantees that.
  */
 final class S3Store implements Store {
 

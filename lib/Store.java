@@ -39,8 +39,10 @@ interface Store extends Closeable {
         }
 
         /**
-         * Makes the object visible at its path. False when the store already held exactly these
-         * bytes there and left them as they were.
+         * Makes the object visible at its path only if nothing is there yet. Returns false, leaving
+         * the object already there exactly as it was, when the path already held an object (another
+         * upload got there first); the bytes just uploaded are then discarded (temporary objects
+         * and blocks cleaned up). Each store's javadoc says how atomic that check is.
          */
         boolean commit(Contents contents) throws IOException;
     }

@@ -7,6 +7,7 @@ import com.azure.core.util.BinaryData;
 import com.azure.core.util.Context;
 import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.models.BlobStorageException;
 import com.azure.storage.blob.models.BlockListType;
 import com.azure.storage.blob.options.BlobParallelUploadOptions;
 import com.azure.storage.blob.sas.BlobContainerSasPermission;
@@ -294,10 +295,13 @@ class AzureStoreTest {
     }
 
     @Test
-    void anUploadFailingMidwayExits3AndLeavesThePreviousBlobIntact() throws Exception {
+    void anUploadFailingMidwayExits3AndLeavesNoBlobAndThePreviousOneIntact() throws Exception {
         Path cache = project.resolve("cache");
         assertEquals(0, upload(env).status());
-        var before = uploadedBlob().getProperties();
+        var previous = uploadedBlob();
+        var before = previous.getProperties();
+        String goMod = Files.readString(project.resolve("go.mod"));
+        Fixtures.write(project.resolve("go.mod"), goMod + "// the next version\n"); // a key of its own: a taken one is never written
         Fixtures.writeRandom(cache.resolve("a-big.bin"), 5 * AzureBlockUpload.BLOCK, 9);
         Fixtures.write(cache.resolve("z-unreadable.bin"), "archived after a-big.bin\n");
         Fixtures.chmod(cache.resolve("z-unreadable.bin"), "---------");
@@ -316,23 +320,29 @@ class AzureStoreTest {
         assertEquals(ExitStatus.STORE, failed.status(), failed.toString());
         assertEquals(1, failed.err().lines().count(), failed.err());
         assertTrue(failed.err().contains("z-unreadable.bin"), failed.err());
-        var after = uploadedBlob().getProperties();
+        assertEquals(List.of(previous.getBlobName()), container.listBlobs().stream().map(b -> b.getName()).toList());
+        var after = previous.getProperties();
         assertEquals(before.getETag(), after.getETag());
         assertEquals(before.getMetadata(), after.getMetadata());
         Files.delete(cache.resolve("a-big.bin"));
         Files.delete(cache.resolve("z-unreadable.bin"));
+        Files.writeString(project.resolve("go.mod"), goMod);
         var fetched = fetch(env, tmp.resolve("restored"));
         assertEquals(0, fetched.status(), fetched.toString());
         assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(tmp.resolve("restored"), false));
     }
 
     @Test
-    void anUploadKilledMidwayLeavesThePreviousBlobIntactAndItsBlocksUnseen() throws Exception {
+    void anUploadKilledMidwayLeavesItsBlocksUnseenAndThePreviousBlobIntact() throws Exception {
         assertEquals(0, upload(env).status());
-        var blob = uploadedBlob();
-        var before = blob.getProperties();
+        var previous = uploadedBlob();
+        var before = previous.getProperties();
         Path restoredBefore = tmp.resolve("first");
         assertEquals(0, fetch(env, restoredBefore).status());
+        String goMod = Files.readString(project.resolve("go.mod"));
+        Fixtures.write(project.resolve("go.mod"), goMod + "// the next version\n"); // a key of its own: a taken one is never written
+        assertEquals(ExitStatus.MISS, fetch(env, tmp.resolve("miss")).status()); // to learn that key
+        var blob = container.getBlobClient("caches/linux/" + Files.readString(tmp.resolve("down/cache-key")));
         Fixtures.writeRandom(project.resolve("cache/big.bin"), 256 * Fixtures.MiB, 10);
 
         var command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
@@ -346,20 +356,34 @@ class AzureStoreTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         int staged = 0;
         while (System.nanoTime() < deadline && process.isAlive() && staged < 2) {
-            staged = blob.getBlockBlobClient().listBlocks(BlockListType.UNCOMMITTED).getUncommittedBlocks().size();
+            staged = uncommittedBlocks(blob);
             Thread.sleep(20);
         }
         assertTrue(process.isAlive(), "the upload ended before it could be killed: " + Files.readString(tmp.resolve("killed.log")));
-        var during = blob.getProperties();
+        boolean visibleDuring = blob.exists();
         process.destroyForcibly().waitFor();
 
         assertTrue(staged >= 2, "no blocks were staged within 60 s");
-        assertEquals(before.getETag(), during.getETag(), "staged blocks showed at the name before commit");
-        assertEquals(before.getETag(), blob.getProperties().getETag());
+        assertFalse(visibleDuring, "staged blocks showed at the name before commit");
+        assertFalse(blob.exists());
+        assertEquals(before.getETag(), previous.getProperties().getETag());
         Files.delete(project.resolve("cache/big.bin"));
+        Files.writeString(project.resolve("go.mod"), goMod);
         var fetched = fetch(env, tmp.resolve("restored"));
         assertEquals(0, fetched.status(), fetched.toString());
         assertEquals(Fixtures.snapshot(restoredBefore, false), Fixtures.snapshot(tmp.resolve("restored"), false));
+    }
+
+    /** The blocks staged at the name and not committed; a name with no block at all is a 404. */
+    private static int uncommittedBlocks(BlobClient blob) {
+        try {
+            return blob.getBlockBlobClient().listBlocks(BlockListType.UNCOMMITTED).getUncommittedBlocks().size();
+        } catch (BlobStorageException e) {
+            if (e.getStatusCode() == 404) {
+                return 0;
+            }
+            throw e;
+        }
     }
 
     @Test

@@ -31,10 +31,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * gs:// through the Store API against google-cloud-nio's LocalStorageHelper: an in-process FAKE of
  * the storage service that lives in the SDK's own RPC layer, not a GCS server. What it shows is
- * that GcsStore drives the SDK correctly (resumable chunks, rewrite with metadata, deletes,
- * listing) and that what it stores restores through the same Meter and SafeRestore calls as
- * cache-fetch. It cannot show how real GCS answers (errors, permissions, a missing bucket: the fake
- * has no buckets), and it has no compose: that is why commit rewrites instead. The scripts'
+ * that GcsStore drives the SDK correctly (resumable chunks, rewrite with metadata and its
+ * precondition, deletes, listing) and that what it stores restores through the same Meter and
+ * SafeRestore calls as cache-fetch. It cannot show how real GCS answers (errors, permissions, a
+ * missing bucket: the fake has no buckets; a failed precondition: the fake does not answer 412),
+ * and it has no compose: that is why commit rewrites instead. The scripts'
  * STORAGE_EMULATOR_HOST handling is tested as far as it goes without a server: a closed port.
  */
 class GcsStoreOnFakeStorageTest {
@@ -139,23 +140,27 @@ class GcsStoreOnFakeStorageTest {
         assertTrue(store.find("fresh/key").isEmpty());
     }
 
+    /**
+     * The rewrite onto the name carries ifGenerationMatch=0. The fake honours it, though not as GCS
+     * answers (412, which makes commit return false): it throws FileAlreadyExistsException, which
+     * commit reports as a failure. Either way the object stays as it was.
+     */
     @Test
-    void theSameArchiveAgainLeavesTheObjectAsItWas() throws Exception {
+    void anUploadOntoATakenNameIsRefusedAndLeavesTheObjectAsItWas() throws Exception {
         Path cache = tmp.resolve("cache");
         Fixtures.richTree(cache, 0);
-        var first = upload("same/key", cache, Compression.GZIP);
-        long generation = fake.get(BlobId.of(BUCKET, "same/key")).getGeneration();
+        var first = upload("taken/key", cache, Compression.GZIP);
+        long generation = fake.get(BlobId.of(BUCKET, "taken/key")).getGeneration();
+        Fixtures.write(cache.resolve("which.txt"), "another archive for the same key");
 
-        boolean stored;
-        try (Store.Upload again = store.create("same/key")) {
+        try (Store.Upload again = store.create("taken/key")) {
             var contents = Upload.write(cache, Compression.GZIP, "k", null, again, new Meter("uploading", quiet(), System::nanoTime)).contents();
-            assertEquals(first.sha256(), contents.sha256(), "gzip of the same tree gives the same bytes");
-            stored = again.commit(contents);
+            assertThrows(IOException.class, () -> again.commit(contents));
         }
 
-        assertFalse(stored);
-        assertEquals(generation, fake.get(BlobId.of(BUCKET, "same/key")).getGeneration());
-        assertEquals(List.of("same/key"), names());
+        assertEquals(generation, fake.get(BlobId.of(BUCKET, "taken/key")).getGeneration());
+        assertEquals(first.sha256(), store.find("taken/key").orElseThrow().sha256().orElseThrow());
+        assertEquals(List.of("taken/key"), names(), "the refused upload's temporary object is deleted");
     }
 
     @Test

@@ -66,10 +66,11 @@ class InterruptionTest {
     }
 
     @Test
-    void killedUploadLeavesTheEarlierObjectIntact() throws Exception {
+    void killedUploadLeavesNothingVisibleAndTheEarlierObjectIntact() throws Exception {
         assertEquals(0, upload().status());
         Path object = tmp.resolve("xdg/tekton-caches/" + Files.readString(tmp.resolve("results/cache-key")));
         String digestBefore = Fixtures.sha256(object);
+        Fixtures.write(project.resolve("go.sum"), "lock, next version\n"); // a key of its own: a taken one is never written
         Fixtures.write(project.resolve("cache/version.txt"), "second upload, never finished\n");
         Fixtures.writeRandom(project.resolve("cache/big.bin"), 512 * Fixtures.MiB, 3);
 
@@ -90,6 +91,10 @@ class InterruptionTest {
         process.destroyForcibly().waitFor();
 
         assertEquals(digestBefore, Fixtures.sha256(object));
+        try (var files = Files.list(store)) {
+            assertEquals(List.of(object.getFileName().toString()), files.map(f -> f.getFileName().toString())
+                    .filter(name -> !name.startsWith(".upload-")).toList(), "the killed upload made an archive visible");
+        }
         assertFirstVersionStillRestores();
     }
 
@@ -100,13 +105,14 @@ class InterruptionTest {
     }
 
     @Test
-    void uploadThatRunsOutOfDiskLeavesTheEarlierObjectIntact() throws Exception {
+    void uploadThatRunsOutOfDiskLeavesNothingBehindAndTheEarlierObjectIntact() throws Exception {
         Path disk = smallDisk("small-store", "6m");
         String target = disk.toUri() + "{{hash}}";
         var first = upload("--target", target);
         assertEquals(0, first.status(), first.toString());
         Path object = disk.resolve(Files.readString(tmp.resolve("results/cache-key")));
         String digestBefore = Fixtures.sha256(object);
+        Fixtures.write(project.resolve("go.sum"), "lock, next version\n"); // a key of its own: a taken one is never written
         Fixtures.writeRandom(project.resolve("cache/big.bin"), 16 * Fixtures.MiB, 5);
 
         var second = upload("--target", target, "--compression", "none");
@@ -118,6 +124,7 @@ class InterruptionTest {
             assertEquals(List.of(object.getFileName().toString()), files.map(f -> f.getFileName().toString()).toList(),
                     "the failed upload left a temporary file");
         }
+        Fixtures.write(project.resolve("go.sum"), "lock\n");
         var fetched = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", tmp.resolve("r").toString(),
                 "--source", target);
         assertEquals(0, fetched.status(), fetched.toString());

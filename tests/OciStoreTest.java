@@ -105,19 +105,19 @@ class OciStoreTest {
     }
 
     @Test
-    void anEntryIsImmutableSoASecondUploadOfItsKeyPushesNothing() throws Exception {
-        assertEquals(0, upload("same/digest").status());
+    void anUploadToATakenTagPushesNothingAndLeavesTheImageThere() throws Exception {
+        assertEquals(0, upload("taken/tag").status());
         String key = Files.readString(tmp.resolve("up/cache-key"));
-        var first = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/same/digest:" + key);
+        var first = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/taken/tag:" + key);
+        Files.writeString(project.resolve("cache/bin/run.sh"), "#!/bin/sh\necho changed\n"); // another archive, the same key
 
-        Files.writeString(project.resolve("cache/bin/run.sh"), "#!/bin/sh\necho changed\n");
-        var again = upload("same/digest");
+        var again = upload("taken/tag");
 
         assertEquals(0, again.status(), again.toString());
-        assertTrue(again.err().startsWith("kept: oci://" + registry.host() + "/same/digest:" + key + " already holds this key's entry"), again.err());
+        assertTrue(again.err().startsWith("kept: oci://" + registry.host() + "/taken/tag:" + key + " already holds this key's entry"), again.err());
         assertEquals("0", Files.readString(tmp.resolve("up/size")), "nothing was uploaded");
-        var second = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/same/digest:" + key);
-        assertEquals(first.out(), second.out(), "the manifest, with its created time, is the first upload's");
+        var second = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/taken/tag:" + key);
+        assertEquals(first.out(), second.out(), "the manifest, with its layer and created time, is the first upload's");
     }
 
     @Test

@@ -1,10 +1,15 @@
 import java.io.IOException;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /**
  * s3proxy, a real S3 server (signature v4 auth, multipart uploads, user metadata), run from the
@@ -91,6 +96,13 @@ final class S3ProxyServer implements AutoCloseable {
         env.put("AWS_CONFIG_FILE", "/nonexistent/config");
         env.put("BLOB_QUERY_PARAMS", "?endpoint=" + endpoint + "&s3ForcePathStyle=true&region=us-east-1");
         return env;
+    }
+
+    /** An SDK client with the test keys, for a test to see the bucket as it is, temporary objects and uploads included. */
+    S3Client client() {
+        return S3Client.builder().endpointOverride(URI.create(endpoint())).forcePathStyle(true).region(Region.US_EAST_1)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
+                .build();
     }
 
     @Override

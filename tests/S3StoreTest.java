@@ -205,11 +205,14 @@ class S3StoreTest {
     }
 
     @Test
-    void anUploadWhosePartsKeepFailingLeavesTheEarlierObjectAndNoTemporary() throws Exception {
+    void anUploadWhosePartsKeepFailingLeavesNothingAtItsKeyNorTemporaryAndTheEarlierObjectIntact() throws Exception {
         env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());
         Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 4);
         assertEquals(0, upload("s3://caches/flaky/{{hash}}", "--compression", "none").status());
+        String earlierKey = key();
         var earlier = Fixtures.snapshot(project.resolve("venv"), false);
+        String lock = Files.readString(project.resolve("poetry.lock"));
+        Fixtures.write(project.resolve("poetry.lock"), lock + "# the next version\n"); // a key of its own: a taken one is never written
         Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 5);
         proxy.failNext("PUT /caches/flaky/.*\\.upload-", 100, 500);
 
@@ -218,9 +221,13 @@ class S3StoreTest {
         assertEquals(ExitStatus.STORE, failed.status(), failed.toString());
         assertTrue(failed.err().lines().reduce((a, b) -> b).orElse("").contains("HTTP 500"), failed.err());
         proxy.clearFaults();
-        try (var left = Files.list(s3.objectFile("caches", "flaky"))) {
-            assertEquals(List.of(key()), left.map(p -> p.getFileName().toString()).toList());
+        try (var client = s3.client()) {
+            var keys = client.listObjectsV2Paginator(r -> r.bucket("caches").prefix("flaky/")).contents().stream()
+                    .map(software.amazon.awssdk.services.s3.model.S3Object::key).toList();
+            assertEquals(List.of("flaky/" + earlierKey), keys, "an object or a temporary one is left besides the earlier cache");
+            assertEquals(List.of(), client.listMultipartUploads(r -> r.bucket("caches").prefix("flaky/")).uploads());
         }
+        Fixtures.write(project.resolve("poetry.lock"), lock);
         Path restored = tmp.resolve("restored");
         assertEquals(0, fetch("s3://caches/flaky/{{hash}}", restored).status());
         assertEquals(earlier, Fixtures.snapshot(restored, false));

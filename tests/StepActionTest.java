@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -209,8 +210,8 @@ class StepActionTest {
         Path secret = Files.createDirectories(tmp.resolve("secret"));
         Files.move(configJson.resolve("config.json"), secret.resolve(".dockerconfigjson"));
         registry.dockerConfig(configJson, RegistryServer.USER, RegistryServer.PASSWORD);
-        // A repository for each shell: an entry is immutable, and each run's tree has its own times.
-        String uri = "oci://" + registry.host() + "/cache/go-" + shell.name().toLowerCase() + ":{{hash}}";
+        // A repository per shell: the key is the same, and a tag once pushed is not replaced.
+        String uri = "oci://" + registry.host() + "/cache/go-" + shell.name().toLowerCase(Locale.ROOT) + ":{{hash}}";
 
         var uploaded = run(UPLOAD, shell, Map.of("TARGET", uri, "DOCKER_CONFIG", configJson.toString()));
         Path restored = workspace.resolve("restored");

@@ -1,0 +1,291 @@
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.models.BlobItem;
+import com.azure.storage.blob.models.ListBlobsOptions;
+import com.google.cloud.storage.Storage;
+import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * Two uploads of different archives to one path, meeting at a barrier and committing at the same
+ * moment, on every store through a real server (GCS through the SDK's in-process fake): a save
+ * never replaces what is there, and what is there is one writer's whole archive with its digest.
+ */
+class ConcurrentUploadTest {
+
+    private static final AtomicInteger KEYS = new AtomicInteger();
+
+    @TempDir
+    static Path shared;
+
+    static S3ProxyServer s3;
+    static S3Client s3Client;
+    static AzuriteServer azurite;
+    static BlobContainerClient container;
+    static RegistryServer registry;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void startServers() throws Exception {
+        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
+        s3.createBucket("caches");
+        s3Client = s3.client();
+        azurite = AzuriteServer.start(shared.resolve("azurite"));
+        container = azurite.createContainer("races");
+        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
+    }
+
+    @AfterAll
+    static void stopServers() {
+        for (AutoCloseable server : new AutoCloseable[] {s3Client, s3, azurite, registry}) {
+            try {
+                if (server != null) {
+                    server.close();
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** A new client of the store a case names, as another process would open it, and the object's path for the key. */
+    private Stores.Target open(String kind, String key) {
+        String uri = switch (kind) {
+            case "file" -> "file://" + tmp.resolve("store").toAbsolutePath() + "/{{hash}}";
+            case "s3", "s3-multipart" -> "s3://caches/races/{{hash}}";
+            case "azblob" -> "azblob://races/caches/{{hash}}";
+            case "oci" -> "oci://" + registry.host() + "/races/tags:{{hash}}";
+            default -> throw new IllegalArgumentException(kind);
+        };
+        var env = Fixtures.env(tmp.resolve("xdg"));
+        env = switch (kind) {
+            case "s3", "s3-multipart" -> s3.env(env, s3.endpoint());
+            case "azblob" -> azurite.env(env);
+            default -> env;
+        };
+        return Stores.open(new StoreUri(uri).resolve(key), false, new Environment(env), quiet());
+    }
+
+    /** Two archives of the size a case needs: one part or several of S3, several Azure blocks. */
+    private static byte[][] archives(String kind) {
+        int size = switch (kind) {
+            case "s3-multipart" -> S3MultipartUpload.PART + 3 * (int) Fixtures.MiB;
+            case "azblob" -> 2 * AzureBlockUpload.BLOCK + 12345;
+            default -> 100_000;
+        };
+        return new byte[][] {random(size, 1), random(size, 2)};
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"file", "s3", "s3-multipart", "azblob"})
+    void ofTwoUploadsCommittingAtOnceExactlyOneStoresItsArchiveWholeAndNothingTemporaryStays(String kind) throws Exception {
+        int rounds = kind.equals("file") ? 20 : kind.equals("s3") ? 5 : 2;
+        for (int round = 0; round < rounds; round++) {
+            String key = String.format("race-%04d", KEYS.incrementAndGet());
+            byte[][] archives = archives(kind);
+            var first = open(kind, key);
+            var second = open(kind, key);
+            try (Store a = first.store(); Store b = second.store()) {
+                boolean[] stored = race(a, b, first.path(), archives);
+
+                assertTrue(stored[0] ^ stored[1], "round " + round + ": commits returned " + stored[0] + " and " + stored[1]);
+                assertHolds(a, first.path(), stored[0] ? archives[0] : archives[1]);
+            }
+            assertNothingTemporary(kind, first.path());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"file", "s3", "s3-multipart", "azblob", "oci"})
+    void aCommitOntoAnExistingObjectReturnsFalseAndLeavesItByteIdentical(String kind) throws Exception {
+        String key = String.format("taken-%04d", KEYS.incrementAndGet());
+        byte[][] archives = archives(kind);
+        var target = open(kind, key);
+        try (Store store = target.store()) {
+            assertTrue(put(store, target.path(), archives[0]));
+            var before = store.find(target.path()).orElseThrow();
+
+            assertFalse(put(store, target.path(), archives[1]));
+
+            assertHolds(store, target.path(), archives[0]);
+            assertEquals(before.modified(), store.find(target.path()).orElseThrow().modified());
+        }
+        assertNothingTemporary(kind, target.path());
+    }
+
+    @Test
+    void twoOciUploadsRacingToOneTagLeaveItOnOneWholeImage() throws Exception {
+        // A registry has no conditional manifest PUT: both may push, so both commits may return true.
+        for (int round = 0; round < 3; round++) {
+            String key = String.format("race-%04d", KEYS.incrementAndGet());
+            byte[][] archives = archives("oci");
+            var first = open("oci", key);
+            var second = open("oci", key);
+            try (Store a = first.store(); Store b = second.store()) {
+                boolean[] stored = race(a, b, first.path(), archives);
+
+                assertTrue(stored[0] || stored[1], "neither upload pushed its image");
+                var found = a.find(first.path()).orElseThrow();
+                int held = found.sha256().equals(Optional.of(sha256(archives[0]))) ? 0 : 1;
+                assertTrue(stored[held], "the tag names the image of the upload whose commit returned false");
+                assertHolds(a, first.path(), archives[held]);
+            }
+        }
+    }
+
+    /**
+     * The fake's rewrite evaluates ifGenerationMatch=0 but neither atomically (a check, then a put,
+     * with no lock between) nor as GCS answers (it throws FileAlreadyExistsException, not 412), so
+     * here a racing upload may also store or fail; what must hold is that the object is one
+     * writer's, whole, and that no temporary object stays.
+     */
+    @Test
+    void onTheGcsFakeTwoRacingUploadsLeaveOneWholeObjectAndNoTemporary() throws Exception {
+        Storage fake = LocalStorageHelper.customOptions(false).getService();
+        for (int round = 0; round < 5; round++) {
+            String path = String.format("races/race-%04d", KEYS.incrementAndGet());
+            byte[][] archives = archives("gs");
+            var a = new GcsStore(fake, "caches", "the fake", quiet());
+            var b = new GcsStore(fake, "caches", "the fake", quiet());
+            Outcome[] outcomes = raceAllowingFailure(a, b, path, archives);
+
+            assertTrue(outcomes[0].stored() || outcomes[1].stored(), "neither upload stored its object: " + List.of(outcomes));
+            var found = a.find(path).orElseThrow();
+            assertHolds(a, path, archives[found.sha256().equals(Optional.of(sha256(archives[0]))) ? 0 : 1]);
+            var names = new ArrayList<String>();
+            fake.list("caches", Storage.BlobListOption.prefix(path)).iterateAll().forEach(blob -> names.add(blob.getName()));
+            assertEquals(List.of(path), names);
+        }
+    }
+
+    /** What one upload's commit returned, or the exception that ended it. */
+    private record Outcome(boolean stored, Throwable failure) {}
+
+    /** Both uploads write their archive, wait for each other, then commit together; what each commit returned. */
+    private static boolean[] race(Store a, Store b, String path, byte[][] archives) throws Exception {
+        Outcome[] outcomes = raceAllowingFailure(a, b, path, archives);
+        for (int i = 0; i < 2; i++) {
+            if (outcomes[i].failure() != null) {
+                throw new AssertionError("upload " + (i + 1) + " failed", outcomes[i].failure());
+            }
+        }
+        return new boolean[] {outcomes[0].stored(), outcomes[1].stored()};
+    }
+
+    private static Outcome[] raceAllowingFailure(Store a, Store b, String path, byte[][] archives) throws Exception {
+        var barrier = new CyclicBarrier(2);
+        var pool = Executors.newFixedThreadPool(2);
+        try {
+            var commits = new ArrayList<Future<Boolean>>();
+            Store[] stores = {a, b};
+            for (int i = 0; i < 2; i++) {
+                Store store = stores[i];
+                byte[] archive = archives[i];
+                commits.add(pool.submit(() -> {
+                    try (Store.Upload upload = store.create(path)) {
+                        upload.stream().write(archive);
+                        barrier.await(60, TimeUnit.SECONDS);
+                        return upload.commit(contents(path, archive));
+                    }
+                }));
+            }
+            var outcomes = new Outcome[2];
+            for (int i = 0; i < 2; i++) {
+                try {
+                    outcomes[i] = new Outcome(commits.get(i).get(120, TimeUnit.SECONDS), null);
+                } catch (ExecutionException e) {
+                    outcomes[i] = new Outcome(false, e.getCause());
+                }
+            }
+            return outcomes;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static boolean put(Store store, String path, byte[] archive) throws IOException {
+        try (Store.Upload upload = store.create(path)) {
+            upload.stream().write(archive);
+            return upload.commit(contents(path, archive));
+        }
+    }
+
+    /** What Upload.run would commit for these bytes, stored as they are (an image's diff_id included). */
+    private static Store.Contents contents(String path, byte[] archive) {
+        String sha256 = sha256(archive);
+        return new Store.Contents(sha256, archive.length, Compression.NONE, path, Instant.now(), archive.length, sha256, 1);
+    }
+
+    /** The store has exactly these bytes at the path, and records their sha256. */
+    private static void assertHolds(Store store, String path, byte[] expected) throws IOException {
+        var found = store.find(path).orElseThrow();
+        assertEquals(expected.length, found.size());
+        assertEquals(Optional.of(sha256(expected)), found.sha256());
+        try (var in = store.open(found)) {
+            assertArrayEquals(expected, in.readAllBytes(), "the object's bytes are not the winner's");
+        }
+    }
+
+    /** Nothing but the object is at or beside its path: no temporary file, object, upload or blob. */
+    private void assertNothingTemporary(String kind, String path) throws IOException {
+        switch (kind) {
+            case "file" -> {
+                try (var files = Files.list(tmp.resolve("store"))) {
+                    assertEquals(List.of(path), files.map(f -> f.getFileName().toString()).filter(n -> n.contains(path)).toList());
+                }
+            }
+            case "s3", "s3-multipart" -> {
+                var keys = s3Client.listObjectsV2Paginator(r -> r.bucket("caches").prefix(path)).contents().stream()
+                        .map(S3Object::key).toList();
+                assertEquals(List.of(path), keys);
+                assertEquals(List.of(), s3Client.listMultipartUploads(r -> r.bucket("caches").prefix(path)).uploads());
+            }
+            case "azblob" -> assertEquals(List.of(path), container.listBlobs(new ListBlobsOptions().setPrefix(path), null)
+                    .stream().map(BlobItem::getName).toList());
+            default -> { } // a registry shows no upload sessions; a cancelled one is purged by the registry
+        }
+    }
+
+    private static byte[] random(int size, long seed) {
+        byte[] bytes = new byte[size];
+        new SplittableRandom(seed ^ System.nanoTime()).nextBytes(bytes);
+        return bytes;
+    }
+
+    private static String sha256(byte[] bytes) {
+        return Digests.hex(Digests.sha256().digest(bytes));
+    }
+
+    private static Log quiet() {
+        return new Log(new PrintStream(OutputStream.nullOutputStream()), false);
+    }
+}
