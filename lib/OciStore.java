@@ -328,7 +328,10 @@ final class OciStore implements Store {
             if (e.getCause() instanceof IOException io) {
                 throw io;
             }
-            throw e.getCause() instanceof RuntimeException runtime ? runtime : new IOException(e.getCause());
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime; // a StoreError: a manifest that is no cache image
+            }
+            throw new IOException(e.getCause());
         } finally {
             readers.shutdownNow();
         }
