@@ -144,7 +144,7 @@ class ImageOfflineTest {
 
         assertEquals(0, uploaded.status(), uploaded.toString());
         assertEquals(0, fetched.status(), fetched.toString());
-        assertEquals(Map.of("fetched", "true", "cache-key", uploaded.results().get("cache-key"),
+        assertEquals(Map.of("fetched", "true", "cache-hit", "true", "cache-key", uploaded.results().get("cache-key"),
                 "matched-key", uploaded.results().get("cache-key"), "size", uploaded.results().get("size")), fetched.results());
         assertEquals(Fixtures.snapshot(project.resolve("cache"), false), Fixtures.snapshot(tmp.resolve("restored"), false));
         assertEquals(0, missed.status(), missed.toString());
