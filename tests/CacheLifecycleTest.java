@@ -192,6 +192,49 @@ class CacheLifecycleTest {
         assertEquals("first", content(tmp.resolve("restored")));
     }
 
+    /**
+     * Two cache-upload processes of one key started together, each with its own folder. Whichever
+     * way they interleave (the second finds the entry before it starts, or loses the commit), both
+     * exit 0, one says it uploaded and the other that it kept the entry, which restores whole.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "oci", "s3", "azure"})
+    void twoUploadsOfOneKeyAtOnceBothSucceedAndLeaveOneWholeEntry(String store) throws Exception {
+        String uri = uri(store, "race", "{{hash}}");
+        Fixtures.write(project.resolve("go.sum"), "raced\n");
+        for (String side : List.of("a", "b")) {
+            Fixtures.write(tmp.resolve(side + "/cache.txt"), side + "\n");
+            Fixtures.writeRandom(tmp.resolve(side + "/big.bin"), 48 * Fixtures.MiB, side.hashCode());
+        }
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        List<java.util.concurrent.Future<Fixtures.Run>> runs;
+        try {
+            runs = pool.invokeAll(List.of("a", "b").stream().map(side -> (java.util.concurrent.Callable<Fixtures.Run>) () ->
+                    Fixtures.upload(project, env, "--pattern", "go.sum", "--target", uri, "--folder", tmp.resolve(side).toString()))
+                    .toList());
+        } finally {
+            pool.shutdown();
+        }
+        var a = runs.get(0).get();
+        var b = runs.get(1).get();
+
+        assertEquals(List.of(0, 0), List.of(a.status(), b.status()), a + "\n" + b);
+        long uploaded = List.of(a, b).stream().filter(run -> run.err().startsWith("uploaded ")).count();
+        long kept = List.of(a, b).stream().filter(run -> run.err().startsWith("kept: ")).count();
+        if (store.equals("oci")) {
+            // No conditional manifest PUT: both may push; the tag then names the last one's image.
+            assertEquals(2, uploaded + kept, a + "\n" + b);
+        } else {
+            assertEquals(List.of(1L, 1L), List.of(uploaded, kept), a + "\n" + b);
+        }
+        assertEquals(0, restore(uri, "raced", tmp.resolve("restored")).status());
+        String winner = content(tmp.resolve("restored"));
+        assertTrue(winner.equals("a") && !a.err().startsWith("kept: ") || winner.equals("b") && !b.err().startsWith("kept: "),
+                "the entry is an uploader's, not the one that kept: " + a + "\n" + b);
+        assertEquals(Fixtures.snapshot(tmp.resolve(winner), false).get("big.bin"),
+                Fixtures.snapshot(tmp.resolve("restored"), false).get("big.bin"));
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"file", "oci", "s3", "azure"})
     void anEnvironmentVariableInTheKeySeparatesBranchesAndARestoreKeyBridgesThem(String store) throws Exception {
