@@ -278,7 +278,10 @@ final class FileStore implements Store {
             return name.startsWith(prefix) && !name.startsWith(TEMP_PREFIX) && !name.endsWith(DIGEST_SUFFIX);
         })) {
             for (Path file : files) {
-                find(file.getFileName().toString()).ifPresent(objects::add);
+                // The folder may hold more than archives (~/.cache/tekton-caches holds JBang's home).
+                if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+                    find(file.getFileName().toString()).ifPresent(objects::add);
+                }
             }
         }
         return objects;

@@ -62,12 +62,13 @@ class FileStoreTest {
     }
 
     @Test
-    void listFindsObjectsByPrefixWithoutTemporariesOrSidecars() throws Exception {
+    void listFindsObjectsByPrefixWithoutTemporariesSidecarsOrFolders() throws Exception {
         var store = new FileStore(tmp.resolve("store"));
         put(store, "maven-linux-1", "a");
         put(store, "maven-linux-2", "b");
         put(store, "npm-linux-1", "c");
         Fixtures.write(tmp.resolve("store/maven-linux-3.sha256"), "0".repeat(64) + "  maven-linux-3\n");
+        Fixtures.write(tmp.resolve("store/maven-folder/not-an-entry"), "the store's folder holds other things\n");
         Store.Upload unfinished = store.create("maven-linux-4");
 
         var listed = store.list("maven-").stream().map(Store.StoredObject::path).sorted().toList();
