@@ -316,7 +316,7 @@ final class OciStore implements Store {
         try {
             var found = new ArrayList<Future<Optional<StoredObject>>>();
             for (String tag : tags) {
-                found.add(readers.submit(() -> manifest(registry, tag).map(manifest -> layerOf(tag, manifest))));
+                found.add(readers.submit(() -> manifest(registry, tag).flatMap(manifest -> listedLayerOf(tag, manifest))));
             }
             for (var object : found) {
                 object.get().ifPresent(objects::add); // a tag deleted since the listing is no entry
@@ -336,6 +336,16 @@ final class OciStore implements Store {
             readers.shutdownNow();
         }
         return objects;
+    }
+
+    /** layerOf for a listing: a tag that is no cache image (an index, another image) is passed over, not an error. */
+    private Optional<StoredObject> listedLayerOf(String tag, Map<String, Object> manifest) {
+        try {
+            return Optional.of(layerOf(tag, manifest));
+        } catch (StoreError e) {
+            log.debug("passing over " + e.getMessage());
+            return Optional.empty();
+        }
     }
 
     /** RFC 5988 Link: <url>; rel="next", as registries paginate tags. */

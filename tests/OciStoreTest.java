@@ -120,6 +120,34 @@ class OciStoreTest {
         assertEquals(first.out(), second.out(), "the manifest, with its layer and created time, is the first upload's");
     }
 
+    /** A repository may hold other images than caches: a restore key passes over them, it does not fail on them. */
+    @Test
+    void aRestoreKeyPassesOverATagThatIsNoCacheImage() throws Exception {
+        assertEquals(0, upload("mixed/repo").status());
+        String key = Files.readString(tmp.resolve("up/cache-key"));
+        var http = java.net.http.HttpClient.newHttpClient();
+        String manifests = "http://" + registry.host() + "/v2/mixed/repo/manifests/";
+        var head = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(manifests + key))
+                .method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody())
+                .header("Accept", OciStore.MANIFEST).build(), java.net.http.HttpResponse.BodyHandlers.discarding());
+        String digest = head.headers().firstValue("Docker-Content-Digest").orElseThrow();
+        long size = head.headers().firstValueAsLong("Content-Length").orElseThrow();
+        String index = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{"
+                + "\"mediaType\":\"" + OciStore.MANIFEST + "\",\"digest\":\"" + digest + "\",\"size\":" + size + "}]}";
+        var put = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(manifests + key + "-index"))
+                .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString(index)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(201, put.statusCode(), put.body());
+        Fixtures.write(project.resolve("go.mod"), "module example.com/next\n");
+
+        var fetched = Fixtures.fetch(project, env, "--source", uri("mixed/repo"), "--folder", tmp.resolve("restored").toString(),
+                "--restore-key", key, "--results-dir", tmp.resolve("down").toString());
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(key, Files.readString(tmp.resolve("down/matched-key")), "the cache, not the index tagged after it");
+        assertEquals(Fixtures.snapshot(project.resolve("cache"), false), Fixtures.snapshot(tmp.resolve("restored"), false));
+    }
+
     @Test
     void aLayerCorruptedInTheRegistryIsRejectedAndTheFolderKept() throws Exception {
         assertEquals(0, upload("corrupt/layer", "--compression", "none").status());
