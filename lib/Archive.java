@@ -38,7 +38,7 @@ final class Archive {
     private long written;
     private final TarHeader header = new TarHeader();
     /** First archived name of each multiply-linked inode, so later names become hardlinks. */
-    private final Map<Object, byte[]> linkedInodes = new HashMap<>();
+    private final Map<Object, String> linkedInodes = new HashMap<>();
     private long files;
     private long directories;
     private long links;
@@ -116,12 +116,13 @@ final class Archive {
         }
     }
 
-    /** The name this inode was archived under already, or null (and it is remembered). */
+    /** The name this inode was archived under already, as a link target, or null (and it is remembered). */
     private byte[] firstNameOfInode(FileStat stat, String name) {
         if (stat.nlink() < 2) {
             return null;
         }
-        return linkedInodes.putIfAbsent(stat.inode(), name.getBytes(StandardCharsets.UTF_8));
+        String first = linkedInodes.putIfAbsent(stat.inode(), name);
+        return first == null ? null : first.getBytes(StandardCharsets.UTF_8);
     }
 
     /**

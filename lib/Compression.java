@@ -22,8 +22,6 @@ enum Compression {
     NONE("none", new byte[0]);
 
     static final int BUFFER = 1 << 20;
-    /** A tar header's "ustar" at offset 257, in both ustar and GNU archives. */
-    private static final byte[] TAR_MAGIC = {'u', 's', 't', 'a', 'r'};
     /** zstd level 3, zstd's own default: near gzip's ratio at many times its speed. */
     private static final int ZSTD_LEVEL = 3;
 
@@ -93,14 +91,15 @@ enum Compression {
         return magic.length > 0 && head.length >= magic.length && Arrays.equals(head, 0, magic.length, magic, 0, magic.length);
     }
 
-    /** Whether a file starting with these bytes is an archive we may have written: zstd, gzip or a bare tar. */
-    static boolean startsAnArchive(byte[] head) {
+    /** Whether a stream starts as an archive we may have written: zstd, gzip or a bare tar. Reads its first bytes. */
+    static boolean startsAnArchive(InputStream in) throws IOException {
+        byte[] head = in.readNBytes(TarHeader.MAGIC_END);
         for (Compression c : values()) {
             if (c.opens(head)) {
                 return true;
             }
         }
-        return head.length >= 262 && Arrays.equals(head, 257, 262, TAR_MAGIC, 0, 5);
+        return TarHeader.isHeader(head);
     }
 
     /** Wraps the stored bytes with the decompressor this stream needs. */

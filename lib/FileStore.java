@@ -185,7 +185,7 @@ final class FileStore implements Store {
 
     private static boolean startsAnArchive(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
-            return Compression.startsAnArchive(in.readNBytes(262));
+            return Compression.startsAnArchive(in);
         }
     }
 

@@ -23,6 +23,9 @@ final class TarHeader {
     private static final long MAX_OCTAL_11 = 077777777777L; // size and mtime fields
     private static final long MAX_OCTAL_7 = 07777777L;      // uid and gid fields
     private static final byte[] USTAR_MAGIC = "ustar\u000000".getBytes(StandardCharsets.US_ASCII);
+    private static final int MAGIC_OFFSET = 257;
+    /** The bytes a header's start must hold for isHeader to tell: up to its magic's "ustar". */
+    static final int MAGIC_END = MAGIC_OFFSET + 5;
     private static final byte[] PAX_NAME_PREFIX = "./PaxHeaders.X/".getBytes(StandardCharsets.US_ASCII);
 
     /** PAX records of the entry being encoded; grown when a long name needs it. */
@@ -73,6 +76,11 @@ final class TarHeader {
         ustar(buffer, at, type, name, link, mode, uid > MAX_OCTAL_7 ? 0 : uid, gid > MAX_OCTAL_7 ? 0 : gid,
                 size > MAX_OCTAL_11 ? 0 : size, headerSeconds);
         return at + BLOCK;
+    }
+
+    /** Whether these bytes start a ustar header: "ustar" at its magic, in POSIX and GNU archives alike. */
+    static boolean isHeader(byte[] head) {
+        return head.length >= MAGIC_END && Arrays.equals(head, MAGIC_OFFSET, MAGIC_END, USTAR_MAGIC, 0, MAGIC_END - MAGIC_OFFSET);
     }
 
     /** size rounded up to whole blocks, the room an entry's data takes. */
@@ -156,7 +164,7 @@ final class TarHeader {
         if (link != null) {
             System.arraycopy(link, 0, buffer, offset + 157, Math.min(100, link.length));
         }
-        System.arraycopy(USTAR_MAGIC, 0, buffer, offset + 257, USTAR_MAGIC.length);
+        System.arraycopy(USTAR_MAGIC, 0, buffer, offset + MAGIC_OFFSET, USTAR_MAGIC.length);
         // The checksum is the sum of the header's bytes with its own field read as eight spaces.
         Arrays.fill(buffer, offset + 148, offset + 156, (byte) ' ');
         int sum = 0;

@@ -4,12 +4,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -19,14 +27,14 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class CacheLifecycleTest {
 
-    @org.junit.jupiter.api.io.TempDir
+    @TempDir
     static Path shared;
 
     static RegistryServer registry;
     static S3ProxyServer s3;
     static AzuriteServer azurite;
 
-    @org.junit.jupiter.api.io.TempDir
+    @TempDir
     Path tmp;
 
     private Path project;
@@ -206,10 +214,10 @@ class CacheLifecycleTest {
             Fixtures.write(tmp.resolve(side + "/cache.txt"), side + "\n");
             Fixtures.writeRandom(tmp.resolve(side + "/big.bin"), 48 * Fixtures.MiB, side.hashCode());
         }
-        var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
-        List<java.util.concurrent.Future<Fixtures.Run>> runs;
+        var pool = Executors.newFixedThreadPool(2);
+        List<Future<Fixtures.Run>> runs;
         try {
-            runs = pool.invokeAll(List.of("a", "b").stream().map(side -> (java.util.concurrent.Callable<Fixtures.Run>) () ->
+            runs = pool.invokeAll(List.of("a", "b").stream().map(side -> (Callable<Fixtures.Run>) () ->
                     Fixtures.upload(project, env, "--pattern", "go.sum", "--target", uri, "--folder", tmp.resolve(side).toString()))
                     .toList());
         } finally {
@@ -296,9 +304,9 @@ class CacheLifecycleTest {
         Path read = folder.resolve(result("up", "cache-key"));
         Fixtures.write(folder.resolve("notes.txt"), "not an archive\n");
         Files.createDirectories(folder.resolve("a-folder"));
-        var tenDaysAgo = java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofDays(10)));
+        var tenDaysAgo = FileTime.from(Instant.now().minus(Duration.ofDays(10)));
         for (Path file : List.of(stale, read, folder.resolve("notes.txt"))) {
-            Files.getFileAttributeView(file, java.nio.file.attribute.BasicFileAttributeView.class).setTimes(tenDaysAgo, tenDaysAgo, null);
+            Files.getFileAttributeView(file, BasicFileAttributeView.class).setTimes(tenDaysAgo, tenDaysAgo, null);
         }
         assertEquals(0, restore(uri, "read", tmp.resolve("restored")).status(), "a fetch counts as a use");
 
