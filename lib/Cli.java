@@ -39,8 +39,11 @@ final class Cli {
                 e.getCause().printStackTrace(err);
             }
             status = e.exitStatus();
-        } catch (RuntimeException e) {
-            err.println(command + ": unexpected error: " + reason(e));
+        } catch (RuntimeException | Error e) {
+            // An Error too (out of memory, a stack overflow): what the action held is released by
+            // now, and the step still gets one line, its results and a status that is no miss.
+            err.println(command + ": " + (e instanceof Error ? "" : "unexpected error: ") + reason(e)
+                    + (e instanceof OutOfMemoryError ? " (out of memory)" : ""));
             if (options.verbose) {
                 e.printStackTrace(err);
             }

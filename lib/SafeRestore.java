@@ -1,54 +1,59 @@
-//DEPS org.apache.commons:commons-compress:1.28.0
-// commons-compress's own dependencies, pinned: the stores' SDKs bring older ones that win otherwise.
-//DEPS org.apache.commons:commons-lang3:3.18.0 commons-io:commons-io:2.20.0 commons-codec:commons-codec:1.19.0
-
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.HashSet;
-import java.util.List;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * Restores an archive into a folder so that nothing is lost and nothing escapes. The archive is
  * extracted into a staging folder inside the target (same file system, even when the target is a
  * volume's mount point); only when the whole stream has been read, every entry checked and the
- * digest verified are the entries renamed into place. Any failure removes the staging folder and
- * leaves the target as it was. Rejected, the whole archive: absolute names, names with "..",
- * anything written through a symlink, hardlinks to what the archive did not create, devices and
- * fifos.
+ * digest verified are the entries renamed into place, each move written to a journal so that a
+ * failure part way undoes them all. Any failure leaves the target as it was, with no staging left.
+ *
+ * <p>What keeps the archive inside the folder: names are relative and never climb; an entry's
+ * parents are made or checked one by one, never through a link; a name that was a folder stays a
+ * folder to the end, so the folders' modes and times, set once everything is in place, are set on
+ * folders the restore made or merged into and on nothing a link leads to; hardlinks only join a
+ * file the archive made. Memory does not grow with the number of entries: what must be remembered
+ * of each goes to logs in the staging folder.
  */
 final class SafeRestore {
 
     /** What a restore put in place. */
     record Stats(long files, long directories, long links, long bytes) {}
 
-    /** An archive that must not be restored; the message names the entry. */
-    static final class HostileArchive extends IOException {
-        HostileArchive(String message) {
-            super(message);
+    /** The folder's file system failed (full, read-only, refused): the archive is not to blame. */
+    static final class TargetFailure extends IOException {
+        TargetFailure(String message, IOException cause) {
+            super(message, cause);
         }
     }
 
@@ -57,37 +62,60 @@ final class SafeRestore {
             Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
     private static final PosixFilePermission[] BITS = PosixFilePermission.values(); // OWNER_READ … OTHERS_EXECUTE
     private static final String STAGING_PREFIX = Archive.OWN_PREFIX + "restore-";
+    /** A staging folder without its lock file this old was left by a restore killed as it began. */
+    private static final Duration UNLOCKED_STAGING_AGE = Duration.ofHours(1);
+    /** Folders remembered as made or checked; more are checked again with an lstat, so memory stays bounded. */
+    private static final int KNOWN_DIRECTORIES = 4096;
 
-    /** A directory whose mode and mtime are set once everything below it is in place. */
-    private record DirectoryMetadata(String name, int mode, FileTime mtime) {}
+    // Kinds of journal lines: what was done, and so what undoing it takes.
+    /** An entry moved into place; a = the number of what it replaced in replaced/ (-1: nothing), b = that one's mode to put back (-1: none). */
+    private static final long PLACED = 1;
+    /** A folder already there that staged entries merged into; a = its mode, b and c = its mtime. */
+    private static final long MERGED = 2;
 
-    private final Path staging;
+    private final Path folder;
+    private final Path tree;
+    private final Path replaced;
     /** The permission bits file creation drops here: only a mode with one of them needs a chmod. */
     private final int umask;
     /** The access time restored files get: the restore's, as tar gives them. */
     private final FileTime accessed = FileTime.from(Instant.now());
     private final byte[] buffer = new byte[Compression.BUFFER];
     private final ByteBuffer bufferView = ByteBuffer.wrap(buffer);
-    /** Names of the symlinks extracted so far: no later entry may pass through one. */
-    private final Set<String> symlinks = new HashSet<>();
-    /** Directories made in the staging folder so far, so that each costs one system call. */
-    private final Set<String> madeDirectories = new HashSet<>();
-    private final List<DirectoryMetadata> directories = new ArrayList<>();
+    /** Names in the tree known to be real folders; a folder is never replaced, so what is here stays true. */
+    private final Map<String, Boolean> knownDirectories = new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > KNOWN_DIRECTORIES;
+        }
+    };
+    /** Every folder entry's name, mode and mtime (kind = mode, a and b = seconds and nanos), set last. */
+    private final SpillLog directories;
+    /** The moves into the folder, to undo them all if one fails. */
+    private final SpillLog journal;
+    /** The exception the archive's stream threw, told apart from the file system's. */
+    private IOException archiveFailure;
+    private long backups;
     private long files;
+    private long directoryEntries;
     private long links;
     private long bytes;
 
-    private SafeRestore(Path staging) throws IOException {
-        this.staging = staging;
+    private SafeRestore(Path staging, Path folder) throws IOException {
+        this.folder = folder;
+        this.tree = Files.createDirectory(staging.resolve("tree"));
+        this.replaced = Files.createDirectory(staging.resolve("replaced"));
         this.umask = umask(staging);
+        this.directories = new SpillLog(staging.resolve("directories"));
+        this.journal = new SpillLog(staging.resolve("journal"));
     }
 
     /** Creates a file asking for every permission bit and sees which ones the process's umask kept. */
-    private static int umask(Path folder) throws IOException {
-        Path probe = folder.resolve("umask-probe");
+    private static int umask(Path staging) throws IOException {
+        Path probe = staging.resolve("umask-probe");
         Files.createFile(probe, PosixFilePermissions.asFileAttribute(permissions(0777)));
         try {
-            return ~mode(Files.getPosixFilePermissions(probe, NOFOLLOW)) & 0777;
+            return ~mode(probe) & 0777;
         } finally {
             Files.delete(probe);
         }
@@ -96,6 +124,7 @@ final class SafeRestore {
     /**
      * Reads the stored stream to its end (so a digest check wrapped around it runs) and swaps the
      * entries into the folder. The folder is created when missing, and removed again on failure.
+     * Whatever fails, an OutOfMemoryError included, the folder is left as it was.
      */
     static Stats restore(InputStream stored, Path folder) throws IOException {
         Path createdTop = null; // the highest folder this restore creates, removed again on failure
@@ -105,37 +134,79 @@ final class SafeRestore {
         Files.createDirectories(folder);
         FileTime folderMtime = Files.getLastModifiedTime(folder);
         removeAbandonedStaging(folder);
-        Path staging = folder.resolve(STAGING_PREFIX + ProcessHandle.current().pid() + "-"
-                + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+        // Random, not the pid: in a pod every restore may be pid 1, and the lock says who is alive.
+        Path staging = folder.resolve(STAGING_PREFIX + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
         Files.createDirectory(staging);
-        var restore = new SafeRestore(staging);
+        Throwable failure = null;
+        FileChannel lockFile = null;
         try {
-            restore.extract(stored);
-        } catch (IOException | RuntimeException e) {
-            try {
-                deleteTree(staging);
-                if (createdTop != null) {
-                    deleteTree(createdTop);
-                } else {
-                    Files.setLastModifiedTime(folder, folderMtime);
-                }
-            } catch (IOException cleanup) {
-                e.addSuppressed(cleanup);
+            // Held until the staging folder is gone: another restore takes an unlocked one for abandoned.
+            lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            lockFile.lock();
+            try (var resources = new Resources(new SafeRestore(staging, folder))) {
+                SafeRestore restore = resources.restore();
+                restore.extract(stored);
+                restore.moveIntoPlace();
+                return new Stats(restore.files, restore.directoryEntries, restore.links, restore.bytes);
             }
+        } catch (Throwable e) {
+            failure = e;
             throw e;
+        } finally {
+            cleanUp(staging, folder, createdTop, folderMtime, failure);
+            if (lockFile != null) {
+                lockFile.close();
+            }
         }
-        restore.moveInto(folder);
-        deleteTree(staging);
-        return new Stats(restore.files, restore.directories.size(), restore.links, restore.bytes);
     }
 
-    /** Staging folders left by a restore that was killed: their process is gone. */
+    /** Closes the restore's logs, so that try-with-resources does it in every case. */
+    private record Resources(SafeRestore restore) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            try (SpillLog d = restore.directories; SpillLog j = restore.journal) {
+                // both closed, the second even when the first fails
+            }
+        }
+    }
+
+    /** Removes the staging folder; after a failure also the folders this restore created, or else the folder's mtime is put back. */
+    private static void cleanUp(Path staging, Path folder, Path createdTop, FileTime folderMtime, Throwable failure) {
+        try {
+            deleteTree(staging);
+            if (failure != null && createdTop != null) {
+                deleteTree(createdTop);
+            } else if (failure != null) {
+                Files.setLastModifiedTime(folder, folderMtime);
+            }
+        } catch (IOException | RuntimeException cleanup) {
+            if (failure != null) {
+                failure.addSuppressed(cleanup);
+            }
+        }
+    }
+
+    /**
+     * Staging folders left by a restore that was killed: nobody holds their lock. One without a
+     * lock file is a restore between making its folder and its lock, unless it is old.
+     */
     private static void removeAbandonedStaging(Path folder) throws IOException {
         try (DirectoryStream<Path> stale = Files.newDirectoryStream(folder, STAGING_PREFIX + "*")) {
             for (Path staging : stale) {
-                String[] parts = staging.getFileName().toString().substring(STAGING_PREFIX.length()).split("-");
-                if (parts[0].matches("[0-9]{1,18}") && ProcessHandle.of(Long.parseLong(parts[0])).isEmpty()) {
-                    deleteTree(staging);
+                if (!Files.isDirectory(staging, NOFOLLOW)) {
+                    continue;
+                }
+                try (FileChannel lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.WRITE, NOFOLLOW)) {
+                    FileLock lock = lockFile.tryLock();
+                    if (lock != null) {
+                        deleteTree(staging);
+                    }
+                } catch (OverlappingFileLockException e) {
+                    // held by a restore running in this JVM
+                } catch (NoSuchFileException e) {
+                    if (Files.getLastModifiedTime(staging, NOFOLLOW).toInstant().isBefore(Instant.now().minus(UNLOCKED_STAGING_AGE))) {
+                        deleteTree(staging);
+                    }
                 }
             }
         }
@@ -147,20 +218,26 @@ final class SafeRestore {
         // Read, digested and decompressed on a thread of their own while this one writes files.
         try (InputStream decompressed = new ReadAhead(compression.decompress(buffered), Compression.BUFFER)) {
             extractTar(buffered, decompressed);
-        } catch (HostileArchive | Meter.DigestMismatch | FileSystemException e) {
+        } catch (HostileArchive | Meter.DigestMismatch | TargetFailure e) {
             throw e;
+        } catch (TarReader.Corrupt e) {
+            throw new IOException("the " + compression.label() + " archive is corrupt: " + e.getMessage(), e);
         } catch (IOException e) {
-            // What is left is the decompressor or tar refusing the bytes: say which format it was.
+            // What is left is the decompressor or the stream refusing the bytes: say which format it was.
             throw new IOException("the " + compression.label() + " archive is corrupt or truncated: " + Cli.reason(e), e);
         }
     }
 
     private void extractTar(InputStream buffered, InputStream decompressed) throws IOException {
-        var tar = new TarArchiveInputStream(decompressed, StandardCharsets.UTF_8.name());
-        for (TarArchiveEntry entry; (entry = tar.getNextEntry()) != null; ) {
-            String name = checkedName(entry.getName());
+        var tar = new TarReader(decompressed);
+        for (TarReader.Entry entry; (entry = tar.next()) != null; ) {
+            String name = checkedName(entry.name());
             if (name.isEmpty()) {
                 continue; // "./", the archive's root: the folder's own metadata stays the user's
+            }
+            if (name.startsWith(Archive.OWN_PREFIX)) {
+                throw new HostileArchive("entry " + name + " has a name starting with " + Archive.OWN_PREFIX
+                        + ", which this tool keeps for its own staging");
             }
             extractEntry(tar, entry, name);
         }
@@ -170,48 +247,70 @@ final class SafeRestore {
         buffered.transferTo(OutputStream.nullOutputStream());
     }
 
-    private void extractEntry(TarArchiveInputStream tar, TarArchiveEntry entry, String name) throws IOException {
-        Path target = staging.resolve(name);
-        makeParent(name, target);
-        if (entry.isDirectory()) {
-            if (madeDirectories.add(name)) {
-                // Every directory made so far is in madeDirectories: a taken name is a file or a link.
-                replacing(target, () -> Files.createDirectory(target));
+    private void extractEntry(TarReader tar, TarReader.Entry entry, String name) throws IOException {
+        Path target = tree.resolve(name);
+        makeParents(name);
+        switch (entry.type()) {
+            case TarHeader.DIRECTORY -> {
+                if (!knownDirectories.containsKey(name)) {
+                    makeDirectory(name, target);
+                }
+                Instant mtime = entry.mtime().toInstant();
+                directories.append(name, entry.mode(), mtime.getEpochSecond(), mtime.getNano(), 0);
+                directoryEntries++;
             }
-            directories.add(new DirectoryMetadata(name, entry.getMode(), entry.getLastModifiedTime()));
-            return;
-        }
-        if (entry.isCharacterDevice() || entry.isBlockDevice() || entry.isFIFO()) {
-            throw new HostileArchive("entry " + name + " is a device or a fifo");
-        }
-        if (entry.isSymbolicLink()) {
-            // The target is kept as written, absolute or climbing: a link is restored, never followed.
-            replacing(target, () -> Files.createSymbolicLink(target, Path.of(entry.getLinkName())));
-            symlinks.add(name);
-            setTimes(target, entry.getLastModifiedTime());
-            links++;
-        } else if (entry.isLink()) {
-            String existing = checkedName(entry.getLinkName());
-            Path source = staging.resolve(existing);
-            if (existing.isEmpty() || !Files.isRegularFile(source, NOFOLLOW)) {
-                throw new HostileArchive("entry " + name + " is a hardlink to " + entry.getLinkName()
-                        + ", which is not a file earlier in the archive");
+            case TarHeader.SYMLINK -> {
+                String link = entry.link();
+                if (link == null || link.indexOf('\0') >= 0) {
+                    throw new HostileArchive("entry " + name + " is a symlink without a valid target");
+                }
+                // The target is kept as written, absolute or climbing: a link is restored, never followed.
+                replacing(name, target, () -> Files.createSymbolicLink(target, Path.of(link)));
+                onTarget(name, () -> setTimes(target, entry.mtime()));
+                links++;
             }
-            replacing(target, () -> Files.createLink(target, source));
-            links++;
-        } else if (entry.isFile()) {
-            int mode = entry.getMode() & 0777;
-            replacing(target, () -> writeFile(tar, target, name, entry.getSize(), mode));
-            if ((mode & umask) != 0) {
-                setMode(target, mode); // created with the mode, less what the umask took
+            case TarHeader.HARDLINK -> {
+                String existing = entry.link() == null ? "" : checkedName(entry.link());
+                if (existing.isEmpty() || existing.equals(name) || !isFileOfTheTree(existing)) {
+                    throw new HostileArchive("entry " + name + " is a hardlink to " + entry.link()
+                            + ", which is not a file earlier in the archive");
+                }
+                Path source = tree.resolve(existing);
+                replacing(name, target, () -> Files.createLink(target, source));
+                links++;
             }
-            // JDK 17 sets times through an open descriptor; not following a link costs a statx
-            // more, and this is a regular file just created in our own staging folder.
-            Files.getFileAttributeView(target, BasicFileAttributeView.class).setTimes(entry.getLastModifiedTime(), accessed, null);
-            files++;
-        } else {
-            throw new HostileArchive("entry " + name + " has the unsupported tar type " + (char) entry.getLinkFlag());
+            case TarHeader.FILE -> {
+                int mode = entry.mode() & 0777;
+                replacing(name, target, () -> writeFile(tar, target, name, entry.size(), mode));
+                onTarget(name, () -> {
+                    if ((mode & umask) != 0) {
+                        setMode(target, mode); // created with the mode, less what the umask took
+                    }
+                    // JDK 17 sets times through an open descriptor; not following a link costs a statx
+                    // more, and this is a regular file just created in our own staging folder.
+                    Files.getFileAttributeView(target, BasicFileAttributeView.class).setTimes(entry.mtime(), accessed, null);
+                });
+                files++;
+                bytes += entry.size();
+            }
+            case '3', '4', '6' -> throw new HostileArchive("entry " + name + " is a device or a fifo");
+            default -> throw new HostileArchive("entry " + name + " has the unsupported tar type " + (char) entry.type());
         }
+    }
+
+    /** A folder entry: made, or found already a folder, or put in place of a file or link of its name. */
+    private void makeDirectory(String name, Path target) throws IOException {
+        onTarget(name, () -> {
+            try {
+                Files.createDirectory(target);
+            } catch (FileAlreadyExistsException e) {
+                if (!Files.readAttributes(target, BasicFileAttributes.class, NOFOLLOW).isDirectory()) {
+                    Files.delete(target);
+                    Files.createDirectory(target);
+                }
+            }
+        });
+        knownDirectories.put(name, Boolean.TRUE);
     }
 
     /** A file system step that may find its name taken. */
@@ -220,43 +319,95 @@ final class SafeRestore {
     }
 
     /**
-     * Creates an entry; a later entry of the same name replaces the earlier one, as tar does. Only
-     * a taken name costs a look: the common case is one system call. A link is removed, not followed.
+     * Creates an entry; a later entry of the same name replaces an earlier file or link, as tar does.
+     * Only a taken name costs a look: the common case is one system call. A link is removed, not
+     * followed. A folder is never replaced: a folder that became a link could lead what is restored
+     * below it, and the metadata set on it at the end, out of the tree (GNU tar refuses this too).
      */
-    private void replacing(Path target, Step create) throws IOException {
+    private void replacing(String name, Path target, Step create) throws IOException {
         try {
             create.run();
         } catch (FileAlreadyExistsException e) {
-            String name = staging.relativize(target).toString();
-            symlinks.remove(name);
-            madeDirectories.removeIf(dir -> dir.equals(name) || dir.startsWith(name + "/"));
-            deleteTree(target);
-            create.run();
-        }
-    }
-
-    /** Parents the archive did not list are made once; known ones cost no system call. */
-    private void makeParent(String name, Path target) throws IOException {
-        int slash = name.lastIndexOf('/');
-        if (slash > 0 && !madeDirectories.contains(name.substring(0, slash))) {
-            Files.createDirectories(target.getParent());
-            for (int i = name.indexOf('/'); i > 0; i = name.indexOf('/', i + 1)) {
-                madeDirectories.add(name.substring(0, i));
+            BasicFileAttributes existing = onTarget(name, () -> Files.readAttributes(target, BasicFileAttributes.class, NOFOLLOW));
+            if (existing.isDirectory()) {
+                throw new HostileArchive("entry " + name + " would replace the folder " + name
+                        + " made earlier in the archive; a folder stays a folder");
             }
+            onTarget(name, () -> {
+                Files.delete(target);
+                create.run();
+            });
+        } catch (IOException e) {
+            throw asTargetFailure(name, e);
         }
     }
 
     /**
-     * The entry's name made relative ("./a//b" is "a/b"), or the archive rejected: absolute
-     * names, ".." and names that pass through a symlink extracted earlier would let it write
-     * outside the folder.
+     * Makes the entry's parents that are not known yet, top down. A parent that exists must be a
+     * real folder: one that is a link (by any name the file system takes for it, case-insensitive
+     * volumes included) would lead the entry out of the tree.
      */
-    private String checkedName(String raw) throws HostileArchive {
-        if (raw.startsWith("/") || raw.indexOf('\0') >= 0) {
-            throw new HostileArchive("entry " + raw + " has an absolute or invalid name");
+    private void makeParents(String name) throws IOException {
+        int slash = name.lastIndexOf('/');
+        if (slash < 0 || knownDirectories.containsKey(name.substring(0, slash))) {
+            return;
         }
-        var segments = new ArrayList<String>();
-        var prefix = new StringBuilder();
+        for (int i = name.indexOf('/'); i > 0 && i <= slash; i = name.indexOf('/', i + 1)) {
+            String parent = name.substring(0, i);
+            if (knownDirectories.containsKey(parent)) {
+                continue;
+            }
+            Path dir = tree.resolve(parent);
+            try {
+                Files.createDirectory(dir);
+            } catch (FileAlreadyExistsException e) {
+                requireDirectory(parent, name);
+            } catch (IOException e) {
+                throw asTargetFailure(name, e);
+            }
+            knownDirectories.put(parent, Boolean.TRUE);
+        }
+    }
+
+    private void requireDirectory(String parent, String name) throws IOException {
+        BasicFileAttributes found = onTarget(name, () -> Files.readAttributes(tree.resolve(parent), BasicFileAttributes.class, NOFOLLOW));
+        if (found.isSymbolicLink()) {
+            throw new HostileArchive("entry " + name + " would be written through the symlink " + parent);
+        }
+        if (!found.isDirectory()) {
+            throw new HostileArchive("entry " + name + " needs " + parent + " as a folder, but the archive made it a file");
+        }
+    }
+
+    /** Whether name is a regular file of the tree, reached through real folders only. */
+    private boolean isFileOfTheTree(String name) throws IOException {
+        for (int i = name.indexOf('/'); i > 0; i = name.indexOf('/', i + 1)) {
+            String parent = name.substring(0, i);
+            if (!knownDirectories.containsKey(parent)
+                    && !onTarget(name, () -> lstat(tree.resolve(parent))).map(BasicFileAttributes::isDirectory).orElse(false)) {
+                return false;
+            }
+        }
+        return onTarget(name, () -> lstat(tree.resolve(name))).map(BasicFileAttributes::isRegularFile).orElse(false);
+    }
+
+    private static Optional<BasicFileAttributes> lstat(Path path) throws IOException {
+        try {
+            return Optional.of(Files.readAttributes(path, BasicFileAttributes.class, NOFOLLOW));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The entry's name made relative ("./a//b" is "a/b"), or the archive rejected: absolute names
+     * (from whichever header), ".." and NUL would let it write outside the folder.
+     */
+    private static String checkedName(String raw) throws HostileArchive {
+        if (raw.startsWith("/") || raw.indexOf('\0') >= 0) {
+            throw new HostileArchive("entry " + raw.replace('\0', '?') + " has an absolute or invalid name");
+        }
+        var name = new StringBuilder(raw.length());
         for (String segment : raw.split("/")) {
             if (segment.isEmpty() || segment.equals(".")) {
                 continue;
@@ -264,78 +415,210 @@ final class SafeRestore {
             if (segment.equals("..")) {
                 throw new HostileArchive("entry " + raw + " climbs out with ..");
             }
-            if (symlinks.contains(prefix.toString())) {
-                throw new HostileArchive("entry " + raw + " would be written through the symlink " + prefix);
+            if (name.length() > 0) {
+                name.append('/');
             }
-            if (prefix.length() > 0) {
-                prefix.append('/');
-            }
-            prefix.append(segment);
-            segments.add(segment);
+            name.append(segment);
         }
-        return String.join("/", segments);
+        return name.toString();
     }
 
-    private void writeFile(InputStream tar, Path target, String name, long size, int mode) throws IOException {
-        long written = 0;
+    private void writeFile(TarReader tar, Path target, String name, long size, int mode) throws IOException {
         try (var out = Files.newByteChannel(target, CREATE_NEW_FILE, PosixFilePermissions.asFileAttribute(permissions(mode)))) {
-            for (int n; (n = tar.read(buffer)) > 0; ) {
+            for (int n; (n = readArchive(tar)) > 0; ) {
                 bufferView.clear().limit(n);
                 while (bufferView.hasRemaining()) {
                     out.write(bufferView);
                 }
-                written += n;
             }
+        } catch (IOException e) {
+            if (e == archiveFailure || e instanceof FileAlreadyExistsException) {
+                throw e;
+            }
+            throw asTargetFailure(name, e);
         }
-        if (written != size) {
-            throw new IOException("entry " + name + " is truncated: " + written + " of " + size + " bytes");
+    }
+
+    private int readArchive(TarReader tar) throws IOException {
+        try {
+            return tar.read(buffer, 0, buffer.length);
+        } catch (IOException e) {
+            archiveFailure = e;
+            throw e;
         }
-        bytes += written;
+    }
+
+    /** A step on the folder's file system, whose failures are the file system's. */
+    private interface TargetStep<T> {
+        T run() throws IOException;
+    }
+
+    private <T> T onTarget(String name, TargetStep<T> step) throws IOException {
+        try {
+            return step.run();
+        } catch (IOException e) {
+            throw asTargetFailure(name, e);
+        }
+    }
+
+    private void onTarget(String name, Step step) throws IOException {
+        onTarget(name, () -> {
+            step.run();
+            return null;
+        });
+    }
+
+    /** The file system's error as what it is ("no space left on device"), naming the entry; the archive's own errors pass. */
+    private IOException asTargetFailure(String name, IOException e) {
+        if (e instanceof HostileArchive || e instanceof TargetFailure || e == archiveFailure) {
+            return e;
+        }
+        String reason = e instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason()
+                : e instanceof FileAlreadyExistsException ? "it exists" : Cli.reason(e);
+        return new TargetFailure("writing " + name + " into " + folder + ": " + reason, e);
     }
 
     /**
-     * Renames the staged entries into the folder. A staged directory merges into an existing real
-     * directory of the same name; anything else replaces what has its name. Files already in the
-     * folder that the archive does not name stay.
+     * Moves the staged entries into the folder, then sets the folders' modes and times; if any
+     * step fails, undoes every move, newest first, and puts back the modes and times of folders
+     * that were merged into.
      */
-    private void moveInto(Path folder) throws IOException {
-        mergeChildren(staging, folder);
-        // Deepest first, so setting a directory's mtime is the last change made inside it.
-        for (int i = directories.size() - 1; i >= 0; i--) {
-            DirectoryMetadata dir = directories.get(i);
-            Path placed = folder.resolve(dir.name());
-            if (Files.isDirectory(placed, NOFOLLOW)) {
-                setMode(placed, dir.mode());
-                setTimes(placed, dir.mtime());
+    private void moveIntoPlace() throws IOException {
+        try {
+            merge(tree, folder, "");
+            directories.readNewestFirst(this::applyDirectoryMetadata);
+        } catch (IOException | RuntimeException | Error e) {
+            try {
+                // Every line is undone even when one cannot be: each put back is worth having.
+                journal.readNewestFirst(line -> {
+                    try {
+                        undo(line);
+                    } catch (IOException | RuntimeException undo) {
+                        e.addSuppressed(undo);
+                    }
+                });
+            } catch (IOException | RuntimeException undo) {
+                e.addSuppressed(undo);
+            }
+            if (e instanceof IOException io) {
+                throw asTargetFailure("the restored entries", io);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Moves the children of a staged folder into its counterpart in the folder. A staged folder
+     * merges into a real folder of the same name; anything else is moved aside (into replaced/,
+     * for the undo) and the staged entry takes its name. Entries already in the folder that the
+     * archive does not name stay.
+     */
+    private void merge(Path from, Path into, String prefix) throws IOException {
+        try (DirectoryStream<Path> children = Files.newDirectoryStream(from)) {
+            for (Path child : children) {
+                String childName = child.getFileName().toString();
+                String name = prefix + childName;
+                Path destination = into.resolve(childName);
+                BasicFileAttributes existing = lstat(destination).orElse(null);
+                if (existing != null && existing.isDirectory() && Files.isDirectory(child, NOFOLLOW)) {
+                    int mode = mode(destination);
+                    Instant mtime = existing.lastModifiedTime().toInstant();
+                    journal.append(name, MERGED, mode, mtime.getEpochSecond(), mtime.getNano());
+                    withOwnerAccess(destination, mode, () -> merge(child, destination, name + "/"));
+                    continue;
+                }
+                long backup = -1;
+                int backupMode = -1;
+                Path kept = null;
+                if (existing != null) {
+                    backup = backups++;
+                    kept = replaced.resolve(Long.toString(backup));
+                    if (existing.isDirectory() && !Files.isWritable(destination)) {
+                        // rename(2) of a folder to another parent rewrites its "..": it must be writable.
+                        backupMode = mode(destination);
+                        setMode(destination, backupMode | 0700);
+                    }
+                    Files.move(destination, kept, StandardCopyOption.ATOMIC_MOVE);
+                }
+                try {
+                    // A rename, never a copy: staging is on the folder's file system.
+                    Files.move(child, destination, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException | RuntimeException e) {
+                    if (kept != null) {
+                        putBack(kept, destination, backupMode);
+                    }
+                    throw e;
+                }
+                journal.append(name, PLACED, backup, backupMode, 0);
             }
         }
     }
 
-    private static void mergeChildren(Path from, Path into) throws IOException {
-        var children = new ArrayList<Path>();
-        try (DirectoryStream<Path> stream = Files.newDirectoryStream(from)) {
-            stream.forEach(children::add);
+    /** Runs step with the owner's rwx on a folder (a Go module cache's are read-only), then puts its mode back. */
+    private static void withOwnerAccess(Path dir, int mode, Step step) throws IOException {
+        boolean opened = !Files.isWritable(dir) || !Files.isExecutable(dir);
+        if (opened) {
+            setMode(dir, mode | 0700);
         }
-        for (Path child : children) {
-            Path destination = into.resolve(child.getFileName().toString());
-            boolean bothDirectories = Files.isDirectory(child, NOFOLLOW) && Files.isDirectory(destination, NOFOLLOW);
-            if (bothDirectories) {
-                mergeChildren(child, destination);
-                continue;
+        try {
+            step.run();
+        } finally {
+            if (opened) {
+                setMode(dir, mode);
             }
-            // rename(2) replaces a file or a link in one step, but neither puts a directory in place of
-            // something else nor anything in place of a directory: those are removed first. A link
-            // already in the folder is replaced, never followed.
-            boolean replaceable = !Files.isDirectory(destination, NOFOLLOW) && !Files.isDirectory(child, NOFOLLOW);
-            if (!replaceable && Files.exists(destination, NOFOLLOW)) {
-                deleteTree(destination);
+        }
+    }
+
+    private void applyDirectoryMetadata(SpillLog.Line line) throws IOException {
+        Path placed = folder.resolve(line.name());
+        // Every name here was a real folder to the end of the extraction, made or merged into at
+        // the same place in the folder: no link can stand on its path.
+        if (Files.isDirectory(placed, NOFOLLOW)) {
+            setMode(placed, (int) line.kind());
+            setTimes(placed, FileTime.from(Instant.ofEpochSecond(line.a(), line.b())));
+        }
+    }
+
+    /** Undoes one journal line: removes what was placed and puts back what it replaced, or a merged folder's mode and times. */
+    private void undo(SpillLog.Line line) throws IOException {
+        Path path = folder.resolve(line.name());
+        if (line.kind() == MERGED) {
+            // Only what changed: a folder of another user's takes no chmod of ours, even a vain one.
+            if (mode(path) != line.a()) {
+                setMode(path, (int) line.a());
             }
-            Files.move(child, destination, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            FileTime mtime = FileTime.from(Instant.ofEpochSecond(line.b(), line.c()));
+            if (!Files.getLastModifiedTime(path, NOFOLLOW).equals(mtime)) {
+                setTimes(path, mtime);
+            }
+            return;
+        }
+        Path parent = path.getParent();
+        withOwnerAccess(parent, mode(parent), () -> {
+            deleteTree(path);
+            if (line.a() >= 0) {
+                putBack(replaced.resolve(Long.toString(line.a())), path, (int) line.b());
+            }
+        });
+    }
+
+    private static void putBack(Path kept, Path destination, int mode) throws IOException {
+        Files.move(kept, destination, StandardCopyOption.ATOMIC_MOVE);
+        if (mode >= 0) {
+            setMode(destination, mode);
         }
     }
 
     private static void setMode(Path path, int mode) throws IOException {
         Files.setPosixFilePermissions(path, permissions(mode));
+    }
+
+    private static int mode(Path path) throws IOException {
+        int mode = 0;
+        for (PosixFilePermission permission : Files.getPosixFilePermissions(path, NOFOLLOW)) {
+            mode |= 0400 >> permission.ordinal();
+        }
+        return mode;
     }
 
     private static Set<PosixFilePermission> permissions(int mode) {
@@ -346,14 +629,6 @@ final class SafeRestore {
             }
         }
         return permissions;
-    }
-
-    private static int mode(Set<PosixFilePermission> permissions) {
-        int mode = 0;
-        for (PosixFilePermission permission : permissions) {
-            mode |= 0400 >> permission.ordinal();
-        }
-        return mode;
     }
 
     /** A link's or a directory's times, the link not followed; the access time given spares a stat. */

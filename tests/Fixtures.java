@@ -62,6 +62,11 @@ final class Fixtures {
     /** Runs a script's class in its own JVM, as JBang would, from the classes compiled with the tests. */
     static Run script(List<String> jvmOptions, String mainClass, Path cwd, Map<String, String> env, String... args)
             throws Exception {
+        return run(scriptCommand(jvmOptions, mainClass, args), cwd, env);
+    }
+
+    /** The command that runs a script's class in its own JVM, for a test that wraps it in another. */
+    static List<String> scriptCommand(List<String> jvmOptions, String mainClass, String... args) {
         var command = new ArrayList<String>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--add-opens=java.base/sun.nio.fs=ALL-UNNAMED"); // as the scripts' //JAVA_OPTIONS: FileStat's way
@@ -70,7 +75,7 @@ final class Fixtures {
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);
         command.addAll(List.of(args));
-        return run(command, cwd, env);
+        return command;
     }
 
     static Run run(List<String> command, Path cwd, Map<String, String> env) throws Exception {

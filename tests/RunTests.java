@@ -3,8 +3,12 @@
 //DEPS org.junit.jupiter:junit-jupiter-engine:6.1.3
 //DEPS org.junit.jupiter:junit-jupiter-params:6.1.3
 //DEPS org.junit.platform:junit-platform-launcher:6.1.3
+// commons-compress writes the crafted and reference archives of the tests (lib reads tar itself), with its own
+// dependencies pinned: the stores' SDKs bring older ones that win otherwise.
+//DEPS org.apache.commons:commons-compress:1.28.0
+//DEPS org.apache.commons:commons-lang3:3.18.0 commons-io:commons-io:2.20.0 commons-codec:commons-codec:1.19.0
 //SOURCES ../cache-fetch.java ../cache-upload.java
-//SOURCES Fixtures.java StepRunner.java RegistryServer.java TokenServer.java FlakyProxy.java S3ProxyServer.java AzuriteServer.java TektonYaml.java ContainerImage.java *Test.java
+//SOURCES Fixtures.java CraftedTar.java StepRunner.java RegistryServer.java TokenServer.java FlakyProxy.java S3ProxyServer.java AzuriteServer.java TektonYaml.java ContainerImage.java *Test.java
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;

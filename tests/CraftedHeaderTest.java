@@ -1,0 +1,177 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Tar headers that no honest writer makes, crafted block by block: each archive is refused whole
+ * in one line naming what is wrong, with exit 3, its results written, the folder as it was and no
+ * staging folder left.
+ */
+class CraftedHeaderTest {
+
+    private static final long MiB = Fixtures.MiB;
+
+    @TempDir
+    Path tmp;
+
+    private Path project;
+    private Path folder;
+    private Map<String, String> env;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        project = tmp.resolve("project");
+        folder = project.resolve("cache");
+        env = Fixtures.env(tmp.resolve("xdg"));
+        Fixtures.write(project.resolve("go.sum"), "lock\n");
+        Fixtures.write(folder.resolve("earlier/content.txt"), "restored last week\n");
+    }
+
+    /** What a case stores: the tar's bytes, made knowing where the test's temp folder is. */
+    interface Archive {
+        byte[] tar(Path tmp);
+    }
+
+    static Stream<Arguments> craftedArchives() {
+        return Stream.of(
+                refused("an absolute name in a PAX path record", "absolute",
+                        tmp -> new CraftedTar().pax("path=" + tmp.resolve("outside/pax.txt"))
+                                .file("harmless.txt", "escaped").end()),
+                refused("an absolute GNU long name", "absolute",
+                        tmp -> new CraftedTar().gnuLong('L', bytes(tmp.resolve("outside/long.txt").toString()))
+                                .file("harmless.txt", "escaped").end()),
+                refused("a hardlink to an absolute GNU long link target", "absolute",
+                        tmp -> new CraftedTar().file("a.txt", "a").gnuLong('K', bytes(tmp.resolve("outside/secret.txt").toString()))
+                                .header(bytes("h"), '1', 0, 0644, bytes("a.txt")).end()),
+                refused("a header whose checksum is wrong", "checksum",
+                        tmp -> new CraftedTar().file("good.txt", "good").headerWithWrongChecksum("bad.txt", '0', 4)
+                                .data(bytes("evil")).end()),
+                refused("a PAX size shorter than the data that follows", "checksum",
+                        tmp -> new CraftedTar().pax("size=1").header("short.txt", '0', 600)
+                                .data(bytes("x".repeat(600))).end()),
+                refused("an old GNU sparse file", "sparse",
+                        tmp -> new CraftedTar().gnuSparse("sparse.bin", 64 * MiB).end()),
+                refused("a PAX 1.0 sparse file", "sparse",
+                        tmp -> new CraftedTar().pax("GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=sparse.bin",
+                                "GNU.sparse.realsize=" + 64 * MiB).header("GNUSparseFile.0/sparse.bin", '0', 512)
+                                .data(bytes("1\n" + 64 * MiB + "\n0\n")).end()),
+                refused("a name that is not UTF-8", "not UTF-8",
+                        tmp -> new CraftedTar().header(new byte[] {'c', 'a', 'f', (byte) 0xE9}, '0', 1, 0644, new byte[0])
+                                .data(bytes("x")).end()),
+                refused("a name like the restore's own staging folder", "staging",
+                        tmp -> new CraftedTar().file(".tekton-caches-restore-1-0/kept-forever.txt", "x").end()),
+                refused("a name longer than PATH_MAX in a PAX record", "at most 4096",
+                        tmp -> new CraftedTar().pax("path=" + "d/".repeat(3000) + "f").file("f", "x").end()),
+                refused("an archive cut between two entries", "end-of-archive",
+                        tmp -> new CraftedTar().file("first.txt", "1").file("second.txt", "2").bytes()));
+    }
+
+    private static Arguments refused(String name, String reason, Archive archive) {
+        return Arguments.of(Named.of(name, archive), reason);
+    }
+
+    private static byte[] bytes(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("craftedArchives")
+    void craftedHeaderIsRefusedWholeInOneLine(Archive archive, String reason) throws Exception {
+        CraftedTar.store(archive.tar(tmp), project, folder, tmp.resolve("xdg"));
+
+        assertRefused(reason);
+    }
+
+    @Test
+    void aHalfGibGnuLongNameIsRefusedBeforeItIsRead() throws Exception {
+        storeWithHugeHeader('L');
+
+        assertRefused("GNU long name of 536870912 bytes");
+    }
+
+    @Test
+    void aHalfGibPaxHeaderIsRefusedBeforeItIsRead() throws Exception {
+        storeWithHugeHeader('x');
+
+        assertRefused("PAX header of 536870912 bytes");
+    }
+
+    /** A header announcing 512 MiB of name or records, and the 512 MiB: 16 kB once compressed. */
+    private void storeWithHugeHeader(char type) throws Exception {
+        Path object = CraftedTar.entryPath(project, folder, tmp.resolve("xdg"));
+        Files.createDirectories(object.getParent());
+        try (OutputStream out = Compression.ZSTD.compress(Files.newOutputStream(object))) {
+            out.write(new CraftedTar().header(bytes("././@LongLink"), type, 512 * MiB, 0644, new byte[0]).bytes());
+            byte[] chunk = new byte[(int) MiB];
+            Arrays.fill(chunk, (byte) '7'); // "7777…": digits, as a PAX record's length would start
+            for (int i = 0; i < 512; i++) {
+                out.write(chunk);
+            }
+            out.write(new CraftedTar().file("after.txt", "x").end());
+        }
+    }
+
+    @Test
+    void anErrorSuchAsOutOfMemoryEndsAsExit3WithItsResultsAndNoStaging() throws Exception {
+        byte[] content = new byte[(int) (2 * MiB)];
+        CraftedTar.store(new CraftedTar().header("big.bin", '0', content.length).data(content).end(), project, folder,
+                tmp.resolve("xdg"));
+        var folderBefore = Fixtures.snapshot(folder, true);
+
+        // Reading the stored file takes a direct buffer as large as each read: 64 kB of direct memory
+        // makes the JVM throw OutOfMemoryError inside the restore, wherever the heap stands.
+        var run = Fixtures.script(List.of("-XX:MaxDirectMemorySize=64k"), "CacheFetch", project, env, "--pattern",
+                "go.sum", "--folder", "cache", "--results-dir", tmp.resolve("results").toString());
+
+        assertEquals(ExitStatus.STORE, run.status(), run.toString());
+        assertEquals(List.of("cache-fetch:"), run.err().lines().filter(l -> l.startsWith("cache-fetch:"))
+                .map(l -> l.substring(0, 12)).toList(), run.err());
+        assertTrue(run.err().contains("out of memory"), run.err());
+        assertFalse(run.err().contains("\tat "), "no stack trace: " + run.err());
+        assertEquals("false", Files.readString(tmp.resolve("results/fetched")));
+        assertEquals(folderBefore, Fixtures.snapshot(folder, true));
+    }
+
+    /** The names of everything in the temp folder but the folder and the results. */
+    private List<String> outsideTheFolder() throws Exception {
+        return Fixtures.snapshot(tmp, false).keySet().stream()
+                .filter(p -> !p.startsWith("project/cache") && !p.startsWith("results")).toList();
+    }
+
+    private void assertRefused(String reason) throws Exception {
+        var folderBefore = Fixtures.snapshot(folder, true);
+        var outsideBefore = outsideTheFolder();
+
+        long started = System.nanoTime();
+        var run = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", "cache", "--results-dir",
+                tmp.resolve("results").toString());
+        double seconds = (System.nanoTime() - started) / 1e9;
+
+        assertEquals(ExitStatus.STORE, run.status(), run.toString());
+        List<String> lines = run.err().lines().filter(l -> l.startsWith("cache-fetch:")).toList();
+        assertEquals(1, lines.size(), run.err());
+        assertTrue(lines.get(0).contains(reason), "the line names '" + reason + "': " + run.err());
+        assertFalse(lines.get(0).contains("\0"), run.err());
+        assertFalse(run.err().contains("\tat "), "no stack trace: " + run.err());
+        assertEquals("false", Files.readString(tmp.resolve("results/fetched")));
+        assertEquals(folderBefore, Fixtures.snapshot(folder, true), "the folder as it was, no staging left");
+        assertEquals(outsideBefore, outsideTheFolder(), "nothing written outside the folder");
+        assertTrue(seconds < 60, "refused in " + seconds + " s");
+    }
+}
