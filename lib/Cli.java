@@ -23,7 +23,8 @@ final class Cli {
     private Cli() {}
 
     static int run(String command, CacheOptions options, Map<String, String> resultsBefore, Action action) {
-        PrintStream err = System.err;
+        // Everything this run prints goes through it, stack traces included: messages quote URIs.
+        PrintStream err = Redaction.stream(System.err);
         var log = new Log(err, options.verbose);
         var results = new Results(resultsBefore);
         int status;
@@ -68,7 +69,7 @@ final class Cli {
         var commandLine = new CommandLine(command);
         commandLine.setParameterExceptionHandler((e, args) -> {
             var cmd = e.getCommandLine();
-            cmd.getErr().println(cmd.getCommandName() + ": " + e.getMessage() + " (see --help)");
+            cmd.getErr().println(cmd.getCommandName() + ": " + Redaction.redact(e.getMessage()) + " (see --help)");
             return ExitStatus.USAGE;
         });
         return commandLine;

@@ -27,6 +27,14 @@ final class DockerConfig {
         static Credential basic(String username, String password) {
             return new Credential(username, password, null, null);
         }
+
+        /** The user and which secrets it holds, never their values: a record's own toString prints them. */
+        @Override
+        public String toString() {
+            return "Credential[username=" + username + (password != null ? ", password=" + Redaction.HIDDEN : "")
+                    + (identityToken != null ? ", identityToken=" + Redaction.HIDDEN : "")
+                    + (registryToken != null ? ", registryToken=" + Redaction.HIDDEN : "") + "]";
+        }
     }
 
     private static final List<String> FILE_NAMES = List.of("config.json", ".dockerconfigjson");

@@ -26,6 +26,10 @@ record OciReference(String registry, String repository, String tag) {
         }
         String registry = rest.substring(0, slash);
         String name = rest.substring(slash + 1);
+        if (registry.contains("@")) {
+            // Not quoted: what comes before the '@' is a user name and a password.
+            throw usage(location, "the registry's user and password belong in DOCKER_CONFIG's config.json, not in the URI");
+        }
         if (!HOST.matcher(registry).matches()) {
             throw usage(location, "'" + registry + "' is not a registry host[:port]");
         }

@@ -48,6 +48,13 @@ final class RegistryClient {
         }
     }
 
+    /** A request of an HTTPS registry would go out in plain HTTP; refused, and never retried. */
+    static final class PlainHttpRefused extends IOException {
+        PlainHttpRefused(String message) {
+            super(message);
+        }
+    }
+
     private static final int MAX_REDIRECTS = 5;
     private static final Pattern CHALLENGE_PARAM = Pattern.compile("([A-Za-z_]+)=(?:\"((?:[^\"\\\\]|\\\\.)*)\"|([^,\\s]*))");
 
@@ -150,8 +157,8 @@ final class RegistryClient {
             HttpResponse<InputStream> response;
             try {
                 response = sendFollowingRedirects(method, uri, headers, body);
-            } catch (SSLException | ConnectException | HttpConnectTimeoutException e) {
-                throw e; // retrying does not change a certificate, open a closed port or route a lost host
+            } catch (SSLException | ConnectException | HttpConnectTimeoutException | PlainHttpRefused e) {
+                throw e; // retrying does not change a certificate, open a closed port, route a lost host or a redirect
             } catch (IOException e) {
                 last = e;
                 continue;
@@ -176,6 +183,7 @@ final class RegistryClient {
             Supplier<HttpRequest.BodyPublisher> body) throws IOException {
         URI target = uri;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
+            requireTls(target, hop == 0 ? "points " + method + " at" : "redirects " + method + " " + uri.getPath() + " to");
             var request = HttpRequest.newBuilder(target);
             headers.forEach(request::header);
             boolean sameOrigin = target.getScheme().equals(uri.getScheme()) && target.getAuthority().equals(uri.getAuthority());
@@ -202,6 +210,19 @@ final class RegistryClient {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted");
+        }
+    }
+
+    /**
+     * Refuses plain HTTP once the registry is reached over HTTPS, as go-containerregistry refuses
+     * an http:// realm for an https registry: a token service, a redirect's target or an upload's
+     * Location there would see the password, the token or a signed URL in clear. --insecure,
+     * which allows plain HTTP anyway, allows it.
+     */
+    private void requireTls(URI target, String what) throws PlainHttpRefused {
+        if (!insecure && base().startsWith("https:") && "http".equalsIgnoreCase(target.getScheme())) {
+            throw new PlainHttpRefused("registry " + reference.registry() + " is reached over HTTPS but " + what + " "
+                    + target + ", which is plain HTTP; refused (--insecure true allows it)");
         }
     }
 
@@ -261,6 +282,7 @@ final class RegistryClient {
         if (realm == null || realm.isBlank()) {
             throw new AuthenticationFailed("registry " + reference.registry() + " asks for a bearer token but names no token service");
         }
+        requireTls(URI.create(realm), "names the token service");
         String scope = "repository:" + reference.repository() + ":" + (push ? "pull,push" : "pull");
         String service = challenge.getOrDefault("service", "");
         var form = new LinkedHashMap<String, String>();

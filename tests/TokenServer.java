@@ -53,6 +53,7 @@ final class TokenServer implements AutoCloseable {
     private final Path certificate;
     private final Path log;
     private final AtomicInteger issued = new AtomicInteger();
+    private final AtomicInteger received = new AtomicInteger();
     private final AtomicInteger ids = new AtomicInteger();
 
     private TokenServer(Path dir, String service, String issuer, String user, String password) throws Exception {
@@ -119,6 +120,11 @@ final class TokenServer implements AutoCloseable {
         return issued.get();
     }
 
+    /** How many requests arrived, answered or not: none means no credential was ever sent here. */
+    int requestsReceived() {
+        return received.get();
+    }
+
     @Override
     public void close() {
         server.stop(0);
@@ -126,6 +132,7 @@ final class TokenServer implements AutoCloseable {
     }
 
     private void handle(HttpExchange exchange) throws IOException {
+        received.incrementAndGet();
         try (exchange) {
             var params = new LinkedHashMap<String, List<String>>();
             parseForm(exchange.getRequestURI().getRawQuery(), params);
