@@ -18,7 +18,8 @@ import java.util.Map;
  * permission bits, mtimes, symlinks with their targets as written, hardlinks within the folder
  * and UTF-8 names. Entries are relative ("a/b.txt", "a/"), children in name order, so the same
  * tree gives the same archive. Headers and file contents go into one large buffer that is handed
- * on whole, so the compressor sees few large writes whatever the files' sizes.
+ * on whole, so the compressor sees few large writes whatever the files' sizes. A file that changes
+ * while it is read fails the archive, which is never stored with a cut or mixed copy.
  */
 final class Archive {
 
@@ -104,7 +105,7 @@ final class Archive {
                 stat.mtime());
         switch (type) {
             case TarHeader.FILE -> {
-                copyContent(path, size, name);
+                copyContent(path, stat, name);
                 bytes += size;
                 files++;
             }
@@ -126,28 +127,52 @@ final class Archive {
     }
 
     /**
-     * Reads exactly the size the header announced, straight into the buffer, then pads to a whole
-     * block: a file that shrinks meanwhile is an error, one that grows is cut at that size.
+     * Reads exactly the size the header announced, straight into the buffer, pads to a whole block,
+     * then checks that the file is still as the walk saw it.
      */
-    private void copyContent(Path path, long size, String name) throws IOException {
-        if (size == 0) {
-            return;
-        }
-        try (FileChannel in = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            for (long left = size; left > 0; ) {
-                if (used == buffer.length) {
-                    flush();
+    private void copyContent(Path path, FileStat stat, String name) throws IOException {
+        long size = stat.size();
+        if (size > 0) {
+            try (FileChannel in = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                for (long left = size; left > 0; ) {
+                    if (used == buffer.length) {
+                        flush();
+                    }
+                    view.limit((int) Math.min(buffer.length, used + left)).position(used);
+                    int n = in.read(view);
+                    if (n < 0) {
+                        throw changedWhileRead(name, stat, FileStat.of(path));
+                    }
+                    used += n;
+                    left -= n;
                 }
-                view.limit((int) Math.min(buffer.length, used + left)).position(used);
-                int n = in.read(view);
-                if (n < 0) {
-                    throw new IOException(name + " shrank while it was archived");
-                }
-                used += n;
-                left -= n;
             }
+            zeros((int) (TarHeader.padded(size) - size));
         }
-        zeros((int) (TarHeader.padded(size) - size));
+        checkUnchanged(path, stat, name);
+    }
+
+    /**
+     * GNU tar's "file changed as we read it", by one more lstat: a file that grew would otherwise be
+     * stored cut at the size in its header, and one rewritten in place (same size, new mtime) would
+     * mix two versions, either of which breaks the next build (a jar a build daemon is still writing).
+     * Archiving it again is no option: its header and part of its bytes may already be compressed and
+     * sent, and a stream cannot take them back. Nor is starting the whole archive over, as a file
+     * still being written is likely to change again. So the upload fails: its store discards what
+     * was sent without commit, so the store keeps exactly what it held, and the next upload, once
+     * the build has finished writing, stores a whole archive.
+     */
+    private static void checkUnchanged(Path path, FileStat before, String name) throws IOException {
+        FileStat after = FileStat.of(path);
+        if (after.size() != before.size() || !after.mtime().equals(before.mtime())) {
+            throw changedWhileRead(name, before, after);
+        }
+    }
+
+    private static IOException changedWhileRead(String name, FileStat before, FileStat after) {
+        return new IOException(name + " changed while it was read (" + before.size() + " bytes modified " + before.mtime()
+                + " when the walk saw it, " + after.size() + " bytes modified " + after.mtime()
+                + " after): nothing was stored rather than a cut or mixed copy");
     }
 
     /** Two zero blocks end a tar stream, and zeros fill its last record. */

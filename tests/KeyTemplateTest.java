@@ -1,8 +1,12 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -11,14 +15,29 @@ class KeyTemplateTest {
 
     private static final Environment ENV = new Environment(Map.of("BRANCH", "release-1.2", "SLASHED", "feature/x"));
 
+    /**
+     * Go's GOARCH for the machine names uname -m prints, written out here rather than taken from
+     * Platform, so that a wrong name there cannot also be the expected one.
+     */
+    private static final Map<String, String> GOARCH_OF_MACHINE = Map.of("x86_64", "amd64", "aarch64", "arm64",
+            "arm64", "arm64", "i686", "386", "i386", "386", "ppc64le", "ppc64le", "s390x", "s390x", "riscv64", "riscv64");
+
     @Test
-    void everyPlaceholderIsReplacedWhereverItStands() {
-        assertEquals("oci://r/c:go-" + Platform.os() + "-" + Platform.arch() + "-release-1.2-abc",
-                KeyTemplate.expand("oci://r/c:go-{{os}}-{{arch}}-{{env:BRANCH}}-{{hash}}", "abc", ENV));
+    void everyPlaceholderIsReplacedWhereverItStands() throws Exception {
+        String os = uname("-s").toLowerCase(Locale.ROOT); // Linux, Darwin: Go's linux, darwin
+        String arch = GOARCH_OF_MACHINE.get(uname("-m"));
+        assertNotNull(arch, "uname -m says " + uname("-m") + ": add Go's name for it to the table");
+
+        assertEquals("oci://r/c:go-" + os + "-" + arch + "-release-1.2-abc",
+                KeyTemplate.expand("oci://r/c:go-{{os}}-{{arch}}-{{env:BRANCH}}-{{hash}}", "abc", ENV),
+                "Go's names, which image configs and Tekton use");
         assertEquals("no placeholder {at} all", KeyTemplate.expand("no placeholder {at} all", "abc", ENV));
-        if (System.getProperty("os.arch").equals("amd64") || System.getProperty("os.arch").equals("x86_64")) {
-            assertEquals("amd64", Platform.arch(), "Go's name, which image configs and Tekton use");
-        }
+    }
+
+    private static String uname(String option) throws Exception {
+        var run = Fixtures.run(List.of("uname", option), Path.of("."), System.getenv());
+        assertEquals(0, run.status(), run.toString());
+        return run.out().strip();
     }
 
     @Test
