@@ -4,7 +4,7 @@
 //DEPS org.junit.jupiter:junit-jupiter-params:6.1.3
 //DEPS org.junit.platform:junit-platform-launcher:6.1.3
 //SOURCES ../cache-fetch.java ../cache-upload.java
-//SOURCES Fixtures.java StepRunner.java RegistryServer.java TokenServer.java FlakyProxy.java S3ProxyServer.java AzuriteServer.java TektonYaml.java ContainerImage.java *Test.java
+//SOURCES Fixtures.java StepRunner.java RegistryServer.java TokenServer.java FlakyProxy.java S3ProxyServer.java AzuriteServer.java TektonYaml.java ContainerImage.java CaseInsensitiveVolume.java *Test.java
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
