@@ -70,9 +70,9 @@ static char *fold(const char *path)
         char *folded = size == (size_t)-1 ? NULL : malloc(size + 1);
         if (folded != NULL)
             wcstombs(folded, wide, size + 1);
-        else if (size == (size_t)-1)
-            errno = EILSEQ;
         free(wide);
+        if (size == (size_t)-1)
+            errno = EILSEQ;
         return folded;
     }
 
