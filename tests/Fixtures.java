@@ -127,7 +127,7 @@ final class Fixtures {
     }
 
     /** The last lines of a log, for the message of a failure. */
-    private static String tail(Path log) {
+    static String tail(Path log) {
         try {
             List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
