@@ -204,12 +204,24 @@ final class SafeRestore {
                 } catch (OverlappingFileLockException e) {
                     // held by a restore running in this JVM
                 } catch (NoSuchFileException e) {
-                    if (Files.getLastModifiedTime(staging, NOFOLLOW).toInstant().isBefore(Instant.now().minus(UNLOCKED_STAGING_AGE))) {
+                    if (isAbandonedWithoutLock(staging)) {
                         deleteTree(staging);
                     }
                 }
             }
         }
+    }
+
+    /**
+     * A staging folder without a lock file: one of an earlier version, named PID-RANDOM, whose
+     * process is gone; or one made so long ago that its restore died before it took its lock.
+     */
+    private static boolean isAbandonedWithoutLock(Path staging) throws IOException {
+        String[] parts = staging.getFileName().toString().substring(STAGING_PREFIX.length()).split("-");
+        if (parts.length == 2 && parts[0].matches("[0-9]{1,18}")) {
+            return ProcessHandle.of(Long.parseLong(parts[0])).isEmpty();
+        }
+        return Files.getLastModifiedTime(staging, NOFOLLOW).toInstant().isBefore(Instant.now().minus(UNLOCKED_STAGING_AGE));
     }
 
     private void extract(InputStream stored) throws IOException {

@@ -65,11 +65,11 @@ class CraftedHeaderTest {
                 refused("a PAX size shorter than the data that follows", "checksum",
                         tmp -> new CraftedTar().pax("size=1").header("short.txt", '0', 600)
                                 .data(bytes("x".repeat(600))).end()),
-                refused("an old GNU sparse file", "sparse",
-                        tmp -> new CraftedTar().gnuSparse("sparse.bin", 64 * MiB).end()),
-                refused("a PAX 1.0 sparse file", "sparse",
-                        tmp -> new CraftedTar().pax("GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=sparse.bin",
-                                "GNU.sparse.realsize=" + 64 * MiB).header("GNUSparseFile.0/sparse.bin", '0', 512)
+                refused("an old GNU sparse file", "is a sparse file",
+                        tmp -> new CraftedTar().gnuSparse("holes.bin", 64 * MiB).end()),
+                refused("a PAX 1.0 sparse file", "is a sparse file",
+                        tmp -> new CraftedTar().pax("GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=holes.bin",
+                                "GNU.sparse.realsize=" + 64 * MiB).header("GNUSparseFile.0/holes.bin", '0', 512)
                                 .data(bytes("1\n" + 64 * MiB + "\n0\n")).end()),
                 refused("a name that is not UTF-8", "not UTF-8",
                         tmp -> new CraftedTar().header(new byte[] {'c', 'a', 'f', (byte) 0xE9}, '0', 1, 0644, new byte[0])

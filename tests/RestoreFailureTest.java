@@ -130,6 +130,27 @@ class RestoreFailureTest {
     }
 
     @Test
+    void aStagingFolderWhoseLockNobodyHoldsIsRemovedAndOneHeldStays() throws Exception {
+        CraftedTar.store(new CraftedTar().file("new.txt", "new\n").end(), project, folder, tmp.resolve("xdg"));
+        Path abandoned = folder.resolve(".tekton-caches-restore-00000000000000a1");
+        Fixtures.write(abandoned.resolve("lock"), "");
+        Fixtures.write(abandoned.resolve("tree/half.txt"), "from a restore that was killed\n");
+        Path running = folder.resolve(".tekton-caches-restore-00000000000000b2");
+        Fixtures.write(running.resolve("tree/half.txt"), "from a restore under way, pid 1 like ours\n");
+
+        // This JVM holds the second one's lock, as the restore that made it would: another process sees it held.
+        try (var lockFile = java.nio.channels.FileChannel.open(running.resolve("lock"), java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE); var lock = lockFile.lock()) {
+            var run = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", "cache");
+
+            assertEquals(0, run.status(), run.toString());
+        }
+        assertFalse(Files.exists(abandoned), "the abandoned staging folder is gone");
+        assertTrue(Files.exists(running.resolve("tree/half.txt")), "the one in use stays");
+        assertEquals("new\n", Files.readString(folder.resolve("new.txt")));
+    }
+
+    @Test
     void aFullDiskIsReportedAsSuchAndTheFolderStaysAsItWas() throws Exception {
         assumeTrue((Integer) Files.getAttribute(tmp, "unix:uid") == 0, "mounting a small file system takes root");
         assumeTrue(Fixtures.run(List.of("unshare", "-m", "true"), tmp, env).status() == 0, "unshare -m is not allowed here");
