@@ -62,7 +62,7 @@ final class S3Store implements Store {
     }
 
     /** s3://bucket/KEY: the store is the bucket, the object the key. */
-    static Stores.Target target(StoreUri.Location location, Environment environment, Log log) {
+    static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, PARAMETERS);
         boolean plainHttp = uri.flag("disable_https") || uri.flag("disableSSL");
         Region region = region(uri, environment, log);
@@ -70,7 +70,8 @@ final class S3Store implements Store {
                 .httpClientBuilder(ApacheHttpClient.builder()
                         .maxConnections(S3MultipartUpload.PARALLEL_PARTS + 4)
                         .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofMinutes(2)))
+                        // A read that waits this long for a byte fails, and the download resumes by range.
+                        .socketTimeout(stallTimeout))
                 // Our own sha256 guards the archive; the SDK's default CRC trailers trip S3-compatible stores.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
