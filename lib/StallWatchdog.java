@@ -38,7 +38,10 @@ final class StallWatchdog {
         this.timeoutNanos = timeout.toNanos();
     }
 
-    /** http.send, the request body and the wait for the response's head watched; the response body is watched as it is read. */
+    /**
+     * As http.send with a body handler of ofInputStream: the request body and the wait for the
+     * response's head are watched, and the response body is as it is read.
+     */
     HttpResponse<InputStream> send(HttpClient http, HttpRequest request) throws IOException, InterruptedException {
         var watch = new Watch();
         HttpRequest watched = request.bodyPublisher()
@@ -54,7 +57,7 @@ final class StallWatchdog {
         } catch (CancellationException e) {
             throw new Stalled(timeout);
         } catch (ExecutionException e) {
-            if (watch.fired) {
+            if (watch.fired()) {
                 throw new Stalled(timeout);
             }
             if (e.getCause() instanceof IOException io) {
@@ -70,6 +73,15 @@ final class StallWatchdog {
         } finally {
             watch.stop();
         }
+    }
+
+    /** A watch on a transfer of another client: moved() as its bytes go, start with what abandons it, stop when done. */
+    Watch watch() {
+        return new Watch();
+    }
+
+    Stalled stalled() {
+        return new Stalled(timeout);
     }
 
     /** The stream, closed when a read waits the timeout without a byte; that read then throws Stalled. */
@@ -89,12 +101,12 @@ final class StallWatchdog {
                 watch.moved();
                 try {
                     int n = in.read(b, off, len);
-                    if (watch.fired) {
+                    if (watch.fired()) {
                         throw new Stalled(timeout);
                     }
                     return n;
                 } catch (IOException e) {
-                    if (watch.fired && !(e instanceof Stalled)) {
+                    if (watch.fired() && !(e instanceof Stalled)) {
                         throw new Stalled(timeout);
                     }
                     throw e;
@@ -116,7 +128,7 @@ final class StallWatchdog {
      * since, it is put off to a timeout after that; if not, and the transfer was waiting on the
      * peer, the abandon action runs, once.
      */
-    private final class Watch {
+    final class Watch {
         private volatile long lastMoved = System.nanoTime();
         private volatile boolean waiting = true;
         private volatile boolean stopped;
@@ -125,7 +137,12 @@ final class StallWatchdog {
 
         void start(Runnable abandon) {
             this.abandon = abandon;
+            lastMoved = System.nanoTime();
             checkIn(timeoutNanos);
+        }
+
+        boolean fired() {
+            return fired;
         }
 
         /** Bytes moved, or a read began: the peer has a timeout from now. */

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Stores that go silent in the middle of a transfer, the connection left open: a proxy forwards
  * 1 MiB of a blob, then nothing. With --stall-timeout 2s the fetch abandons the request, goes on
  * by range and restores; when every attempt stalls it fails with exit 3 in one line, in bounded
- * time, the folder as it was. Each run is capped at 90 s, so that a stall nobody notices fails
+ * time, the folder as it was. An upload whose request the proxy takes no byte of is abandoned
+ * and sent again (oci://, s3://). Each run is capped at 90 s, so that a stall nobody notices fails
  * the test instead of hanging it. GCS is not here: its only fake runs in process, with no socket
  * to stall.
  */
@@ -185,6 +186,20 @@ class StallTest {
     void anS3DownloadThatStallsEveryTimeFailsInBoundedTime() throws Exception {
         upload("s3://caches/always/{{hash}}", s3Env());
         assertFailedLeavingTheFolder("s3://caches/always/{{hash}}", s3Env(), s3Proxy, "GET /caches/always/.*");
+    }
+
+    @Test
+    void anS3UploadWhosePartStallsIsSentAgain() throws Exception {
+        // Two parts, the first of 8 MiB: more than the socket buffers on loopback hold, so its write blocks.
+        Fixtures.writeRandom(project.resolve("cache/big/more.bin"), 4 * Fixtures.MiB, 5);
+        s3Proxy.hangNext("PUT /caches/upload/", 1);
+
+        var uploaded = run("CacheUpload", s3Env(), "--pattern", "go.sum", "--target", "s3://caches/upload/{{hash}}",
+                "--folder", "cache", "--compression", "none", "--stall-timeout", "2s");
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        Path restored = tmp.resolve("restored");
+        assertRestored(fetch("s3://caches/upload/{{hash}}", s3Env(), restored), restored);
     }
 
     private Map<String, String> azureEnv() {
