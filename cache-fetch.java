@@ -51,7 +51,8 @@ class CacheFetch implements Callable<Integer> {
         return Cli.run("cache-fetch", options, Fetch.RESULTS_BEFORE, (results, log) -> Fetch.run(
                 new Fetch.Request(CacheOptions.storeUri("--source", source, Environment.system()), options.folder(),
                         options.workingDir(), options.patterns, restoreKeys, CacheOptions.flag("--lookup-only", lookupOnly),
-                        CacheOptions.flag("--fail-on-miss", failOnMiss), options.insecure(), Environment.system()),
+                        CacheOptions.flag("--fail-on-miss", failOnMiss), options.insecure(), options.stallTimeout(),
+                        Environment.system()),
                 results, log, System::nanoTime));
     }
 

@@ -51,7 +51,7 @@ class CacheUpload implements Callable<Integer> {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
                         options.workingDir(), options.patterns, Compression.parse(compression), expiresAfter(), maxAge(),
-                        options.insecure(), Environment.system()),
+                        options.insecure(), options.stallTimeout(), Environment.system()),
                 results, log, System::nanoTime));
     }
 

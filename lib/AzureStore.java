@@ -67,11 +67,15 @@ final class AzureStore implements Store {
     /** The ETag each found blob had, so that open reads those bytes and no newer ones. */
     private final Map<String, String> etags = new HashMap<>();
 
-    private AzureStore(String containerName, AzureAccount credentials, Log log) {
+    private AzureStore(String containerName, AzureAccount credentials, Duration stallTimeout, Log log) {
         this.containerName = containerName;
         this.source = credentials.source();
+        // A request whose body or answer moves no byte for the stall timeout fails, and is retried
+        // (a download by range, by the SDK's DownloadRetryOptions).
+        var http = new HttpClientOptions().setConnectTimeout(CONNECT_TIMEOUT)
+                .setWriteTimeout(stallTimeout).setResponseTimeout(stallTimeout).setReadTimeout(stallTimeout);
         BlobServiceClientBuilder builder = credentials.builder()
-                .httpClient(HttpClient.createDefault(new HttpClientOptions().setConnectTimeout(CONNECT_TIMEOUT)))
+                .httpClient(HttpClient.createDefault(http))
                 .retryOptions(RETRIES)
                 .httpLogOptions(new HttpLogOptions().setLogLevel(HttpLogDetailLevel.NONE));
         // One client: the async one streams a download as it arrives; other calls block on it.
@@ -84,13 +88,13 @@ final class AzureStore implements Store {
     }
 
     /** azblob://CONTAINER/NAME: the store is the container, the object the blob NAME. */
-    static Stores.Target target(StoreUri.Location location, Environment environment, Log log) {
+    static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, AzureAccount.PARAMETERS);
         if (!uri.bucket().matches("\\$root|\\$web|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")) {
             throw new UsageError("'" + uri.bucket() + "' in '" + location.text() + "' is not an Azure container name:"
                     + " 3 to 63 lowercase letters, digits and single hyphens");
         }
-        var store = new AzureStore(uri.bucket(), AzureAccount.from(uri, environment), log);
+        var store = new AzureStore(uri.bucket(), AzureAccount.from(uri, environment), stallTimeout, log);
         return new Stores.Target(store, uri.key());
     }
 

@@ -1,6 +1,7 @@
 //DEPS info.picocli:picocli:4.7.7
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -30,6 +31,11 @@ final class CacheOptions {
             description = "Allow plain HTTP and unverified TLS to the store (env PARAM_INSECURE).")
     String insecure;
 
+    @Option(names = "--stall-timeout", paramLabel = "DURATION", defaultValue = "${PARAM_STALL_TIMEOUT:-30s}",
+            description = "Abandon and retry a request to the store that moves no byte for this long, such as 30s or 2m"
+                    + " (env PARAM_STALL_TIMEOUT, default 30s); a download goes on from where it stopped.")
+    String stallTimeout;
+
     @Option(names = "--results-dir", paramLabel = "DIR",
             description = "Write Tekton results there, one file each (fetch: fetched, cache-hit, cache-key, matched-key, size;"
                     + " upload: cache-key, size).")
@@ -51,6 +57,10 @@ final class CacheOptions {
 
     boolean insecure() {
         return flag("--insecure", insecure);
+    }
+
+    Duration stallTimeout() {
+        return Durations.parse("--stall-timeout", stallTimeout);
     }
 
     /** A true|false option whose value may come from a StepAction parameter: empty is false. */

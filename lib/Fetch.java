@@ -1,6 +1,7 @@
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -14,7 +15,7 @@ final class Fetch {
 
     /** What to fetch; lookupOnly says what would be restored and restores nothing, failOnMiss makes a miss exit 1. */
     record Request(StoreUri source, Path folder, Path workingDir, List<String> patterns, List<String> restoreKeys,
-            boolean lookupOnly, boolean failOnMiss, boolean insecure, Environment environment) {}
+            boolean lookupOnly, boolean failOnMiss, boolean insecure, Duration stallTimeout, Environment environment) {}
 
     static final Map<String, String> RESULTS_BEFORE = Map.of(
             "fetched", "false", "cache-hit", "false", "cache-key", "", "matched-key", "", "size", "0");
@@ -26,7 +27,7 @@ final class Fetch {
         results.put("cache-key", key.hash());
         List<String> restoreKeys = restoreKeys(request, key.hash());
         StoreUri.Location location = request.source().resolve(key.hash());
-        Stores.Target target = Stores.open(location, request.insecure(), request.environment(), log);
+        Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         try (Store store = target.store()) {
             var found = CacheLookup.find(store, target.path(), restoreKeys);
             if (found.isEmpty()) {

@@ -89,7 +89,7 @@ final class GcsStore implements Store {
     }
 
     /** gs://BUCKET/NAME: the store is the bucket, the object its full name. */
-    static Stores.Target target(StoreUri.Location location, Environment environment, Log log) {
+    static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, PARAMETERS);
         var quiet = quietSdkLoggers(); // before the SDK looks for credentials, which may warn
         boolean anonymous = uri.flag("anonymous");
@@ -107,6 +107,8 @@ final class GcsStore implements Store {
                         .build())
                 .setTransportOptions(HttpTransportOptions.newBuilder()
                         .setConnectTimeout(3_000)
+                        // A read that waits this long for a byte fails, and the SDK's reader resumes it.
+                        .setReadTimeout((int) Math.min(stallTimeout.toMillis(), Integer.MAX_VALUE))
                         // The default transport installs Conscrypt, unpacking a native library
                         // into /tmp on every run (0.6 s here); the JDK's TLS does the job.
                         .setHttpTransportFactory(NetHttpTransport::new)

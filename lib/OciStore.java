@@ -8,6 +8,7 @@ import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -49,28 +50,30 @@ final class OciStore implements Store {
 
     private final OciReference reference;
     private final boolean insecure;
+    private final Duration stallTimeout;
     private final Environment environment;
     private final Log log;
     private RegistryClient client;
     private boolean clientMayPush;
 
-    private OciStore(OciReference reference, boolean insecure, Environment environment, Log log) {
+    private OciStore(OciReference reference, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
         this.reference = reference;
         this.insecure = insecure;
+        this.stallTimeout = stallTimeout;
         this.environment = environment;
         this.log = log;
     }
 
     /** oci://host/repository:TAG: the store is the repository, the object the tag. */
-    static Stores.Target target(StoreUri.Location location, boolean insecure, Environment environment, Log log) {
+    static Stores.Target target(StoreUri.Location location, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
         var reference = OciReference.parse(location);
-        return new Stores.Target(new OciStore(reference, insecure, environment, log), reference.tag());
+        return new Stores.Target(new OciStore(reference, insecure, stallTimeout, environment, log), reference.tag());
     }
 
     /** A client allowed to pull, or to push too; a pull-only one is replaced when a push comes. */
     private RegistryClient client(boolean push) throws IOException {
         if (client == null || (push && !clientMayPush)) {
-            var connected = new RegistryClient(reference, push, insecure, environment, log);
+            var connected = new RegistryClient(reference, push, insecure, stallTimeout, environment, log);
             connected.connect();
             client = connected;
             clientMayPush = push;

@@ -64,11 +64,12 @@ final class RegistryClient {
     private final DockerConfig credentials;
     private final Log log;
     private final HttpClient http;
+    private final StallWatchdog stall;
     private String base;
     // Volatile: a restore key reads manifests from several threads, and any of them may renew it.
     private volatile String authorization;
 
-    RegistryClient(OciReference reference, boolean push, boolean insecure, Environment environment, Log log) {
+    RegistryClient(OciReference reference, boolean push, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
         this.reference = reference;
         this.push = push;
         this.insecure = insecure;
@@ -80,6 +81,7 @@ final class RegistryClient {
                 .connectTimeout(Duration.ofSeconds(15))
                 .sslContext(RegistryTls.context(insecure, environment))
                 .build();
+        this.stall = new StallWatchdog(stallTimeout);
     }
 
     /** scheme://host[:port]/v2/REPOSITORY/ + path. */
@@ -206,7 +208,7 @@ final class RegistryClient {
 
     private HttpResponse<InputStream> exchange(HttpRequest request) throws IOException {
         try {
-            return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            return stall.send(http, request);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted");

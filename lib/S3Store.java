@@ -27,6 +27,7 @@ import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
@@ -50,27 +51,33 @@ final class S3Store implements Store {
             "disable_https", "disableSSL", "fips", "dualstack", "accelerate", "awssdk", "anonymous");
 
     private final S3Client s3;
+    /** Given to the client built, which therefore leaves closing it to us. */
+    private final SdkHttpClient http;
     private final String bucket;
     private final String endpoint;
     private final Log log;
 
-    private S3Store(S3Client s3, String bucket, String endpoint, Log log) {
+    private S3Store(S3Client s3, SdkHttpClient http, String bucket, String endpoint, Log log) {
         this.s3 = s3;
+        this.http = http;
         this.bucket = bucket;
         this.endpoint = endpoint;
         this.log = log;
     }
 
     /** s3://bucket/KEY: the store is the bucket, the object the key. */
-    static Stores.Target target(StoreUri.Location location, Environment environment, Log log) {
+    static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, PARAMETERS);
         boolean plainHttp = uri.flag("disable_https") || uri.flag("disableSSL");
         Region region = region(uri, environment, log);
+        var http = new WatchedSdkHttpClient(ApacheHttpClient.builder()
+                .maxConnections(S3MultipartUpload.PARALLEL_PARTS + 4)
+                .connectionTimeout(Duration.ofSeconds(10))
+                // A read that waits this long for a byte fails, and the download resumes by range.
+                .socketTimeout(stallTimeout)
+                .build(), new StallWatchdog(stallTimeout));
         var builder = S3Client.builder()
-                .httpClientBuilder(ApacheHttpClient.builder()
-                        .maxConnections(S3MultipartUpload.PARALLEL_PARTS + 4)
-                        .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofMinutes(2)))
+                .httpClient(http)
                 // Our own sha256 guards the archive; the SDK's default CRC trailers trip S3-compatible stores.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
@@ -88,7 +95,7 @@ final class S3Store implements Store {
         }
         builder.credentialsProvider(credentials(uri, environment));
         String where = endpoint != null ? endpoint : "the S3 endpoint of " + region.id();
-        return new Stores.Target(new S3Store(builder.build(), uri.bucket(), where, log), uri.key());
+        return new Stores.Target(new S3Store(builder.build(), http, uri.bucket(), where, log), uri.key());
     }
 
     /**
@@ -265,5 +272,6 @@ final class S3Store implements Store {
     @Override
     public void close() {
         s3.close();
+        http.close();
     }
 }

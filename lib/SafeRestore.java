@@ -225,18 +225,52 @@ final class SafeRestore {
     }
 
     private void extract(InputStream stored) throws IOException {
-        var buffered = new BufferedInputStream(stored, Compression.BUFFER);
+        var fromStore = new StoreStream(stored);
+        var buffered = new BufferedInputStream(fromStore, Compression.BUFFER);
         Compression compression = Compression.detect(buffered);
+        String archive = compression == Compression.NONE ? "the uncompressed archive" : "the " + compression.label() + " archive";
         // Read, digested and decompressed on a thread of their own while this one writes files.
         try (InputStream decompressed = new ReadAhead(compression.decompress(buffered), Compression.BUFFER)) {
             extractTar(buffered, decompressed);
         } catch (HostileArchive | Meter.DigestMismatch | TargetFailure e) {
             throw e;
         } catch (TarReader.Corrupt e) {
-            throw new IOException("the " + compression.label() + " archive is corrupt: " + e.getMessage(), e);
+            throw new IOException(archive + " is corrupt: " + e.getMessage(), e);
         } catch (IOException e) {
-            // What is left is the decompressor or the stream refusing the bytes: say which format it was.
-            throw new IOException("the " + compression.label() + " archive is corrupt or truncated: " + Cli.reason(e), e);
+            if (e == fromStore.failure) {
+                throw e; // the store's read failed, after its retries: no fault of the archive's
+            }
+            // What is left is the decompressor or tar refusing the bytes: say which format it was.
+            throw new IOException(archive + " is corrupt or truncated: " + Cli.reason(e), e);
+        }
+    }
+
+    /** The stored object's stream, remembering what it threw, so that a store's failure is not called a corrupt archive. */
+    private static final class StoreStream extends java.io.FilterInputStream {
+        private volatile IOException failure; // set on the read-ahead thread, read on this one
+
+        StoreStream(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return super.read();
+            } catch (IOException e) {
+                failure = e;
+                throw e;
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return super.read(b, off, len);
+            } catch (IOException e) {
+                failure = e;
+                throw e;
+            }
         }
     }
 

@@ -1,3 +1,5 @@
+import java.time.Duration;
+
 /** Picks the store for a URI's scheme: the one place where schemes are dispatched. */
 final class Stores {
 
@@ -6,14 +8,17 @@ final class Stores {
 
     private Stores() {}
 
-    /** The store for the location; insecure allows plain HTTP and unverified TLS where a store speaks HTTP. */
-    static Target open(StoreUri.Location location, boolean insecure, Environment environment, Log log) {
+    /**
+     * The store for the location; insecure allows plain HTTP and unverified TLS where a store speaks
+     * HTTP, and a request that moves no byte for stallTimeout is abandoned (a file cannot stall).
+     */
+    static Target open(StoreUri.Location location, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
         return switch (location.scheme()) {
             case "file" -> FileStore.target(location);
-            case "oci" -> OciStore.target(location, insecure, environment, log);
-            case "s3" -> S3Store.target(location, environment, log);
-            case "gs" -> GcsStore.target(location, environment, log);
-            case "azblob" -> AzureStore.target(location, environment, log);
+            case "oci" -> OciStore.target(location, insecure, stallTimeout, environment, log);
+            case "s3" -> S3Store.target(location, stallTimeout, environment, log);
+            case "gs" -> GcsStore.target(location, stallTimeout, environment, log);
+            case "azblob" -> AzureStore.target(location, stallTimeout, environment, log);
             default -> throw new UsageError("'" + location.text() + "' has the unknown scheme " + location.scheme()
                     + "; use file://, oci://, s3://, gs:// or azblob://");
         };

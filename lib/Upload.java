@@ -18,7 +18,7 @@ final class Upload {
      * maxAge (file:// only) prunes the folder's entries unused for longer. Either may be null.
      */
     record Request(StoreUri target, Path folder, Path workingDir, List<String> patterns, Compression compression,
-            String expiresAfter, Duration maxAge, boolean insecure, Environment environment) {}
+            String expiresAfter, Duration maxAge, boolean insecure, Duration stallTimeout, Environment environment) {}
 
     static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
 
@@ -32,7 +32,7 @@ final class Upload {
         results.put("cache-key", key.hash());
         StoreUri.Location location = request.target().resolve(key.hash());
         checkLifecycleOptions(request, location);
-        Stores.Target target = Stores.open(location, request.insecure(), request.environment(), log);
+        Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         try (Store store = target.store()) {
             var existing = store.find(target.path());
             if (existing.isPresent()) {

@@ -97,7 +97,8 @@ class AzureAccountTest {
         }
         var location = new StoreUri(uri).resolve("abc123");
         var quiet = new Log(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()), false);
-        var e = assertThrows(UsageError.class, () -> Stores.open(location, false, new Environment(env), quiet));
+        var e = assertThrows(UsageError.class, () -> Stores.open(location, false, java.time.Duration.ofSeconds(30),
+                new Environment(env), quiet));
         assertTrue(e.getMessage().contains(message), e.getMessage());
     }
 }

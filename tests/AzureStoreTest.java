@@ -430,7 +430,7 @@ class AzureStoreTest {
     void listingFindsTheBlobsWithAPrefixWithTheirDigests() throws Exception {
         var quiet = new Log(new PrintStream(OutputStream.nullOutputStream()), false);
         var location = StoreUri.parse("--target", uri()).resolve("unused");
-        var target = Stores.open(location, false, new Environment(env), quiet);
+        var target = Stores.open(location, false, java.time.Duration.ofSeconds(30), new Environment(env), quiet);
         var written = new TreeMap<String, String>();
         try (Store store = target.store()) {
             for (String name : new String[] {"caches/maven-linux-1", "caches/maven-linux-2", "caches/npm-linux-1"}) {

@@ -92,7 +92,7 @@ class ConcurrentUploadTest {
             case "azblob" -> azurite.env(env);
             default -> env;
         };
-        return Stores.open(new StoreUri(uri).resolve(key), false, new Environment(env), quiet());
+        return Stores.open(new StoreUri(uri).resolve(key), false, java.time.Duration.ofSeconds(30), new Environment(env), quiet());
     }
 
     /** Two archives of the size a case needs: one part or several of S3, several Azure blocks. */

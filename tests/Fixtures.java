@@ -62,7 +62,13 @@ final class Fixtures {
     /** Runs a script's class in its own JVM, as JBang would, from the classes compiled with the tests. */
     static Run script(List<String> jvmOptions, String mainClass, Path cwd, Map<String, String> env, String... args)
             throws Exception {
-        return run(scriptCommand(jvmOptions, mainClass, args), cwd, env);
+        return script(Duration.ofMinutes(10), jvmOptions, mainClass, cwd, env, args);
+    }
+
+    /** As script, killed and failing the test after limit: where a bug would hang the run for ever. */
+    static Run script(Duration limit, List<String> jvmOptions, String mainClass, Path cwd, Map<String, String> env,
+            String... args) throws Exception {
+        return run(scriptCommand(jvmOptions, mainClass, args), cwd, env, limit);
     }
 
     /** The command that runs a script's class in its own JVM, for a test that wraps it in another. */
@@ -79,6 +85,10 @@ final class Fixtures {
     }
 
     static Run run(List<String> command, Path cwd, Map<String, String> env) throws Exception {
+        return run(command, cwd, env, Duration.ofMinutes(10));
+    }
+
+    private static Run run(List<String> command, Path cwd, Map<String, String> env, Duration limit) throws Exception {
         var builder = new ProcessBuilder(command).directory(cwd.toFile());
         builder.environment().clear();
         builder.environment().putAll(env);
@@ -86,9 +96,10 @@ final class Fixtures {
         Path err = Files.createTempFile("run-", ".err");
         try {
             Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-            if (!process.waitFor(10, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                throw new AssertionError("timed out: " + command);
+            if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly().waitFor();
+                throw new AssertionError("still running after " + limit.toSeconds() + " s: " + command + "\nstderr: "
+                        + Files.readString(err));
             }
             return new Run(process.exitValue(), Files.readString(out), Files.readString(err));
         } finally {

@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
 
 /**
  * A plain HTTP/1.1 reverse proxy that breaks chosen requests, for testing retries against a real
- * registry: it answers with an error status, resets the connection, or cuts a response body short.
+ * registry: it answers with an error status, resets the connection, cuts a response body short,
+ * or goes silent with the connection open (a stall, which no error ever ends).
  *
  * <p>It works on the socket: request and response heads are forwarded byte for byte (Host,
  * Authorization, Content-Range, Location, Docker-Content-Digest... all unchanged, 3xx not
@@ -37,7 +38,7 @@ import java.util.regex.Pattern;
  */
 final class FlakyProxy implements AutoCloseable {
 
-    private enum Fault { FAIL, RESET, TRUNCATE }
+    private enum Fault { FAIL, RESET, TRUNCATE, STALL, HANG }
 
     private static final class Rule {
         final Pattern request;
@@ -116,6 +117,23 @@ final class FlakyProxy implements AutoCloseable {
      */
     void truncateNext(String requestRegex, int times, long bytes) {
         addRule(new Rule(requestRegex, Fault.TRUNCATE, times, 0, bytes));
+    }
+
+    /**
+     * The next `times` matching requests are forwarded, but after `bytes` bytes of the response
+     * body the proxy sends nothing more and keeps the connection open, until the client gives up.
+     */
+    void stallNext(String requestRegex, int times, long bytes) {
+        addRule(new Rule(requestRegex, Fault.STALL, times, 0, bytes));
+    }
+
+    /**
+     * The next `times` matching requests are neither forwarded nor answered: the proxy reads their
+     * head and nothing more, the connection left open, so a request body stops moving once the
+     * socket buffers are full. The registry never sees them.
+     */
+    void hangNext(String requestRegex, int times) {
+        addRule(new Rule(requestRegex, Fault.HANG, times, 0, 0));
     }
 
     /** Forgets the faults not yet used up, so that one test's leftovers do not reach the next. */
@@ -214,6 +232,10 @@ final class FlakyProxy implements AutoCloseable {
                     client.setSoLinger(true, 0); // close() now sends RST
                     return;
                 }
+                if (rule != null && rule.fault == Fault.HANG) {
+                    silence();
+                    return;
+                }
                 if (rule != null && rule.fault == Fault.FAIL) {
                     if (!request.has("Expect", "100-continue")) {
                         body.copy(in, OutputStream.nullOutputStream());
@@ -224,7 +246,8 @@ final class FlakyProxy implements AutoCloseable {
                     client.shutdownOutput();
                     return;
                 }
-                keepAlive = forward(client, in, out, request, method, body, rule == null ? -1 : rule.bytes);
+                keepAlive = forward(client, in, out, request, method, body, rule == null ? -1 : rule.bytes,
+                        rule != null && rule.fault == Fault.STALL);
             }
         } catch (IOException e) {
             // the client or the registry went away: nothing to do but close
@@ -235,7 +258,7 @@ final class FlakyProxy implements AutoCloseable {
 
     /** Sends one request upstream and its response back; false when the client connection must close. */
     private boolean forward(Socket client, InputStream in, OutputStream out, Head request, String method,
-            Framing body, long truncateAfter) throws IOException {
+            Framing body, long truncateAfter, boolean stall) throws IOException {
         URI to = target;
         Socket connected = null;
         if (to != null) {
@@ -290,6 +313,10 @@ final class FlakyProxy implements AutoCloseable {
                     // stop here
                 }
                 out.flush();
+                if (stall) {
+                    in.transferTo(OutputStream.nullOutputStream()); // until the client closes: no request body follows a GET
+                    return false;
+                }
                 client.shutdownOutput();
                 return false;
             }
@@ -313,6 +340,15 @@ final class FlakyProxy implements AutoCloseable {
                     && !request.has("Connection", "close") && !response.start.startsWith("HTTP/1.0");
         } finally {
             open.removeIf(Socket::isClosed);
+        }
+    }
+
+    /** Waits, saying nothing, until the proxy is closed (and closes the connection). */
+    private static void silence() {
+        try {
+            Thread.sleep(Long.MAX_VALUE);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

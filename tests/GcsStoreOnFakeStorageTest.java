@@ -242,8 +242,9 @@ class GcsStoreOnFakeStorageTest {
     void anUnknownParameterIsAUsageErrorBeforeAnythingIsReached() throws Exception {
         var location = StoreUri.parse("--source", "gs://b/caches/{{hash}}?anonymous=true").resolve("k");
         var fromQuery = assertThrows(UsageError.class, () -> Stores.open(
-                StoreUri.parse("--source", "gs://b/{{hash}}?region=us").resolve("k"), false, new Environment(Map.of()), quiet()));
-        var fromEnvironment = assertThrows(UsageError.class, () -> Stores.open(location, false,
+                StoreUri.parse("--source", "gs://b/{{hash}}?region=us").resolve("k"), false, java.time.Duration.ofSeconds(30),
+                new Environment(Map.of()), quiet()));
+        var fromEnvironment = assertThrows(UsageError.class, () -> Stores.open(location, false, java.time.Duration.ofSeconds(30),
                 new Environment(Map.of("BLOB_QUERY_PARAMS", "?endpoint=http://x")), quiet()));
 
         assertTrue(fromQuery.getMessage().contains("'region' is not a parameter of gs:// stores; known: access_id, anonymous, private_key_path"),
@@ -251,7 +252,8 @@ class GcsStoreOnFakeStorageTest {
         assertTrue(fromEnvironment.getMessage().startsWith("BLOB_QUERY_PARAMS: 'endpoint' is not a parameter of gs://"),
                 fromEnvironment.getMessage());
         var notAFlag = assertThrows(UsageError.class, () -> Stores.open(StoreUri.parse("--source", "gs://b/{{hash}}?anonymous=maybe")
-                .resolve("k"), false, new Environment(Map.of("STORAGE_EMULATOR_HOST", "127.0.0.1:1")), quiet()));
+                .resolve("k"), false, java.time.Duration.ofSeconds(30), new Environment(Map.of("STORAGE_EMULATOR_HOST", "127.0.0.1:1")),
+                quiet()));
         assertEquals("parameter anonymous=maybe is not true or false", notAFlag.getMessage());
     }
 

@@ -219,7 +219,7 @@ class OciStoreTest {
     void listingFindsTheTagsWithAPrefixWithTheirDigestsAndCreatedTimes() throws Exception {
         var quiet = new Log(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()), false);
         var location = StoreUri.parse("--target", "oci://" + registry.host() + "/listing/tags:{{hash}}").resolve("unused");
-        var target = Stores.open(location, false, new Environment(env), quiet);
+        var target = Stores.open(location, false, java.time.Duration.ofSeconds(30), new Environment(env), quiet);
         var written = new java.util.TreeMap<String, String>();
         try (Store store = target.store()) {
             for (String tag : new String[] {"maven-linux-1", "maven-linux-2", "npm-linux-1"}) {

@@ -76,7 +76,7 @@ class S3StoreTest {
 
     private static Optional<Store.StoredObject> find(Map<String, String> env, String uri, String key) throws Exception {
         var quiet = new Log(new PrintStream(OutputStream.nullOutputStream()), false);
-        var target = Stores.open(new StoreUri(uri).resolve(key), false, new Environment(env), quiet);
+        var target = Stores.open(new StoreUri(uri).resolve(key), false, java.time.Duration.ofSeconds(30), new Environment(env), quiet);
         try (Store store = target.store()) {
             return store.find(target.path());
         }
