@@ -170,9 +170,12 @@ class S3StoreTest {
 
     @Test
     void anObjectWhoseBytesDoNotMatchItsSha256IsRejectedAndTheFolderKept() throws Exception {
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 3 * Fixtures.MiB, 8);
         assertEquals(0, upload("s3://caches/corrupt/{{hash}}", "--compression", "none").status());
         Path object = s3.objectFile("caches", "corrupt/" + key());
         try (var file = new RandomAccessFile(object.toFile(), "rw")) { // in place: the metadata stays
+            // Inside the big file's content: the tar stays well-formed (a header's checksum would
+            // catch a flip there first), only the digest can tell.
             file.seek(file.length() / 2);
             int b = file.read();
             file.seek(file.length() / 2);
