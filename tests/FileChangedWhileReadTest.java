@@ -104,7 +104,7 @@ class FileChangedWhileReadTest {
     /**
      * Runs cache-upload under a debugger that stops it where Archive starts reading the jar's
      * content (the folder's only file), after the walk's lstat and the jar's header; changes the
-     * jar; then lets it run on, detached. A breakpoint rather than a writer racing the read: on two
+     * jar; then lets it run on to its exit. A breakpoint rather than a writer racing the read: on two
      * busy cores a race is won or lost by chance, a stop at the one moment that matters is certain.
      */
     private Fixtures.Run uploadChangingTheJarAsItIsRead(Change change) throws Exception {
@@ -146,14 +146,18 @@ class FileChangedWhileReadTest {
                 } else if (event instanceof BreakpointEvent) {
                     change.apply();
                     changed = true;
-                    events.resume();
-                    vm.dispose();
-                    break events;
+                    // Stay attached until the JVM exits: detaching while it runs on can make its
+                    // debug agent print a transport error of its own on stderr.
+                    requests.deleteAllBreakpoints();
                 } else if (event instanceof VMDisconnectEvent) {
                     break events;
                 }
             }
-            events.resume();
+            try {
+                events.resume();
+            } catch (com.sun.jdi.VMDisconnectedException e) {
+                break; // it exited as this event set was handled
+            }
         }
         var run = upload.get(5, TimeUnit.MINUTES);
         assertTrue(changed, "cache-upload never read the jar: " + run);
