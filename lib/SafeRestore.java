@@ -14,7 +14,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -67,15 +66,8 @@ final class SafeRestore {
     /** Folders remembered as made or checked; more are checked again with an lstat, so memory stays bounded. */
     private static final int KNOWN_DIRECTORIES = 4096;
 
-    // Kinds of journal lines: what was done, and so what undoing it takes.
-    /** An entry moved into place; a = the number of what it replaced in replaced/ (-1: nothing), b = that one's mode to put back (-1: none). */
-    private static final long PLACED = 1;
-    /** A folder already there that staged entries merged into; a = its mode, b and c = its mtime. */
-    private static final long MERGED = 2;
-
     private final Path folder;
     private final Path tree;
-    private final Path replaced;
     /** The permission bits file creation drops here: only a mode with one of them needs a chmod. */
     private final int umask;
     /** The access time restored files get: the restore's, as tar gives them. */
@@ -91,11 +83,10 @@ final class SafeRestore {
     };
     /** Every folder entry's name, mode and mtime (kind = mode, a and b = seconds and nanos), set last. */
     private final SpillLog directories;
-    /** The moves into the folder, to undo them all if one fails. */
-    private final SpillLog journal;
+    /** What moves the staged entries into the folder, all or nothing. */
+    private final Placement placement;
     /** The exception the archive's stream threw, told apart from the file system's. */
     private IOException archiveFailure;
-    private long backups;
     private long files;
     private long directoryEntries;
     private long links;
@@ -104,10 +95,9 @@ final class SafeRestore {
     private SafeRestore(Path staging, Path folder) throws IOException {
         this.folder = folder;
         this.tree = Files.createDirectory(staging.resolve("tree"));
-        this.replaced = Files.createDirectory(staging.resolve("replaced"));
         this.umask = umask(staging);
         this.directories = new SpillLog(staging.resolve("directories"));
-        this.journal = new SpillLog(staging.resolve("journal"));
+        this.placement = new Placement(folder, tree, staging, directories, accessed);
     }
 
     /** Creates a file asking for every permission bit and sees which ones the process's umask kept. */
@@ -146,7 +136,7 @@ final class SafeRestore {
             try (var resources = new Resources(new SafeRestore(staging, folder))) {
                 SafeRestore restore = resources.restore();
                 restore.extract(stored);
-                restore.moveIntoPlace();
+                restore.placement.place();
                 return new Stats(restore.files, restore.directoryEntries, restore.links, restore.bytes);
             }
         } catch (Throwable e) {
@@ -164,7 +154,7 @@ final class SafeRestore {
     private record Resources(SafeRestore restore) implements AutoCloseable {
         @Override
         public void close() throws IOException {
-            try (SpillLog d = restore.directories; SpillLog j = restore.journal) {
+            try (SpillLog d = restore.directories; Placement p = restore.placement) {
                 // both closed, the second even when the first fails
             }
         }
@@ -312,7 +302,7 @@ final class SafeRestore {
                 }
                 // The target is kept as written, absolute or climbing: a link is restored, never followed.
                 replacing(name, target, () -> Files.createSymbolicLink(target, Path.of(link)));
-                onTarget(name, () -> setTimes(target, entry.mtime()));
+                onTarget(name, () -> setTimes(target, entry.mtime(), accessed));
                 links++;
             }
             case TarHeader.HARDLINK -> {
@@ -360,7 +350,7 @@ final class SafeRestore {
     }
 
     /** A file system step that may find its name taken. */
-    private interface Step {
+    interface Step {
         void run() throws IOException;
     }
 
@@ -437,7 +427,7 @@ final class SafeRestore {
         return onTarget(name, () -> lstat(tree.resolve(name))).map(BasicFileAttributes::isRegularFile).orElse(false);
     }
 
-    private static Optional<BasicFileAttributes> lstat(Path path) throws IOException {
+    static Optional<BasicFileAttributes> lstat(Path path) throws IOException {
         try {
             return Optional.of(Files.readAttributes(path, BasicFileAttributes.class, NOFOLLOW));
         } catch (NoSuchFileException e) {
@@ -519,147 +509,20 @@ final class SafeRestore {
         if (e instanceof HostileArchive || e instanceof TargetFailure || e == archiveFailure) {
             return e;
         }
+        return targetFailure(folder, name, e);
+    }
+
+    static TargetFailure targetFailure(Path folder, String name, IOException e) {
         String reason = e instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason()
                 : e instanceof FileAlreadyExistsException ? "it exists" : Cli.reason(e);
         return new TargetFailure("writing " + name + " into " + folder + ": " + reason, e);
     }
 
-    /**
-     * Moves the staged entries into the folder, then sets the folders' modes and times; if any
-     * step fails, undoes every move, newest first, and puts back the modes and times of folders
-     * that were merged into.
-     */
-    private void moveIntoPlace() throws IOException {
-        try {
-            merge(tree, folder, "");
-            directories.readNewestFirst(this::applyDirectoryMetadata);
-        } catch (IOException | RuntimeException | Error e) {
-            try {
-                // Every line is undone even when one cannot be: each put back is worth having.
-                journal.readNewestFirst(line -> {
-                    try {
-                        undo(line);
-                    } catch (IOException | RuntimeException undo) {
-                        e.addSuppressed(undo);
-                    }
-                });
-            } catch (IOException | RuntimeException undo) {
-                e.addSuppressed(undo);
-            }
-            if (e instanceof IOException io) {
-                throw asTargetFailure("the restored entries", io);
-            }
-            throw e;
-        }
-    }
-
-    /**
-     * Moves the children of a staged folder into its counterpart in the folder. A staged folder
-     * merges into a real folder of the same name; anything else is moved aside (into replaced/,
-     * for the undo) and the staged entry takes its name. Entries already in the folder that the
-     * archive does not name stay.
-     */
-    private void merge(Path from, Path into, String prefix) throws IOException {
-        try (DirectoryStream<Path> children = Files.newDirectoryStream(from)) {
-            for (Path child : children) {
-                String childName = child.getFileName().toString();
-                String name = prefix + childName;
-                Path destination = into.resolve(childName);
-                BasicFileAttributes existing = lstat(destination).orElse(null);
-                if (existing != null && existing.isDirectory() && Files.isDirectory(child, NOFOLLOW)) {
-                    int mode = mode(destination);
-                    Instant mtime = existing.lastModifiedTime().toInstant();
-                    journal.append(name, MERGED, mode, mtime.getEpochSecond(), mtime.getNano());
-                    withOwnerAccess(destination, mode, () -> merge(child, destination, name + "/"));
-                    continue;
-                }
-                long backup = -1;
-                int backupMode = -1;
-                Path kept = null;
-                if (existing != null) {
-                    backup = backups++;
-                    kept = replaced.resolve(Long.toString(backup));
-                    if (existing.isDirectory() && !Files.isWritable(destination)) {
-                        // rename(2) of a folder to another parent rewrites its "..": it must be writable.
-                        backupMode = mode(destination);
-                        setMode(destination, backupMode | 0700);
-                    }
-                    Files.move(destination, kept, StandardCopyOption.ATOMIC_MOVE);
-                }
-                try {
-                    // A rename, never a copy: staging is on the folder's file system.
-                    Files.move(child, destination, StandardCopyOption.ATOMIC_MOVE);
-                } catch (IOException | RuntimeException e) {
-                    if (kept != null) {
-                        putBack(kept, destination, backupMode);
-                    }
-                    throw e;
-                }
-                journal.append(name, PLACED, backup, backupMode, 0);
-            }
-        }
-    }
-
-    /** Runs step with the owner's rwx on a folder (a Go module cache's are read-only), then puts its mode back. */
-    private static void withOwnerAccess(Path dir, int mode, Step step) throws IOException {
-        boolean opened = !Files.isWritable(dir) || !Files.isExecutable(dir);
-        if (opened) {
-            setMode(dir, mode | 0700);
-        }
-        try {
-            step.run();
-        } finally {
-            if (opened) {
-                setMode(dir, mode);
-            }
-        }
-    }
-
-    private void applyDirectoryMetadata(SpillLog.Line line) throws IOException {
-        Path placed = folder.resolve(line.name());
-        // Every name here was a real folder to the end of the extraction, made or merged into at
-        // the same place in the folder: no link can stand on its path.
-        if (Files.isDirectory(placed, NOFOLLOW)) {
-            setMode(placed, (int) line.kind());
-            setTimes(placed, FileTime.from(Instant.ofEpochSecond(line.a(), line.b())));
-        }
-    }
-
-    /** Undoes one journal line: removes what was placed and puts back what it replaced, or a merged folder's mode and times. */
-    private void undo(SpillLog.Line line) throws IOException {
-        Path path = folder.resolve(line.name());
-        if (line.kind() == MERGED) {
-            // Only what changed: a folder of another user's takes no chmod of ours, even a vain one.
-            if (mode(path) != line.a()) {
-                setMode(path, (int) line.a());
-            }
-            FileTime mtime = FileTime.from(Instant.ofEpochSecond(line.b(), line.c()));
-            if (!Files.getLastModifiedTime(path, NOFOLLOW).equals(mtime)) {
-                setTimes(path, mtime);
-            }
-            return;
-        }
-        Path parent = path.getParent();
-        withOwnerAccess(parent, mode(parent), () -> {
-            deleteTree(path);
-            if (line.a() >= 0) {
-                putBack(replaced.resolve(Long.toString(line.a())), path, (int) line.b());
-            }
-        });
-    }
-
-    private static void putBack(Path kept, Path destination, int mode) throws IOException {
-        Files.move(kept, destination, StandardCopyOption.ATOMIC_MOVE);
-        if (mode >= 0) {
-            setMode(destination, mode);
-        }
-    }
-
-    private static void setMode(Path path, int mode) throws IOException {
+    static void setMode(Path path, int mode) throws IOException {
         Files.setPosixFilePermissions(path, permissions(mode));
     }
 
-    private static int mode(Path path) throws IOException {
+    static int mode(Path path) throws IOException {
         int mode = 0;
         for (PosixFilePermission permission : Files.getPosixFilePermissions(path, NOFOLLOW)) {
             mode |= 0400 >> permission.ordinal();
@@ -678,7 +541,7 @@ final class SafeRestore {
     }
 
     /** A link's or a directory's times, the link not followed; the access time given spares a stat. */
-    private void setTimes(Path path, FileTime mtime) throws IOException {
+    static void setTimes(Path path, FileTime mtime, FileTime accessed) throws IOException {
         Files.getFileAttributeView(path, BasicFileAttributeView.class, NOFOLLOW).setTimes(mtime, accessed, null);
     }
 
