@@ -30,13 +30,6 @@ class CliTest {
         Fixtures.write(project.resolve("cache/earlier.txt"), "earlier\n");
     }
 
-    private static void assertOneLine(Fixtures.Run run, String command, String words) {
-        var lines = run.err().lines().filter(l -> l.startsWith(command + ":")).toList();
-        assertEquals(1, lines.size(), run.toString());
-        assertTrue(lines.get(0).contains(words), run.toString());
-        assertFalse(run.err().contains("\tat "), "a stack trace without --verbose: " + run.err());
-    }
-
     @Test
     void missExitsZeroLeavesTheFolderUntouchedAndSaysFetchedFalse() throws Exception {
         var before = Fixtures.snapshot(project.resolve("cache"), true);
@@ -133,7 +126,7 @@ class CliTest {
     void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {
         var run = Fixtures.script(java.util.List.of(), script, project, env, args.split(" "));
         assertEquals(ExitStatus.USAGE, run.status(), run.toString());
-        assertOneLine(run, script.equals("CacheFetch") ? "cache-fetch" : "cache-upload", words);
+        Fixtures.assertOneLine(run, script.equals("CacheFetch") ? "cache-fetch" : "cache-upload", words);
     }
 
     @Test
@@ -141,7 +134,7 @@ class CliTest {
         Path empty = Files.createDirectories(tmp.resolve("empty-project"));
         var run = Fixtures.fetch(empty, env, "--folder", "cache");
         assertEquals(ExitStatus.USAGE, run.status(), run.toString());
-        assertOneLine(run, "cache-fetch", "--pattern");
+        Fixtures.assertOneLine(run, "cache-fetch", "--pattern");
     }
 
     /**
@@ -172,7 +165,7 @@ class CliTest {
                     assertTrue(run.err().startsWith("cache miss: nothing at oci://" + registry.host()), what);
                 } else {
                     assertEquals(ExitStatus.STORE, run.status(), what);
-                    assertOneLine(run, "cache-fetch", "TLS with " + registry.host() + " failed");
+                    Fixtures.assertOneLine(run, "cache-fetch", "TLS with " + registry.host() + " failed");
                 }
             }
         }
@@ -187,7 +180,7 @@ class CliTest {
         var verbose = Fixtures.upload(project, env, "--folder", "cache", "--target", target, "--verbose");
 
         assertEquals(ExitStatus.STORE, quiet.status(), quiet.toString());
-        assertOneLine(quiet, "cache-upload", "not-a-folder");
+        Fixtures.assertOneLine(quiet, "cache-upload", "not-a-folder");
         assertEquals(ExitStatus.STORE, verbose.status(), verbose.toString());
         assertTrue(verbose.err().contains("\tat "), verbose.err());
     }

@@ -1,3 +1,7 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -82,6 +86,14 @@ final class Fixtures {
         command.add(mainClass);
         command.addAll(List.of(args));
         return command;
+    }
+
+    /** The run said why it failed in one line of command's, naming words, with no stack trace. */
+    static void assertOneLine(Run run, String command, String words) {
+        var lines = run.err().lines().filter(l -> l.startsWith(command + ":")).toList();
+        assertEquals(1, lines.size(), run.toString());
+        assertTrue(lines.get(0).contains(words), run.toString());
+        assertFalse(run.err().contains("\tat "), "a stack trace without --verbose: " + run.err());
     }
 
     static Run run(List<String> command, Path cwd, Map<String, String> env) throws Exception {

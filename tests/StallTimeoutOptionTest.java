@@ -1,5 +1,4 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -29,13 +28,6 @@ class StallTimeoutOptionTest {
         Fixtures.write(project.resolve("cache/earlier.txt"), "earlier\n");
     }
 
-    private static void assertOneLine(Fixtures.Run run, String command, String words) {
-        var lines = run.err().lines().filter(l -> l.startsWith(command + ":")).toList();
-        assertEquals(1, lines.size(), run.toString());
-        assertTrue(lines.get(0).contains(words), run.toString());
-        assertFalse(run.err().contains("\tat "), "a stack trace without --verbose: " + run.err());
-    }
-
     @ParameterizedTest(name = "{0} {1}={2}: exit 2 saying {3}")
     @CsvSource(delimiter = '|', textBlock = """
             CacheFetch  | --stall-timeout     | 0s   | --stall-timeout '0s'
@@ -54,7 +46,7 @@ class StallTimeoutOptionTest {
         }
         var run = Fixtures.script(List.of(), script, project, stepEnv, args.toArray(String[]::new));
         assertEquals(ExitStatus.USAGE, run.status(), run.toString());
-        assertOneLine(run, script.equals("CacheFetch") ? "cache-fetch" : "cache-upload", words);
+        Fixtures.assertOneLine(run, script.equals("CacheFetch") ? "cache-fetch" : "cache-upload", words);
     }
 
     @Test
