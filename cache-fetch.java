@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-//SOURCES lib/*.java
+//SOURCES lib/**/*.java
 // Serial GC, a small young generation and a 128 MiB heap: the data streams through and little
 // stays live (the stores' tests move 1 GiB under this cap), so the JVM's default sizing (a
 // quarter of the machine's memory, G1) only inflates RSS and start-up.
@@ -13,11 +13,16 @@
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import lib.cli.CacheOptions;
+import lib.cli.Cli;
+import lib.cli.Fetch;
+import lib.common.Environment;
+import lib.common.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "cache-fetch", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Cli.VERSION,
+@Command(name = "cache-fetch", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Version.NUMBER,
         description = "Restores a folder from the cache entry keyed by the hash of the project's lock files.",
         footer = "Exit status: 0 restored, found (--lookup-only) or missed, 1 cache miss with --fail-on-miss,"
                 + " 2 usage error, 3 store or I/O error. The folder is untouched unless the whole entry restored.")

@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-//SOURCES lib/*.java
+//SOURCES lib/**/*.java
 // Serial GC, a small young generation and a 128 MiB heap: the data streams through and little
 // stays live (the stores' tests move 1 GiB under this cap), so the JVM's default sizing (a
 // quarter of the machine's memory, G1) only inflates RSS and start-up.
@@ -14,11 +14,18 @@
 
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import lib.archive.Compression;
+import lib.cli.CacheOptions;
+import lib.cli.Cli;
+import lib.cli.Upload;
+import lib.common.Durations;
+import lib.common.Environment;
+import lib.common.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "cache-upload", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Cli.VERSION,
+@Command(name = "cache-upload", mixinStandardHelpOptions = true, version = "tekton-caches-java " + Version.NUMBER,
         description = "Saves a folder as the cache entry keyed by the hash of the project's lock files.",
         footer = "Exit status: 0 uploaded, or kept because the key already has its entry (entries are immutable),"
                 + " 2 usage error, 3 store or I/O error (an earlier entry stays intact).")

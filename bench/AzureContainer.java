@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-// The versions of lib/AzureStore.java, whose comments say why these three.
+// The versions of lib/store/azure/AzureStore.java, whose comments say why these three.
 //DEPS io.netty:netty-bom:4.2.18.Final@pom
 //DEPS com.azure:azure-storage-blob:12.37.2
 //DEPS org.slf4j:slf4j-nop:1.7.36

@@ -5,6 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.HashMap;
 import java.util.Map;
+import lib.common.Environment;
+import lib.common.Log;
+import lib.common.UsageError;
+import lib.store.BlobUri;
+import lib.store.StoreUri;
+import lib.store.Stores;
+import lib.store.azure.AzureAccount;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import java.util.Set;
+import lib.common.Environment;
+import lib.common.UsageError;
+import lib.store.BlobUri;
+import lib.store.StoreUri;
 import org.junit.jupiter.api.Test;
 
 /** Blob URIs and their options, read as the Go tool's gocloud reads them. */

@@ -8,6 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import lib.common.Digests;
+import lib.common.ExitStatus;
+import lib.common.UsageError;
+import lib.key.CacheKey;
+import lib.key.Patterns;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -7,6 +7,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import lib.archive.Compression;
+import lib.key.CacheKey;
+import lib.key.Patterns;
 
 /**
  * A tar stream written block by block, with whatever a hostile writer puts in its headers: raw

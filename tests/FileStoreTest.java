@@ -8,6 +8,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import lib.archive.Compression;
+import lib.common.Digests;
+import lib.common.UsageError;
+import lib.store.Store;
+import lib.store.file.FileStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -28,6 +28,7 @@ import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import lib.common.Digests;
 
 /** What the tests share: the repository, running the scripts as a user would, trees with every kind of entry. */
 final class Fixtures {

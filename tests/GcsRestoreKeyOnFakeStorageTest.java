@@ -10,6 +10,12 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
+import lib.archive.Compression;
+import lib.common.Digests;
+import lib.common.Log;
+import lib.store.CacheLookup;
+import lib.store.Store;
+import lib.store.gcs.GcsStore;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 

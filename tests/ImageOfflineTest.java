@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import lib.common.ExitStatus;
+import lib.common.Version;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -115,7 +117,7 @@ class ImageOfflineTest {
         for (String script : List.of("cache-fetch.java", "cache-upload.java")) {
             var version = step(List.of(), "jbang", "/opt/tekton-caches/" + script, "--version");
             assertEquals(0, version.status(), version.toString());
-            assertEquals("tekton-caches-java " + Cli.VERSION + "\n", version.out());
+            assertEquals("tekton-caches-java " + Version.NUMBER + "\n", version.out());
         }
 
         // The controls: what would need JBang fails in these conditions, a cache miss included.

@@ -8,6 +8,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import lib.common.Durations;
+import lib.common.Environment;
+import lib.common.UsageError;
+import lib.key.KeyTemplate;
+import lib.store.StoreUri;
 import org.junit.jupiter.api.Test;
 
 /** The placeholders of URIs and restore keys, and the ages --expires-after and --max-age take. */

@@ -8,6 +8,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.util.concurrent.atomic.AtomicLong;
+import lib.archive.Meter;
+import lib.common.Digests;
+import lib.common.Log;
 import org.junit.jupiter.api.Test;
 
 /** Progress on long transfers, and the digest check at the end of a read. */

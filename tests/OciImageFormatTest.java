@@ -12,6 +12,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPOutputStream;
+import lib.common.Digests;
+import lib.common.ExitStatus;
+import lib.common.Version;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.AfterAll;
@@ -68,7 +71,7 @@ class OciImageFormatTest {
         var annotations = (Map<String, Object>) manifest.get("annotations");
         assertEquals(key, annotations.get("io.github.openshift-pipelines.tekton-caches.key"));
         assertTrue(Instant.parse((String) annotations.get("org.opencontainers.image.created")).isAfter(Instant.now().minusSeconds(600)));
-        assertEquals(Cli.VERSION, annotations.get("io.github.openshift-pipelines.tekton-caches.version"));
+        assertEquals(Version.NUMBER, annotations.get("io.github.openshift-pipelines.tekton-caches.version"));
         assertTrue(uploaded.err().startsWith("uploaded " + String.format("%,d files", Long.parseLong(
                 (String) annotations.get("io.github.openshift-pipelines.tekton-caches.files")))), uploaded.err());
 

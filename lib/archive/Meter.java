@@ -1,0 +1,128 @@
+package lib.archive;
+
+import java.io.FilterInputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.MessageDigest;
+import java.util.function.LongSupplier;
+import lib.common.Digests;
+import lib.common.Log;
+
+/**
+ * Watches the bytes that pass between the archive and the store: counts them, digests them
+ * (sha256), and tells the reader of stderr the size and rate every few seconds of a long transfer.
+ */
+public final class Meter {
+
+    /** The stored bytes do not hash to the digest the store recorded for them. */
+    public static final class DigestMismatch extends IOException {
+        DigestMismatch(String expected, String actual) {
+            super("archive digest mismatch: the store recorded sha256:" + expected + ", the bytes read hash to sha256:"
+                    + actual + " (the object is corrupt or was truncated)");
+        }
+    }
+
+    static final long REPORT_EVERY_NANOS = 5_000_000_000L;
+
+    private final String action;
+    private final Log log;
+    private final LongSupplier nanoTime;
+    private final MessageDigest digest = Digests.sha256();
+    private final long started;
+    private long nextReport;
+    private long bytes;
+    private String sha256;
+
+    public Meter(String action, Log log, LongSupplier nanoTime) {
+        this.action = action;
+        this.log = log;
+        this.nanoTime = nanoTime;
+        this.started = nanoTime.getAsLong();
+        this.nextReport = started + REPORT_EVERY_NANOS;
+    }
+
+    public long bytes() {
+        return bytes;
+    }
+
+    public long elapsedNanos() {
+        return nanoTime.getAsLong() - started;
+    }
+
+    /** The digest of every byte seen; only once the stream is complete. */
+    public String sha256() {
+        if (sha256 == null) {
+            sha256 = Digests.hex(digest.digest());
+        }
+        return sha256;
+    }
+
+    private void seen(byte[] b, int off, int len) {
+        digest.update(b, off, len);
+        bytes += len;
+        long now = nanoTime.getAsLong();
+        if (now >= nextReport) {
+            nextReport = now + REPORT_EVERY_NANOS;
+            log.info(action + ": " + Log.bytes(bytes) + " so far " + Log.timing(bytes, now - started));
+        }
+    }
+
+    public OutputStream watch(OutputStream out) {
+        return new FilterOutputStream(out) {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+                seen(b, off, len);
+            }
+        };
+    }
+
+    /**
+     * Watches a stored object as it is read. When the store recorded a digest, reaching the end
+     * of the stream checks it, so a restore that reads to the end cannot miss a corrupt object.
+     */
+    public InputStream watch(InputStream in, String expectedSha256) {
+        return new FilterInputStream(in) {
+            private boolean checked;
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = in.read(b, off, len);
+                if (n > 0) {
+                    seen(b, off, n);
+                } else if (n < 0 && !checked) {
+                    checked = true;
+                    if (expectedSha256 != null && !expectedSha256.equals(sha256())) {
+                        throw new DigestMismatch(expectedSha256, sha256());
+                    }
+                }
+                return n;
+            }
+
+            @Override
+            public long skip(long n) throws IOException {
+                // Every byte must pass through the digest.
+                int read = read(new byte[(int) Math.min(Math.max(n, 0), 64 * 1024)]);
+                return Math.max(read, 0);
+            }
+
+            @Override
+            public boolean markSupported() {
+                return false;
+            }
+        };
+    }
+}

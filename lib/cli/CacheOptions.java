@@ -1,0 +1,89 @@
+//DEPS info.picocli:picocli:4.7.7
+
+package lib.cli;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import lib.common.Durations;
+import lib.common.Environment;
+import lib.common.UsageError;
+import lib.store.StoreUri;
+import picocli.CommandLine.Option;
+
+/**
+ * The options cache-fetch and cache-upload share, with the StepAction's environment as their
+ * defaults: a flag wins over the environment.
+ */
+public final class CacheOptions {
+
+    @Option(names = "--pattern", paramLabel = "PATTERN",
+            description = "Files whose content makes the cache key, .dockerignore style (**, *, ?, ! to exclude),"
+                    + " relative to the working dir. Repeatable. Default: the lock files of the detected project.")
+    public List<String> patterns = new ArrayList<>();
+
+    @Option(names = "--folder", paramLabel = "DIR", defaultValue = "${PARAM_CACHE_PATH:-}",
+            description = "The folder to restore into or to save (env PARAM_CACHE_PATH).")
+    String folder;
+
+    @Option(names = "--workingdir", paramLabel = "DIR", defaultValue = "${PARAM_WORKING_DIR:-}",
+            description = "Where the patterns are taken from (env PARAM_WORKING_DIR). Default: the current directory.")
+    String workingDir;
+
+    @Option(names = "--insecure", paramLabel = "true|false", arity = "0..1", fallbackValue = "true",
+            defaultValue = "${PARAM_INSECURE:-false}",
+            description = "Allow plain HTTP and unverified TLS to the store (env PARAM_INSECURE).")
+    String insecure;
+
+    @Option(names = "--stall-timeout", paramLabel = "DURATION", defaultValue = "${PARAM_STALL_TIMEOUT:-30s}",
+            description = "Abandon and retry a request to the store that moves no byte for this long, such as 30s or 2m"
+                    + " (env PARAM_STALL_TIMEOUT, default 30s); a download goes on from where it stopped.")
+    String stallTimeout;
+
+    @Option(names = "--results-dir", paramLabel = "DIR",
+            description = "Write Tekton results there, one file each (fetch: fetched, cache-hit, cache-key, matched-key, size;"
+                    + " upload: cache-key, size).")
+    String resultsDir;
+
+    @Option(names = "--verbose", description = "Say more, with stack traces on errors.")
+    boolean verbose;
+
+    public Path folder() {
+        if (folder == null || folder.isBlank()) {
+            throw new UsageError("--folder is required (or PARAM_CACHE_PATH): the folder to cache");
+        }
+        return Path.of(folder).toAbsolutePath().normalize();
+    }
+
+    public Path workingDir() {
+        return Path.of(workingDir == null || workingDir.isBlank() ? "." : workingDir).toAbsolutePath().normalize();
+    }
+
+    public boolean insecure() {
+        return flag("--insecure", insecure);
+    }
+
+    public Duration stallTimeout() {
+        return Durations.parse("--stall-timeout", stallTimeout);
+    }
+
+    /** A true|false option whose value may come from a StepAction parameter: empty is false. */
+    public static boolean flag(String option, String value) {
+        String text = value == null ? "" : value.strip().toLowerCase(Locale.ROOT);
+        return switch (text) {
+            case "true" -> true;
+            case "false", "" -> false;
+            default -> throw new UsageError(option + " takes true or false, not '" + value + "'");
+        };
+    }
+
+    /** The --source/--target given, or the local store under the user's cache directory. */
+    public static StoreUri storeUri(String option, String given, Environment env) {
+        if (given == null || given.isBlank()) {
+            return StoreUri.localDefault(env);
+        }
+        return StoreUri.parse(option, given, env);
+    }
+}

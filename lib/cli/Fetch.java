@@ -1,0 +1,113 @@
+package lib.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
+import lib.archive.Meter;
+import lib.archive.SafeRestore;
+import lib.common.CacheMiss;
+import lib.common.Environment;
+import lib.common.Log;
+import lib.common.Reason;
+import lib.common.StoreError;
+import lib.common.UsageError;
+import lib.key.CacheKey;
+import lib.key.KeyTemplate;
+import lib.store.CacheLookup;
+import lib.store.Store;
+import lib.store.StoreUri;
+import lib.store.Stores;
+
+/**
+ * cache-fetch: computes the key, finds its archive in the store (or, failing that, the newest one a
+ * restore key matches) and restores it safely into the folder.
+ */
+public final class Fetch {
+
+    /** What to fetch; lookupOnly says what would be restored and restores nothing, failOnMiss makes a miss exit 1. */
+    public record Request(StoreUri source, Path folder, Path workingDir, List<String> patterns, List<String> restoreKeys,
+            boolean lookupOnly, boolean failOnMiss, boolean insecure, Duration stallTimeout, Environment environment) {}
+
+    public static final Map<String, String> RESULTS_BEFORE = Map.of(
+            "fetched", "false", "cache-hit", "false", "cache-key", "", "matched-key", "", "size", "0");
+
+    private Fetch() {}
+
+    public static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
+        CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
+        results.put("cache-key", key.hash());
+        List<String> restoreKeys = restoreKeys(request, key.hash());
+        StoreUri.Location location = request.source().resolve(key.hash());
+        Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
+        try (Store store = target.store()) {
+            var found = CacheLookup.find(store, target.path(), restoreKeys);
+            if (found.isEmpty()) {
+                String miss = "cache miss: nothing at " + location.text()
+                        + (restoreKeys.isEmpty() ? "" : " nor starting with " + String.join(", ", restoreKeys)) + "; " + key.describe();
+                if (request.failOnMiss()) {
+                    throw new CacheMiss(miss + " (--fail-on-miss)");
+                }
+                log.info(miss);
+                return;
+            }
+            CacheLookup.Match match = found.get();
+            var object = match.object();
+            String where = match.exact() ? location.text() : location.text().replace(CacheLookup.nameOf(target.path()), match.name());
+            boolean nameHoldsKey = request.source().nameTemplate().contains(StoreUri.HASH);
+            results.put("cache-hit", Boolean.toString(match.exact()));
+            results.put("matched-key", match.exact() && !nameHoldsKey ? key.hash() : match.name());
+            results.put("size", Long.toString(object.size()));
+            String how = match.exact() ? "" : " (restore key " + match.restoreKey() + ", the newest of its entries)";
+            if (request.lookupOnly()) {
+                log.info("found " + where + how + ", " + Log.bytes(object.size()) + ", made " + object.modified()
+                        + "; not restored (--lookup-only); " + key.describe());
+                return;
+            }
+            var meter = new Meter("restoring from " + where, log, nanoTime);
+            SafeRestore.Stats restored = restore(store, object, request.folder(), meter);
+            if (object.sha256().isEmpty()) {
+                log.info("note: " + where + " records no sha256 (written by the Go tool?);"
+                        + " only the compressor's own checksum guarded it");
+            }
+            results.put("fetched", "true");
+            log.info("restored " + Log.entries(restored.files(), restored.directories(), restored.links())
+                    + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder() + " from " + where + how + " "
+                    + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
+        } catch (IOException e) {
+            throw new StoreError("restoring " + location.text() + " into " + request.folder() + ": " + Reason.of(e), e);
+        }
+    }
+
+    /** The restore keys as prefixes of an entry's name, placeholders expanded; checked before any store is touched. */
+    private static List<String> restoreKeys(Request request, String hash) {
+        var prefixes = new ArrayList<String>();
+        for (String restoreKey : request.restoreKeys()) {
+            String prefix = KeyTemplate.expand(restoreKey.strip(), hash, request.environment());
+            if (prefix.isEmpty()) {
+                throw new UsageError("--restore-key is empty; give the start of a key, such as maven-{{os}}-");
+            }
+            if (prefix.contains("/") || prefix.contains("?")) {
+                throw new UsageError("--restore-key '" + restoreKey + "' holds '/' or '?'; it is the start of an entry's name"
+                        + " within the folder --source names");
+            }
+            prefixes.add(prefix);
+        }
+        if (!prefixes.isEmpty() && !request.source().nameTemplate().contains(StoreUri.HASH)) {
+            throw new UsageError("--restore-key needs {{hash}} in the last segment of --source (e.g. .../maven-{{hash}}),"
+                    + " not in '" + request.source().template() + "'");
+        }
+        return prefixes;
+    }
+
+    /** Restores the object into the folder, the digest the store recorded checked as the bytes stream by. */
+    public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Path folder, Meter meter) throws IOException {
+        try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
+            return SafeRestore.restore(in, folder);
+        }
+    }
+}

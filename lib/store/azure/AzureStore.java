@@ -1,0 +1,294 @@
+// The SDK's netty 4.2.19 lacks its native jars on the Maven Central we reach; 4.2.18 has them all.
+//DEPS io.netty:netty-bom:4.2.18.Final@pom
+//DEPS com.azure:azure-storage-blob:12.37.2
+// SLF4J with no binding prints a warning on stderr; with nop, the SDK stays quiet unless AZURE_LOG_LEVEL is set.
+//DEPS org.slf4j:slf4j-nop:1.7.36
+
+package lib.store.azure;
+
+import com.azure.core.http.HttpClient;
+import com.azure.core.http.policy.HttpLogDetailLevel;
+import com.azure.core.http.policy.HttpLogOptions;
+import com.azure.core.util.HttpClientOptions;
+import com.azure.storage.blob.BlobContainerAsyncClient;
+import com.azure.storage.blob.BlobServiceClientBuilder;
+import com.azure.storage.blob.models.BlobErrorCode;
+import com.azure.storage.blob.models.BlobHttpHeaders;
+import com.azure.storage.blob.models.BlobItem;
+import com.azure.storage.blob.models.BlobListDetails;
+import com.azure.storage.blob.models.BlobProperties;
+import com.azure.storage.blob.models.BlobRequestConditions;
+import com.azure.storage.blob.models.BlobStorageException;
+import com.azure.storage.blob.models.DownloadRetryOptions;
+import com.azure.storage.blob.models.ListBlobsOptions;
+import com.azure.storage.common.policy.RequestRetryOptions;
+import com.azure.storage.common.policy.RetryPolicyType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
+import javax.net.ssl.SSLException;
+import lib.common.BulkInputStream;
+import lib.common.Environment;
+import lib.common.Log;
+import lib.common.Reason;
+import lib.common.UsageError;
+import lib.store.BlobUri;
+import lib.store.Store;
+import lib.store.StoreUri;
+import lib.store.Stores;
+
+/**
+ * Caches as block blobs in an Azure storage container, where the Go tool's gocloud puts them: the
+ * blob's name is the URI's path. Ours record the archive's sha256 in the blob's metadata (written
+ * with the block list, so a blob never carries another one's digest); the Go tool's bare tar.gz
+ * blobs restore too. Uploads stream through {@link AzureBlockUpload}, which never replaces a blob
+ * that is there; downloads are one GET read as it arrives.
+ */
+public final class AzureStore implements Store {
+
+    /** Connection failures are retried by the SDK, but an endpoint that is down fails in about ten seconds. */
+    private static final RequestRetryOptions RETRIES = new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 4,
+            (Duration) null, Duration.ofMillis(400), Duration.ofSeconds(3), null);
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
+    /** Buffers of the body (a few kB each) queued between the network and the restore. */
+    private static final int PREFETCH = 32;
+    private static final Set<BlobErrorCode> BAD_CREDENTIALS = Set.of(BlobErrorCode.AUTHENTICATION_FAILED,
+            BlobErrorCode.AUTHORIZATION_FAILURE, BlobErrorCode.INVALID_AUTHENTICATION_INFO);
+
+    private final String containerName;
+    private final String source;
+    private final BlobContainerAsyncClient container;
+    private final String endpoint;
+    private final String account;
+    /** The ETag each found blob had, so that open reads those bytes and no newer ones. */
+    private final Map<String, String> etags = new HashMap<>();
+
+    private AzureStore(String containerName, AzureAccount credentials, Duration stallTimeout, Log log) {
+        this.containerName = containerName;
+        this.source = credentials.source();
+        // A request whose body or answer moves no byte for the stall timeout fails, and is retried
+        // (a download by range, by the SDK's DownloadRetryOptions).
+        var http = new HttpClientOptions().setConnectTimeout(CONNECT_TIMEOUT)
+                .setWriteTimeout(stallTimeout).setResponseTimeout(stallTimeout).setReadTimeout(stallTimeout);
+        BlobServiceClientBuilder builder = credentials.builder()
+                .httpClient(HttpClient.createDefault(http))
+                .retryOptions(RETRIES)
+                .httpLogOptions(new HttpLogOptions().setLogLevel(HttpLogDetailLevel.NONE));
+        // One client: the async one streams a download as it arrives; other calls block on it.
+        var service = builder.buildAsyncClient();
+        this.container = service.getBlobContainerAsyncClient(containerName);
+        this.endpoint = service.getAccountUrl();
+        this.account = service.getAccountName();
+        log.debug("azblob: container '" + containerName + "' of account '" + account + "' at " + endpoint
+                + ", credentials from " + source);
+    }
+
+    /** azblob://CONTAINER/NAME: the store is the container, the object the blob NAME. */
+    public static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
+        var uri = BlobUri.parse(location, environment, AzureAccount.PARAMETERS);
+        if (!uri.bucket().matches("\\$root|\\$web|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")) {
+            throw new UsageError("'" + uri.bucket() + "' in '" + location.text() + "' is not an Azure container name:"
+                    + " 3 to 63 lowercase letters, digits and single hyphens");
+        }
+        var store = new AzureStore(uri.bucket(), AzureAccount.from(uri, environment), stallTimeout, log);
+        return new Stores.Target(store, uri.key());
+    }
+
+    @Override
+    public Optional<StoredObject> find(String path) throws IOException {
+        BlobProperties properties;
+        try {
+            // HEAD /container/path
+            properties = container.getBlobAsyncClient(path).getProperties().block();
+        } catch (BlobStorageException e) {
+            if (e.getStatusCode() == 404 && !BlobErrorCode.CONTAINER_NOT_FOUND.equals(e.getErrorCode())) {
+                return Optional.empty();
+            }
+            throw failure("reading the properties of '" + path + "'", e);
+        } catch (RuntimeException e) {
+            throw failure("reading the properties of '" + path + "'", e);
+        }
+        etags.put(path, properties.getETag());
+        return Optional.of(new StoredObject(path, properties.getBlobSize(), sha256(path, properties.getMetadata()),
+                properties.getLastModified().toInstant()));
+    }
+
+    private static Optional<String> sha256(String path, Map<String, String> metadata) throws IOException {
+        if (metadata == null) {
+            return Optional.empty();
+        }
+        for (var entry : metadata.entrySet()) {
+            // Metadata names are case-insensitive in Azure.
+            if (entry.getKey().equalsIgnoreCase(BlobUri.SHA256_METADATA)) {
+                String value = entry.getValue().strip().toLowerCase(Locale.ROOT);
+                if (!value.matches("[0-9a-f]{64}")) {
+                    throw new IOException("blob '" + path + "' has a malformed sha256 metadata value '" + entry.getValue() + "'");
+                }
+                return Optional.of(value);
+            }
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public InputStream open(StoredObject object) throws IOException {
+        var conditions = new BlobRequestConditions().setIfMatch(etags.get(object.path()));
+        try {
+            // GET /container/path, resumed with a Range request where the connection breaks
+            var response = container.getBlobAsyncClient(object.path())
+                    .downloadStreamWithResponse(null, new DownloadRetryOptions().setMaxRetryRequests(3), conditions, false)
+                    .block();
+            return new Body(response.getValue().toStream(PREFETCH), object.path());
+        } catch (RuntimeException e) {
+            throw failure("reading '" + object.path() + "'", e);
+        }
+    }
+
+    /** A response body's buffers as an InputStream; closing it cancels the download. */
+    private final class Body extends BulkInputStream {
+        private final Stream<ByteBuffer> stream;
+        private final Iterator<ByteBuffer> buffers;
+        private final String path;
+        private ByteBuffer current = ByteBuffer.allocate(0);
+
+        Body(Stream<ByteBuffer> stream, String path) {
+            this.stream = stream;
+            this.buffers = stream.iterator();
+            this.path = path;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            try {
+                while (!current.hasRemaining()) {
+                    if (!buffers.hasNext()) {
+                        return -1;
+                    }
+                    current = buffers.next();
+                }
+            } catch (RuntimeException e) {
+                throw failure("reading '" + path + "'", e);
+            }
+            int n = Math.min(len, current.remaining());
+            current.get(b, off, n);
+            return n;
+        }
+
+        @Override
+        public void close() {
+            stream.close();
+        }
+    }
+
+    @Override
+    public Upload create(String path) throws IOException {
+        // No check that the container exists first: a write-only SAS token may not read it.
+        var blocks = new AzureBlockUpload(container.getBlobAsyncClient(path).getBlockBlobAsyncClient(),
+                (action, e) -> failure(action + " of '" + path + "'", e));
+        return new Upload() {
+            @Override
+            public OutputStream stream() {
+                return blocks;
+            }
+
+            @Override
+            public boolean commit(Contents contents) throws IOException {
+                return blocks.commit(Map.of(BlobUri.SHA256_METADATA, contents.sha256()),
+                        new BlobHttpHeaders().setContentType(contents.compression().contentType()));
+            }
+
+            @Override
+            public void close() {
+                blocks.close();
+            }
+        };
+    }
+
+    @Override
+    public List<StoredObject> list(String prefix) throws IOException {
+        var objects = new ArrayList<StoredObject>();
+        var options = new ListBlobsOptions().setPrefix(prefix).setDetails(new BlobListDetails().setRetrieveMetadata(true));
+        try {
+            // GET /container?restype=container&comp=list&prefix=PREFIX, page after page
+            for (BlobItem item : container.listBlobs(options).toIterable()) {
+                if (Boolean.TRUE.equals(item.isPrefix())) {
+                    continue;
+                }
+                var properties = item.getProperties();
+                objects.add(new StoredObject(item.getName(), properties.getContentLength(),
+                        sha256(item.getName(), item.getMetadata()), properties.getLastModified().toInstant()));
+            }
+        } catch (RuntimeException e) {
+            throw failure("listing blobs starting with '" + prefix + "'", e);
+        }
+        return objects;
+    }
+
+    /** One line saying what failed, for a user to act on: never the SDK's own multi-line message. */
+    IOException failure(String action, RuntimeException e) {
+        if (e instanceof BlobStorageException refused) {
+            int status = refused.getStatusCode();
+            BlobErrorCode code = refused.getErrorCode();
+            String answer = status + (code == null ? "" : " " + code);
+            if (BlobErrorCode.CONTAINER_NOT_FOUND.equals(code)) {
+                return new IOException("azblob container '" + containerName + "' does not exist in account '" + account + "'", e);
+            }
+            if (status == 401 || status == 403 && (code == null || BAD_CREDENTIALS.contains(code))) {
+                return new IOException("authentication failed for azblob account '" + account + "' (" + source + "): " + answer, e);
+            }
+            if (status == 403) {
+                return new IOException("azblob account '" + account + "' refused " + action + " in container '"
+                        + containerName + "' to the credentials of " + source + ": " + answer, e);
+            }
+            if (BlobErrorCode.CONDITION_NOT_MET.equals(code)) {
+                return new IOException(action + ": the blob was replaced while it was read; fetch again", e);
+            }
+            return new IOException(action + " in azblob container '" + containerName + "' failed: " + answer, e);
+        }
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof ConnectException || cause instanceof UnknownHostException
+                    || cause instanceof NoRouteToHostException) {
+                return new IOException("cannot reach " + endpoint + ": " + networkReason(cause), e);
+            }
+            if (cause instanceof IOException || cause instanceof TimeoutException) {
+                return new IOException(action + ": the connection to " + endpoint + " failed: " + networkReason(cause), e);
+            }
+        }
+        return new IOException(action + " in azblob container '" + containerName + "' failed: " + Reason.of(e), e);
+    }
+
+    private static String networkReason(Throwable cause) {
+        String message = cause.getMessage() == null ? "" : cause.getMessage();
+        if (message.contains("Connection refused")) {
+            return "connection refused";
+        }
+        if (cause instanceof UnknownHostException) {
+            return "unknown host " + message;
+        }
+        if (cause instanceof TimeoutException || cause.getClass().getSimpleName().contains("Timeout")) {
+            return "timed out";
+        }
+        if (cause instanceof SSLException) {
+            return "TLS: " + message;
+        }
+        return Reason.of(cause);
+    }
+}

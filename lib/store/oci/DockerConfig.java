@@ -1,0 +1,202 @@
+//DEPS com.fasterxml.jackson.jr:jackson-jr-objects:2.20.1
+
+package lib.store.oci;
+
+import com.fasterxml.jackson.jr.ob.JSON;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import lib.common.Environment;
+import lib.common.Reason;
+import lib.common.Redaction;
+import lib.common.StoreError;
+import lib.common.UsageError;
+
+/**
+ * Registry credentials the way docker, podman and the Go tool find them: $DOCKER_CONFIG/config.json
+ * (or the .dockerconfigjson a Kubernetes secret mounts), else ~/.docker/config.json; an entry of
+ * "credHelpers" or the "credsStore" asks a docker-credential-NAME program, else "auths" holds
+ * "auth" (base64 user:password), "username"/"password", "identitytoken" or "registrytoken".
+ */
+public final class DockerConfig {
+
+    /** What a registry may be given; identityToken is an OAuth2 refresh token, registryToken a bearer token. */
+    public record Credential(String username, String password, String identityToken, String registryToken) {
+        public static Credential basic(String username, String password) {
+            return new Credential(username, password, null, null);
+        }
+
+        /** The user and which secrets it holds, never their values: a record's own toString prints them. */
+        @Override
+        public String toString() {
+            return "Credential[username=" + username + (password != null ? ", password=" + Redaction.HIDDEN : "")
+                    + (identityToken != null ? ", identityToken=" + Redaction.HIDDEN : "")
+                    + (registryToken != null ? ", registryToken=" + Redaction.HIDDEN : "") + "]";
+        }
+    }
+
+    private static final List<String> FILE_NAMES = List.of("config.json", ".dockerconfigjson");
+    private static final List<String> DOCKER_HUB_KEYS = List.of("https://index.docker.io/v1/", "index.docker.io",
+            "docker.io", OciReference.DOCKER_HUB);
+
+    private final Path file;
+    private final String searched;
+    private final Map<String, Object> config;
+
+    private DockerConfig(Path file, String searched, Map<String, Object> config) {
+        this.file = file;
+        this.searched = searched;
+        this.config = config;
+    }
+
+    static DockerConfig load(Environment environment) {
+        String folder = environment.get("DOCKER_CONFIG");
+        Path dir;
+        String searched;
+        if (folder != null && !folder.isBlank()) {
+            dir = Path.of(folder);
+            searched = "DOCKER_CONFIG=" + folder + " (config.json or .dockerconfigjson)";
+        } else {
+            String home = environment.get("HOME");
+            dir = Path.of(home == null ? "/" : home, ".docker");
+            searched = dir.resolve("config.json") + " (DOCKER_CONFIG is not set)";
+        }
+        for (String name : FILE_NAMES) {
+            Path file = dir.resolve(name);
+            if (Files.isRegularFile(file)) {
+                try {
+                    return new DockerConfig(file, searched, JSON.std.mapFrom(Files.readString(file, StandardCharsets.UTF_8)));
+                } catch (IOException e) {
+                    throw new UsageError("cannot read the registry credentials in " + file + ": " + Reason.of(e).lines().findFirst().orElse(""));
+                }
+            }
+        }
+        return new DockerConfig(null, searched, Map.of());
+    }
+
+    /** Where credentials were looked for, for messages. */
+    String searched() {
+        return searched;
+    }
+
+    /** The credential for the registry host[:port], or empty to go anonymous. */
+    Optional<Credential> credentialFor(String registry) {
+        List<String> keys = registry.equals(OciReference.DOCKER_HUB) ? DOCKER_HUB_KEYS : List.of(registry);
+        String helper = null;
+        for (String key : keys) {
+            if (helper == null && section("credHelpers").get(key) instanceof String name) {
+                helper = name;
+            }
+        }
+        if (helper == null && config.get("credsStore") instanceof String store && !store.isBlank()) {
+            helper = store;
+        }
+        if (helper != null) {
+            return fromHelper(helper, keys.get(0), registry);
+        }
+        for (var entry : section("auths").entrySet()) {
+            if (keys.contains(normalize(entry.getKey())) || keys.contains(entry.getKey())) {
+                return fromEntry(entry.getKey(), entry.getValue());
+            }
+        }
+        return Optional.empty();
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> section(String name) {
+        return config.get(name) instanceof Map<?, ?> map ? (Map<String, Object>) map : Map.of();
+    }
+
+    /** "https://host:5000/v1/" → "host:5000", as docker matches its keys. */
+    private static String normalize(String key) {
+        String host = key.replaceFirst("^[a-z]+://", "");
+        int slash = host.indexOf('/');
+        return slash < 0 ? host : host.substring(0, slash);
+    }
+
+    private Optional<Credential> fromEntry(String key, Object value) {
+        if (!(value instanceof Map<?, ?> entry)) {
+            throw new UsageError(file + ": auths[\"" + key + "\"] is not an object");
+        }
+        if (entry.get("identitytoken") instanceof String token && !token.isEmpty()) {
+            return Optional.of(new Credential(null, null, token, null));
+        }
+        if (entry.get("registrytoken") instanceof String token && !token.isEmpty()) {
+            return Optional.of(new Credential(null, null, null, token));
+        }
+        if (entry.get("auth") instanceof String auth && !auth.isEmpty()) {
+            String decoded;
+            try {
+                decoded = new String(Base64.getDecoder().decode(auth.strip()), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                throw new UsageError(file + ": auths[\"" + key + "\"].auth is not base64");
+            }
+            int colon = decoded.indexOf(':');
+            if (colon < 0) {
+                throw new UsageError(file + ": auths[\"" + key + "\"].auth is not base64 of user:password");
+            }
+            return Optional.of(Credential.basic(decoded.substring(0, colon), decoded.substring(colon + 1)));
+        }
+        if (entry.get("username") instanceof String user && entry.get("password") instanceof String password) {
+            return Optional.of(Credential.basic(user, password));
+        }
+        return Optional.empty();
+    }
+
+    /** docker-credential-NAME get: the server on stdin, {"Username", "Secret"} on stdout. */
+    private Optional<Credential> fromHelper(String name, String server, String registry) {
+        String program = "docker-credential-" + name;
+        Process process;
+        try {
+            process = new ProcessBuilder(program, "get").redirectError(ProcessBuilder.Redirect.PIPE).start();
+        } catch (IOException e) {
+            throw new StoreError("the credentials for " + registry + " come from the credential helper " + program
+                    + " (named in " + file + "), which is not installed: " + Reason.of(e), e);
+        }
+        try {
+            try (OutputStream in = process.getOutputStream()) {
+                in.write(server.getBytes(StandardCharsets.UTF_8));
+            }
+            byte[] out;
+            byte[] err;
+            try (InputStream stdout = process.getInputStream(); InputStream stderr = process.getErrorStream()) {
+                out = stdout.readAllBytes();
+                err = stderr.readAllBytes();
+            }
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new StoreError(program + " get did not answer for " + registry + " within 30 s", null);
+            }
+            String said = (new String(out, StandardCharsets.UTF_8) + new String(err, StandardCharsets.UTF_8)).strip();
+            if (process.exitValue() != 0) {
+                if (said.toLowerCase().contains("credentials not found")) {
+                    return Optional.empty();
+                }
+                throw new StoreError(program + " get failed for " + registry + ": " + firstLine(said), null);
+            }
+            Map<String, Object> answer = JSON.std.mapFrom(out);
+            String user = answer.get("Username") instanceof String u ? u : "";
+            String secret = answer.get("Secret") instanceof String s ? s : "";
+            return Optional.of(user.equals("<token>") ? new Credential(null, null, secret, null) : Credential.basic(user, secret));
+        } catch (IOException e) {
+            throw new StoreError(program + " get for " + registry + ": " + Reason.of(e), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreError(program + " get for " + registry + " was interrupted", e);
+        }
+    }
+
+    private static String firstLine(String text) {
+        var lines = new ArrayList<>(text.lines().toList());
+        return lines.isEmpty() ? "(no message)" : lines.get(0);
+    }
+}

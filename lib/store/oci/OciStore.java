@@ -1,0 +1,375 @@
+//DEPS com.fasterxml.jackson.jr:jackson-jr-objects:2.20.1
+
+package lib.store.oci;
+
+import com.fasterxml.jackson.jr.ob.JSON;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import lib.archive.Compression;
+import lib.common.Digests;
+import lib.common.Environment;
+import lib.common.Log;
+import lib.common.Platform;
+import lib.common.StoreError;
+import lib.common.Version;
+import lib.store.ResumingDownload;
+import lib.store.Store;
+import lib.store.StoreUri;
+import lib.store.Stores;
+
+/**
+ * Caches as images in an OCI registry, the Go tool's format: the tag is the key, the image's single
+ * layer is the archive, so its digest (sha256) is recorded by the registry itself. Ours carry an
+ * OCI image config and annotations saying what the layer holds; the Go tool's (one tar+gzip
+ * layer) restore too.
+ *
+ * <p>A tag once pushed is not replaced, as far as a registry allows: the distribution spec has no
+ * conditional manifest PUT, so commit checks the tag just before it finishes the layer and pushes
+ * the config and manifest, and gives up (cancelling its layer upload) when the tag exists. Two
+ * uploads passing that check at the same moment both push; what holds all the same is that the
+ * tag always names one whole image, the last writer's, never a mixture: the layer and config blobs
+ * are pushed before the manifest that references them, and a manifest PUT moves the tag in one
+ * step.
+ */
+public final class OciStore implements Store {
+
+    public static final String MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+    static final String CONFIG = "application/vnd.oci.image.config.v1+json";
+    static final String ANNOTATION = "io.github.openshift-pipelines.tekton-caches.";
+    static final String CREATED = "org.opencontainers.image.created";
+    static final String EXPIRES_AFTER = "quay.expires-after";
+    /** How many manifests a restore key's listing reads at once. */
+    private static final int LIST_READERS = 8;
+    private static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+    private static final String ACCEPT = String.join(", ", MANIFEST, DOCKER_MANIFEST,
+            "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json");
+
+    private final OciReference reference;
+    private final boolean insecure;
+    private final Duration stallTimeout;
+    private final Environment environment;
+    private final Log log;
+    private RegistryClient client;
+    private boolean clientMayPush;
+
+    private OciStore(OciReference reference, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
+        this.reference = reference;
+        this.insecure = insecure;
+        this.stallTimeout = stallTimeout;
+        this.environment = environment;
+        this.log = log;
+    }
+
+    /** oci://host/repository:TAG: the store is the repository, the object the tag. */
+    public static Stores.Target target(StoreUri.Location location, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
+        var reference = OciReference.parse(location);
+        return new Stores.Target(new OciStore(reference, insecure, stallTimeout, environment, log), reference.tag());
+    }
+
+    /** A client allowed to pull, or to push too; a pull-only one is replaced when a push comes. */
+    private RegistryClient client(boolean push) throws IOException {
+        if (client == null || (push && !clientMayPush)) {
+            var connected = new RegistryClient(reference, push, insecure, stallTimeout, environment, log);
+            connected.connect();
+            client = connected;
+            clientMayPush = push;
+        }
+        return client;
+    }
+
+    static String layerMediaType(Compression compression) {
+        return switch (compression) {
+            case ZSTD -> "application/vnd.oci.image.layer.v1.tar+zstd";
+            case GZIP -> "application/vnd.oci.image.layer.v1.tar+gzip";
+            case NONE -> "application/vnd.oci.image.layer.v1.tar";
+        };
+    }
+
+    @Override
+    public Optional<StoredObject> find(String tag) throws IOException {
+        return manifest(client(false), tag).map(manifest -> layerOf(tag, manifest));
+    }
+
+    /** The manifest JSON at the tag, or empty when the tag or the repository does not exist. */
+    private Optional<Map<String, Object>> manifest(RegistryClient registry, String tag) throws IOException {
+        var response = registry.send("GET", registry.repositoryUri("manifests/" + tag), Map.of("Accept", ACCEPT), null);
+        if (response.statusCode() == 404) {
+            response.body().close();
+            return Optional.empty();
+        }
+        if (response.statusCode() != 200) {
+            throw registry.refused(response, "GET manifest " + tag);
+        }
+        try (InputStream in = response.body()) {
+            return Optional.of(JSON.std.mapFrom(in.readNBytes(4 << 20)));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private StoredObject layerOf(String tag, Map<String, Object> manifest) {
+        String where = reference.registry() + "/" + reference.repository() + ":" + tag;
+        if (!(manifest.get("layers") instanceof List<?> layers)) {
+            throw new StoreError(where + " is an image index or not an image manifest; a cache is an image with one layer", null);
+        }
+        if (layers.size() != 1 || !(layers.get(0) instanceof Map<?, ?> layer)) {
+            throw new StoreError(where + " has " + layers.size() + " layers; a cache is an image with one layer", null);
+        }
+        String digest = String.valueOf(layer.get("digest"));
+        if (!digest.matches("sha256:[0-9a-f]{64}")) {
+            throw new StoreError(where + ": layer digest '" + digest + "' is not a sha256 digest", null);
+        }
+        long size = layer.get("size") instanceof Number n ? n.longValue() : -1;
+        var annotations = manifest.get("annotations") instanceof Map<?, ?> a ? (Map<String, Object>) a : Map.<String, Object>of();
+        Instant created = Instant.EPOCH;
+        try {
+            if (annotations.get(CREATED) instanceof String text) {
+                created = Instant.parse(text);
+            }
+        } catch (DateTimeParseException e) {
+            log.debug(where + ": ignoring the unreadable " + CREATED + " annotation '" + annotations.get(CREATED) + "'");
+        }
+        return new StoredObject(tag, size, Optional.of(digest.substring("sha256:".length())), created);
+    }
+
+    @Override
+    public InputStream open(StoredObject object) throws IOException {
+        var registry = client(false);
+        URI blob = registry.repositoryUri("blobs/sha256:" + object.sha256().orElseThrow());
+        return new ResumingDownload(position -> openBlob(registry, blob, position), object.size(),
+                reference.registry() + "/" + reference.repository() + ":" + object.path(), log);
+    }
+
+    /** The blob's bytes from a position on: a Range request, which a registry may ignore. */
+    private static InputStream openBlob(RegistryClient registry, URI blob, long position) throws IOException {
+        Map<String, String> headers = position == 0 ? Map.of() : Map.of("Range", "bytes=" + position + "-");
+        var response = registry.send("GET", blob, headers, null);
+        int status = response.statusCode();
+        if (status == 404) {
+            response.body().close();
+            throw new IOException("the registry has no blob " + blob.getPath().replaceFirst(".*/blobs/", "")
+                    + " although the manifest lists it");
+        }
+        if (status == 206) {
+            String range = response.headers().firstValue("Content-Range").orElse("");
+            if (!range.startsWith("bytes " + position + "-")) {
+                response.body().close();
+                throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
+            }
+            return response.body();
+        }
+        if (status != 200) {
+            throw registry.refused(response, "GET blob");
+        }
+        return ResumingDownload.skipped(response.body(), position);
+    }
+
+    @Override
+    public Upload create(String tag) throws IOException {
+        var registry = client(true);
+        var blob = new ChunkedBlobUpload(registry);
+        return new Upload() {
+            private boolean finished;
+
+            @Override
+            public OutputStream stream() {
+                return blob;
+            }
+
+            @Override
+            public boolean needsTarDigest() {
+                return true; // an image config lists its layers' uncompressed digests
+            }
+
+            @Override
+            public boolean commit(Contents contents) throws IOException {
+                blob.flushChunks();
+                // A registry has no conditional manifest PUT: this check, just before it, is all there is.
+                if (manifest(registry, tag).isPresent()) {
+                    blob.cancel();
+                    finished = true;
+                    return false;
+                }
+                blob.finish("sha256:" + contents.sha256());
+                byte[] config = config(contents);
+                String configDigest = "sha256:" + Digests.hex(Digests.sha256().digest(config));
+                pushSmallBlob(registry, config, configDigest);
+                byte[] manifest = manifest(contents, config.length, configDigest);
+                try (var response = new RegistryClient.Closing(registry.send("PUT", registry.repositoryUri("manifests/" + tag),
+                        Map.of("Content-Type", MANIFEST), () -> HttpRequest.BodyPublishers.ofByteArray(manifest)))) {
+                    if (response.status() != 201 && response.status() != 200) {
+                        throw registry.refused(response.get(), "PUT manifest " + tag);
+                    }
+                }
+                finished = true;
+                return true;
+            }
+
+            @Override
+            public void close() throws IOException {
+                if (!finished) {
+                    blob.cancel();
+                }
+            }
+        };
+    }
+
+    /** Pushes a blob held in memory in one request, unless the registry has it already. */
+    private static void pushSmallBlob(RegistryClient registry, byte[] content, String digest) throws IOException {
+        try (var head = new RegistryClient.Closing(registry.send("HEAD", registry.repositoryUri("blobs/" + digest), Map.of(), null))) {
+            if (head.status() == 200) {
+                return;
+            }
+        }
+        URI location = ChunkedBlobUpload.start(registry);
+        URI put = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=" + digest);
+        try (var response = new RegistryClient.Closing(registry.send("PUT", put, Map.of("Content-Type", "application/octet-stream"),
+                () -> HttpRequest.BodyPublishers.ofByteArray(content)))) {
+            if (response.status() != 201) {
+                throw registry.refused(response.get(), "PUT blob " + digest);
+            }
+        }
+    }
+
+    /** An OCI image config, so that image tools (skopeo, crane, podman) accept the cache as an image. */
+    private static byte[] config(Contents contents) throws IOException {
+        var config = new LinkedHashMap<String, Object>();
+        config.put("created", contents.created().toString());
+        config.put("architecture", Platform.arch());
+        config.put("os", "linux");
+        // Quay deletes a tag carrying this label once that time has passed since its push.
+        config.put("config", contents.expiresAfter() == null ? Map.of()
+                : Map.of("Labels", Map.of(EXPIRES_AFTER, contents.expiresAfter())));
+        config.put("rootfs", Map.of("type", "layers", "diff_ids", List.of("sha256:" + contents.tarSha256())));
+        return JSON.std.asBytes(config);
+    }
+
+    private static byte[] manifest(Contents contents, long configSize, String configDigest) throws IOException {
+        var annotations = new LinkedHashMap<String, Object>();
+        annotations.put(CREATED, contents.created().toString());
+        annotations.put(ANNOTATION + "key", contents.key());
+        annotations.put(ANNOTATION + "version", Version.NUMBER);
+        annotations.put(ANNOTATION + "uncompressed-size", Long.toString(contents.tarBytes()));
+        annotations.put(ANNOTATION + "files", Long.toString(contents.files()));
+        var manifest = new LinkedHashMap<String, Object>();
+        manifest.put("schemaVersion", 2);
+        manifest.put("mediaType", MANIFEST);
+        manifest.put("config", descriptor(CONFIG, configDigest, configSize));
+        manifest.put("layers", List.of(descriptor(layerMediaType(contents.compression()), "sha256:" + contents.sha256(), contents.size())));
+        manifest.put("annotations", annotations);
+        return JSON.std.asBytes(manifest);
+    }
+
+    private static Map<String, Object> descriptor(String mediaType, String digest, long size) {
+        var descriptor = new LinkedHashMap<String, Object>();
+        descriptor.put("mediaType", mediaType);
+        descriptor.put("digest", digest);
+        descriptor.put("size", size);
+        return descriptor;
+    }
+
+    /**
+     * The tags starting with prefix, each with its manifest's created time. A tag list says nothing
+     * of when a tag was pushed, so every match costs a manifest GET; they go LIST_READERS at a time,
+     * which on a registry far away is what makes a rolling cache of hundreds of tags bearable.
+     */
+    @Override
+    public List<StoredObject> list(String prefix) throws IOException {
+        var registry = client(false);
+        var tags = new ArrayList<String>();
+        URI page = registry.repositoryUri("tags/list?n=1000");
+        while (page != null) {
+            HttpResponse<InputStream> response = registry.send("GET", page, Map.of(), null);
+            if (response.statusCode() == 404) {
+                response.body().close();
+                break;
+            }
+            if (response.statusCode() != 200) {
+                throw registry.refused(response, "GET tags/list");
+            }
+            Map<String, Object> answer;
+            try (InputStream in = response.body()) {
+                answer = JSON.std.mapFrom(in);
+            }
+            if (answer.get("tags") instanceof List<?> names) {
+                for (Object tag : names) {
+                    if (tag instanceof String name && name.startsWith(prefix)) {
+                        tags.add(name);
+                    }
+                }
+            }
+            page = nextPage(page, response.headers().firstValue("Link"));
+        }
+        return manifests(registry, tags);
+    }
+
+    private List<StoredObject> manifests(RegistryClient registry, List<String> tags) throws IOException {
+        var objects = new ArrayList<StoredObject>();
+        if (tags.isEmpty()) {
+            return objects;
+        }
+        ExecutorService readers = Executors.newFixedThreadPool(Math.min(LIST_READERS, tags.size()), runnable -> {
+            var thread = new Thread(runnable, "oci-manifest-reader");
+            thread.setDaemon(true);
+            return thread;
+        });
+        try {
+            var found = new ArrayList<Future<Optional<StoredObject>>>();
+            for (String tag : tags) {
+                found.add(readers.submit(() -> manifest(registry, tag).flatMap(manifest -> listedLayerOf(tag, manifest))));
+            }
+            for (var object : found) {
+                object.get().ifPresent(objects::add); // a tag deleted since the listing is no entry
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while reading manifests");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime; // a StoreError: a manifest that is no cache image
+            }
+            throw new IOException(e.getCause());
+        } finally {
+            readers.shutdownNow();
+        }
+        return objects;
+    }
+
+    /** layerOf for a listing: a tag that is no cache image (an index, another image) is passed over, not an error. */
+    private Optional<StoredObject> listedLayerOf(String tag, Map<String, Object> manifest) {
+        try {
+            return Optional.of(layerOf(tag, manifest));
+        } catch (StoreError e) {
+            log.debug("passing over " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** RFC 5988 Link: <url>; rel="next", as registries paginate tags. */
+    private static URI nextPage(URI current, Optional<String> link) {
+        if (link.isEmpty() || !link.get().contains("rel=\"next\"")) {
+            return null;
+        }
+        String value = link.get();
+        return current.resolve(value.substring(value.indexOf('<') + 1, value.indexOf('>')));
+    }
+}

@@ -1,0 +1,294 @@
+package lib.store.s3;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import lib.common.Log;
+import lib.common.Reason;
+import lib.store.BlobUri;
+import lib.store.PartStream;
+import lib.store.Store;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+
+/**
+ * An archive streamed into S3 as it is made: parts of 8 MiB go up in parallel while the next ones
+ * fill, memory bounded by the parts in flight. The parts build a temporary object beside the key;
+ * only once it is complete is it copied (server side) to the key with the archive's sha256 as its
+ * metadata, since S3 fixes an object's metadata before its first byte and the digest is known
+ * after its last. So nothing half-made is ever at the key. An archive that fits in one part is put
+ * at the key directly.
+ *
+ * <p>An object at the key is never replaced. Both writes to the key, the PUT and the completion of
+ * the multipart copy, carry If-None-Match: *, and a HEAD comes just before each. What that
+ * guarantees depends on the server:
+ * <ul>
+ * <li>AWS S3, and s3proxy 4.0.0 on its filesystem backend (measured), evaluate the header as they
+ * write: of two uploads committing at once exactly one creates the key; the other is refused (412
+ * PreconditionFailed, or on AWS 409 ConditionalRequestConflict when both complete together) and
+ * discards its bytes.
+ * <li>Servers that ignore the header (s3proxy 2.7.0 ignored it on PUT, CopyObject and
+ * CompleteMultipartUpload, measured) have only the HEAD: two uploads passing it within the same
+ * moment both write, and the last one's object stays, whole, with its own digest.
+ * </ul>
+ */
+public final class S3MultipartUpload implements Store.Upload {
+
+    public static final int PART = 8 << 20;
+    static final int PARALLEL_PARTS = 4;
+    private static final int MAX_PARTS = 10_000;
+    private static final long COPY_PART = 1L << 30;
+    private static final String TEMPORARY = ".upload-";
+
+    private final S3Store store;
+    private final String key;
+    private final String temporary;
+    private final BlockingQueue<byte[]> freeBuffers = new ArrayBlockingQueue<>(PARALLEL_PARTS + 1);
+    private final List<Future<CompletedPart>> parts = new ArrayList<>();
+    private final ExecutorService senders = Executors.newFixedThreadPool(PARALLEL_PARTS, runnable -> {
+        var thread = new Thread(runnable, "s3-part");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final Stream stream = new Stream();
+    private String uploadId;
+    private boolean temporaryComplete;
+    private boolean committed;
+
+    S3MultipartUpload(S3Store store, String key) {
+        this.store = store;
+        this.key = key;
+        this.temporary = key + TEMPORARY + Long.toHexString(ThreadLocalRandom.current().nextLong());
+        for (int i = 0; i <= PARALLEL_PARTS; i++) {
+            freeBuffers.add(new byte[PART]);
+        }
+    }
+
+    /** Whether a key is one of our uploads under way, not a cache. */
+    static boolean isTemporary(String key) {
+        return key.contains(TEMPORARY);
+    }
+
+    @Override
+    public OutputStream stream() {
+        return stream;
+    }
+
+    private final class Stream extends PartStream {
+        Stream() {
+            super(PART);
+        }
+
+        @Override
+        protected byte[] emptyPart() throws IOException {
+            return takeBuffer();
+        }
+
+        @Override
+        protected void sendPart(byte[] buffer, int length) throws IOException {
+            send(buffer, length);
+        }
+    }
+
+    private byte[] takeBuffer() throws IOException {
+        try {
+            return freeBuffers.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while uploading");
+        }
+    }
+
+    /** Sends one part in the background; the buffer goes back to the pool once the part is up. */
+    private void send(byte[] buffer, int length) throws IOException {
+        failIfAPartFailed();
+        if (uploadId == null) {
+            uploadId = call("starting the upload", () -> store.client().createMultipartUpload(
+                    b -> b.bucket(store.bucket()).key(temporary).contentType("application/octet-stream")).uploadId());
+        }
+        int number = parts.size() + 1;
+        if (number > MAX_PARTS) {
+            throw new IOException("the archive is larger than " + MAX_PARTS + " parts of " + Log.bytes(PART) + ", the most one S3 upload takes");
+        }
+        parts.add(senders.submit(() -> {
+            try {
+                String etag = store.client().uploadPart(b -> b.bucket(store.bucket()).key(temporary).uploadId(uploadId)
+                        .partNumber(number).contentLength((long) length),
+                        RequestBody.fromContentProvider(() -> new ByteArrayInputStream(buffer, 0, length), length,
+                                "application/octet-stream")).eTag();
+                return CompletedPart.builder().partNumber(number).eTag(etag).build();
+            } catch (SdkException e) {
+                throw store.failure(e, "PUT part " + number);
+            } finally {
+                freeBuffers.add(buffer);
+            }
+        }));
+    }
+
+    private void failIfAPartFailed() throws IOException {
+        for (var part : parts) {
+            if (part.isDone()) {
+                result(part);
+            }
+        }
+    }
+
+    private static CompletedPart result(Future<CompletedPart> part) throws IOException {
+        try {
+            return part.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while uploading");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        }
+    }
+
+    @Override
+    public boolean commit(Store.Contents contents) throws IOException {
+        var metadata = Map.of(BlobUri.SHA256_METADATA, contents.sha256());
+        String contentType = contents.compression().contentType();
+        if (uploadId == null) {
+            if (taken()) {
+                return false;
+            }
+            byte[] body = stream.pending();
+            int lastLength = stream.pendingLength();
+            // PUT /bucket/key, If-None-Match: *
+            committed = created("PUT " + key, () -> store.client().putObject(b -> b.bucket(store.bucket()).key(key)
+                    .contentType(contentType).metadata(metadata).ifNoneMatch("*"),
+                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, lastLength), lastLength,
+                            "application/octet-stream")));
+            return committed;
+        }
+        stream.sendRest();
+        var completed = new ArrayList<CompletedPart>();
+        for (var part : parts) {
+            completed.add(result(part));
+        }
+        call("completing the upload", () -> store.client().completeMultipartUpload(b -> b.bucket(store.bucket())
+                .key(temporary).uploadId(uploadId).multipartUpload(u -> u.parts(completed))));
+        temporaryComplete = true;
+        if (taken() || !copyToKey(contents.size(), metadata, contentType)) {
+            return false; // close() deletes the temporary object
+        }
+        committed = true;
+        call("deleting " + temporary, () -> store.client().deleteObject(b -> b.bucket(store.bucket()).key(temporary)));
+        return true;
+    }
+
+    /**
+     * Whether an object is at the key already. If-None-Match alone would tell, but S3-compatible
+     * servers that ignore it (s3proxy 2.7.0) would replace the object; checking just before the
+     * write narrows that to a window of one request.
+     */
+    private boolean taken() throws IOException {
+        return store.find(key).isPresent();
+    }
+
+    /**
+     * Copies the complete temporary object to the key with the digest as metadata, unless an
+     * object is there: CopyObject takes no If-None-Match in this SDK, CompleteMultipartUpload
+     * does, so the copy is a multipart one of server-side ranges. False when another upload's
+     * object was there first.
+     */
+    private boolean copyToKey(long size, Map<String, String> metadata, String contentType) throws IOException {
+        var s3 = store.client();
+        String bucket = store.bucket();
+        // POST /bucket/key?uploads
+        String copyId = call("starting the copy to " + key, () -> s3.createMultipartUpload(b -> b.bucket(bucket).key(key)
+                .contentType(contentType).metadata(metadata)).uploadId());
+        boolean created = false;
+        try {
+            var copied = new ArrayList<CompletedPart>();
+            for (long from = 0; from < size; from += COPY_PART) {
+                int number = copied.size() + 1;
+                String range = "bytes=" + from + "-" + (Math.min(size, from + COPY_PART) - 1);
+                // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range
+                String etag = call("copying " + range, () -> s3.uploadPartCopy(b -> b.sourceBucket(bucket).sourceKey(temporary)
+                        .destinationBucket(bucket).destinationKey(key).uploadId(copyId).partNumber(number)
+                        .copySourceRange(range)).copyPartResult().eTag());
+                copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+            }
+            // POST /bucket/key?uploadId=ID, If-None-Match: *
+            created = created("completing the copy to " + key, () -> s3.completeMultipartUpload(b -> b.bucket(bucket).key(key)
+                    .uploadId(copyId).multipartUpload(u -> u.parts(copied)).ifNoneMatch("*")));
+            return created;
+        } finally {
+            if (!created) {
+                try {
+                    s3.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(copyId));
+                } catch (SdkException e) {
+                    store.debug("could not abort the copy to " + key + ": " + Reason.of(e)); // lifecycle rules reap it
+                }
+            }
+        }
+    }
+
+    /**
+     * Runs a write carrying If-None-Match: *. False when it was refused because an object is at
+     * the key: 412 PreconditionFailed, or 409 ConditionalRequestConflict when another write to
+     * the key was completing at the same moment (AWS asks to retry; the HEAD after it tells).
+     */
+    private boolean created(String what, S3Call<?> write) throws IOException {
+        try {
+            write.run();
+            return true;
+        } catch (S3Exception e) {
+            String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+            boolean refused = e.statusCode() == 412 || e.statusCode() == 409 && "ConditionalRequestConflict".equals(code);
+            if (!refused) {
+                throw store.failure(e, what);
+            }
+            if (!taken()) {
+                throw new IOException(store.failure(e, what).getMessage() + ", yet no object is at the key; upload again", e);
+            }
+            return false;
+        } catch (SdkException e) {
+            throw store.failure(e, what);
+        }
+    }
+
+    /** Nothing of an upload that did not commit stays behind; best effort, the key is never touched. */
+    @Override
+    public void close() {
+        senders.shutdownNow();
+        if (committed) {
+            return;
+        }
+        try {
+            if (temporaryComplete) {
+                store.client().deleteObject(b -> b.bucket(store.bucket()).key(temporary));
+            } else if (uploadId != null) {
+                store.client().abortMultipartUpload(b -> b.bucket(store.bucket()).key(temporary).uploadId(uploadId));
+            }
+        } catch (SdkException e) {
+            store.debug("could not clean up " + temporary + ": " + Reason.of(e));
+        }
+    }
+
+    private interface S3Call<T> {
+        T run();
+    }
+
+    private <T> T call(String what, S3Call<T> call) throws IOException {
+        try {
+            return call.run();
+        } catch (SdkException e) {
+            throw store.failure(e, what);
+        }
+    }
+}

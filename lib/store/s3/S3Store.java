@@ -1,0 +1,288 @@
+//DEPS software.amazon.awssdk:s3:2.31.50
+//DEPS software.amazon.awssdk:apache-client:2.31.50
+//DEPS org.slf4j:slf4j-nop:1.7.36
+// Apache HttpClient's logging API, named here: google-cloud-storage's tree excludes it, and that would win.
+//DEPS commons-logging:commons-logging:1.2
+
+package lib.store.s3;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import lib.common.Environment;
+import lib.common.Log;
+import lib.common.Reason;
+import lib.store.BlobUri;
+import lib.store.ResumingDownload;
+import lib.store.StallWatchdog;
+import lib.store.Store;
+import lib.store.StoreUri;
+import lib.store.Stores;
+import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.http.SdkHttpClient;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.profiles.ProfileFile;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * Archives as objects in an S3 bucket (AWS, or any S3-compatible store through endpoint=), at the
+ * key the URI's path names, as the Go tool's gocloud s3blob writes them. The archive's sha256 is
+ * the object's user metadata "sha256"; objects the Go tool wrote have none and restore all the same.
+ * An upload never replaces an object at its key; {@link S3MultipartUpload} says how far each
+ * server guarantees that.
+ */
+public final class S3Store implements Store {
+
+    /** gocloud's s3blob parameters, its legacy (SDK v1) spellings included. */
+    static final Set<String> PARAMETERS = Set.of("region", "endpoint", "profile", "use_path_style", "s3ForcePathStyle",
+            "disable_https", "disableSSL", "fips", "dualstack", "accelerate", "awssdk", "anonymous");
+
+    private final S3Client s3;
+    /** Given to the client built, which therefore leaves closing it to us. */
+    private final SdkHttpClient http;
+    private final String bucket;
+    private final String endpoint;
+    private final Log log;
+
+    private S3Store(S3Client s3, SdkHttpClient http, String bucket, String endpoint, Log log) {
+        this.s3 = s3;
+        this.http = http;
+        this.bucket = bucket;
+        this.endpoint = endpoint;
+        this.log = log;
+    }
+
+    /** s3://bucket/KEY: the store is the bucket, the object the key. */
+    public static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
+        var uri = BlobUri.parse(location, environment, PARAMETERS);
+        boolean plainHttp = uri.flag("disable_https") || uri.flag("disableSSL");
+        Region region = region(uri, environment, log);
+        var http = new WatchedSdkHttpClient(ApacheHttpClient.builder()
+                .maxConnections(S3MultipartUpload.PARALLEL_PARTS + 4)
+                .connectionTimeout(Duration.ofSeconds(10))
+                // A read that waits this long for a byte fails, and the download resumes by range.
+                .socketTimeout(stallTimeout)
+                .build(), new StallWatchdog(stallTimeout));
+        var builder = S3Client.builder()
+                .httpClient(http)
+                // Our own sha256 guards the archive; the SDK's default CRC trailers trip S3-compatible stores.
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .forcePathStyle(uri.flag("use_path_style") || uri.flag("s3ForcePathStyle"))
+                .fipsEnabled(uri.flag("fips"))
+                .dualstackEnabled(uri.flag("dualstack"))
+                .accelerate(uri.flag("accelerate"))
+                .region(region);
+        String endpoint = uri.get("endpoint");
+        if (endpoint != null && !endpoint.isBlank()) {
+            if (!endpoint.contains("://")) {
+                endpoint = (plainHttp ? "http://" : "https://") + endpoint;
+            }
+            builder.endpointOverride(URI.create(endpoint));
+        }
+        builder.credentialsProvider(credentials(uri, environment));
+        String where = endpoint != null ? endpoint : "the S3 endpoint of " + region.id();
+        return new Stores.Target(new S3Store(builder.build(), http, uri.bucket(), where, log), uri.key());
+    }
+
+    /**
+     * The SDK's own chain, but reading our Environment (the StepAction's variables) for what it
+     * would read from the process: keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY(/AWS_SESSION_TOKEN),
+     * else the profile (profile=, AWS_PROFILE) of AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE,
+     * else the rest of the default chain (web identity, container, instance roles).
+     */
+    private static AwsCredentialsProvider credentials(BlobUri uri, Environment environment) {
+        if (uri.flag("anonymous")) {
+            return AnonymousCredentialsProvider.create();
+        }
+        String key = environment.get("AWS_ACCESS_KEY_ID");
+        String secret = environment.get("AWS_SECRET_ACCESS_KEY");
+        String token = environment.get("AWS_SESSION_TOKEN");
+        if (uri.get("profile") == null && key != null && !key.isBlank() && secret != null) {
+            return StaticCredentialsProvider.create(token == null || token.isBlank()
+                    ? AwsBasicCredentials.create(key, secret) : AwsSessionCredentials.create(key, secret, token));
+        }
+        var profiles = profiles(environment);
+        if (profiles.isPresent()) {
+            return ProfileCredentialsProvider.builder().profileFile(profiles.get()).profileName(profileName(uri, environment)).build();
+        }
+        return DefaultCredentialsProvider.builder().build();
+    }
+
+    /** The files of AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE, when either is set and exists. */
+    private static Optional<ProfileFile> profiles(Environment environment) {
+        var aggregator = ProfileFile.aggregator();
+        boolean any = false;
+        for (var file : List.of(Map.entry("AWS_SHARED_CREDENTIALS_FILE", ProfileFile.Type.CREDENTIALS),
+                Map.entry("AWS_CONFIG_FILE", ProfileFile.Type.CONFIGURATION))) {
+            String path = environment.get(file.getKey());
+            if (path != null && !path.isBlank() && Files.isRegularFile(Path.of(path))) {
+                aggregator.addFile(ProfileFile.builder().content(Path.of(path)).type(file.getValue()).build());
+                any = true;
+            }
+        }
+        return any ? Optional.of(aggregator.build()) : Optional.empty();
+    }
+
+    private static String profileName(BlobUri uri, Environment environment) {
+        String name = uri.get("profile") != null ? uri.get("profile") : environment.get("AWS_PROFILE");
+        return name == null || name.isBlank() ? "default" : name;
+    }
+
+    /** region=, else AWS_REGION or AWS_DEFAULT_REGION, else the profile's, else the SDK's chain, else us-east-1 (S3-compatible stores ignore it). */
+    private static Region region(BlobUri uri, Environment environment, Log log) {
+        for (String region : new String[] {uri.get("region"), environment.get("AWS_REGION"), environment.get("AWS_DEFAULT_REGION")}) {
+            if (region != null && !region.isBlank()) {
+                return Region.of(region);
+            }
+        }
+        var fromProfile = profiles(environment).flatMap(p -> p.profile(profileName(uri, environment))).flatMap(p -> p.property("region"));
+        if (fromProfile.isPresent()) {
+            return Region.of(fromProfile.get());
+        }
+        try {
+            return DefaultAwsRegionProviderChain.builder().build().getRegion();
+        } catch (SdkClientException e) {
+            log.debug("no AWS region configured; using us-east-1");
+            return Region.US_EAST_1;
+        }
+    }
+
+    @Override
+    public Optional<StoredObject> find(String key) throws IOException {
+        HeadObjectResponse head;
+        try {
+            head = s3.headObject(b -> b.bucket(bucket).key(key));
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) { // NoSuchKey, or the bucket: a HEAD's 404 has no body to say which
+                requireBucket();
+                return Optional.empty();
+            }
+            throw failure(e, "HEAD " + key);
+        } catch (SdkException e) {
+            throw failure(e, "HEAD " + key);
+        }
+        return Optional.of(new StoredObject(key, head.contentLength(),
+                Optional.ofNullable(head.metadata().get(BlobUri.SHA256_METADATA)), head.lastModified()));
+    }
+
+    private void requireBucket() throws IOException {
+        try {
+            s3.headBucket(b -> b.bucket(bucket));
+        } catch (SdkException e) {
+            // A HEAD's 404 has no body to name NoSuchBucket: here it can only mean that.
+            throw e instanceof S3Exception s3e && s3e.statusCode() == 404 ? missingBucket(e) : failure(e, "HEAD bucket");
+        }
+    }
+
+    private IOException missingBucket(Exception cause) {
+        return new IOException("s3 bucket '" + bucket + "' does not exist at " + endpoint, cause);
+    }
+
+    @Override
+    public InputStream open(StoredObject object) throws IOException {
+        return new ResumingDownload(position -> openAt(object.path(), position), object.size(),
+                "s3://" + bucket + "/" + object.path(), log);
+    }
+
+    /** The object's bytes from a position on, by a ranged GET. */
+    private InputStream openAt(String key, long position) throws IOException {
+        try {
+            var response = s3.getObject(b -> b.bucket(bucket).key(key).range(position == 0 ? null : "bytes=" + position + "-"));
+            String range = response.response().contentRange();
+            if (position > 0 && (range == null || !range.startsWith("bytes " + position + "-"))) {
+                return ResumingDownload.skipped(response, position);
+            }
+            return response;
+        } catch (SdkException e) {
+            throw failure(e, "GET " + key);
+        }
+    }
+
+    @Override
+    public Upload create(String key) throws IOException {
+        return new S3MultipartUpload(this, key);
+    }
+
+    S3Client client() {
+        return s3;
+    }
+
+    String bucket() {
+        return bucket;
+    }
+
+    @Override
+    public List<StoredObject> list(String prefix) throws IOException {
+        var objects = new ArrayList<StoredObject>();
+        try {
+            for (S3Object object : s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix)).contents()) {
+                if (!S3MultipartUpload.isTemporary(object.key())) {
+                    find(object.key()).ifPresent(objects::add);
+                }
+            }
+        } catch (SdkException e) {
+            throw failure(e, "LIST " + prefix);
+        }
+        return objects;
+    }
+
+    /** The SDK's exception as one line naming the bucket, the endpoint and the reason. */
+    IOException failure(SdkException e, String what) {
+        if (e instanceof NoSuchBucketException) {
+            return missingBucket(e);
+        }
+        if (e instanceof S3Exception s3e) {
+            String code = s3e.awsErrorDetails() == null ? null : s3e.awsErrorDetails().errorCode();
+            String message = s3e.awsErrorDetails() == null ? null : s3e.awsErrorDetails().errorMessage();
+            String reason = "HTTP " + s3e.statusCode() + (code == null ? "" : " " + code) + (message == null ? "" : ": " + message);
+            if (s3e.statusCode() == 403 || "InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
+                return new IOException("authentication failed for s3 bucket '" + bucket + "' at " + endpoint + ": " + reason, e);
+            }
+            return new IOException("s3 bucket '" + bucket + "' at " + endpoint + " answered " + what + " with " + reason, e);
+        }
+        if (e.getMessage() != null && e.getMessage().startsWith("Unable to load credentials")) {
+            return new IOException("no AWS credentials for s3 bucket '" + bucket + "': set AWS_ACCESS_KEY_ID and"
+                    + " AWS_SECRET_ACCESS_KEY, or AWS_SHARED_CREDENTIALS_FILE (and AWS_PROFILE), or run with a role", e);
+        }
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return new IOException("cannot reach " + endpoint + " for s3 bucket '" + bucket + "': " + Reason.of(root), e);
+    }
+
+    void debug(String message) {
+        log.debug(message);
+    }
+
+    @Override
+    public void close() {
+        s3.close();
+        http.close();
+    }
+}
