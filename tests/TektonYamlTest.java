@@ -132,15 +132,45 @@ class TektonYamlTest {
         return bindings;
     }
 
-    /** The pipeline README.md shows is held to the same checks as examples/. */
+    /**
+     * The YAML README.md and the pages of docs/ and examples/ show is held to the same checks as
+     * examples/, and README.md shows a step pair: one block with a step referring to each StepAction.
+     */
     @Test
-    void readmePipelineHasNoProblems() throws IOException {
-        var blocks = java.util.regex.Pattern.compile("```yaml\n(.*?)```", java.util.regex.Pattern.DOTALL)
-                .matcher(Files.readString(Fixtures.REPO.resolve("README.md"))).results().map(m -> m.group(1)).toList();
-        assertTrue(blocks.stream().anyMatch(block -> block.contains("kind: Pipeline")), "README.md shows a Pipeline");
+    void yamlShownInMarkdownHasNoProblems() throws IOException {
+        var readme = yamlBlocks(Fixtures.REPO.resolve("README.md"));
+        boolean stepPair = false;
+        for (String block : readme) {
+            stepPair |= referredStepActions(block).containsAll(Set.of("cache-fetch", "cache-upload"));
+        }
+        assertTrue(stepPair, "README.md shows a block with a cache-fetch step and a cache-upload step");
+        var blocks = new ArrayList<>(readme);
+        for (String folder : List.of("docs", "examples")) {
+            try (var pages = Files.list(Fixtures.REPO.resolve(folder))) {
+                for (Path page : pages.filter(p -> p.toString().endsWith(".md")).sorted().toList()) {
+                    blocks.addAll(yamlBlocks(page));
+                }
+            }
+        }
         for (String block : blocks) {
             assertEquals(List.of(), problemsIn(block), block);
         }
+    }
+
+    /** The text of every ```yaml block of a Markdown file. */
+    private static List<String> yamlBlocks(Path markdown) throws IOException {
+        return java.util.regex.Pattern.compile("```yaml\n(.*?)```", java.util.regex.Pattern.DOTALL)
+                .matcher(Files.readString(markdown)).results().map(m -> m.group(1)).toList();
+    }
+
+    /** The StepActions the steps of the given YAML refer to, read as examples/bad.yaml. */
+    private Set<String> referredStepActions(String yaml) throws IOException {
+        Fixtures.write(tmp.resolve("examples/bad.yaml"), yaml);
+        var referred = new java.util.HashSet<String>();
+        for (var document : TektonYaml.load(tmp)) {
+            TektonYaml.steps(document.content()).forEach(step -> referred.add(TektonYaml.referencedName(step)));
+        }
+        return referred;
     }
 
     @Test
