@@ -446,14 +446,14 @@ class AzureStoreTest {
             for (String name : new String[] {"caches/maven-linux-1", "caches/maven-linux-2", "caches/npm-linux-1"}) {
                 byte[] bytes = ("archive of " + name).getBytes(StandardCharsets.UTF_8);
                 String sha256 = Digests.hex(Digests.sha256().digest(bytes));
-                try (Store.Upload upload = store.create(name)) {
+                try (Store.PendingWrite upload = store.create(name)) {
                     upload.stream().write(bytes);
                     assertTrue(upload.commit(new Store.Contents(sha256, bytes.length, Compression.NONE, name, Instant.now(),
                             bytes.length, null, 1)));
                 }
                 written.put(name, sha256);
             }
-            try (Store.Upload abandoned = store.create("caches/maven-linux-3")) {
+            try (Store.PendingWrite abandoned = store.create("caches/maven-linux-3")) {
                 abandoned.stream().write(new byte[AzureBlockUpload.BLOCK + 1]); // one block staged, never committed
             }
 

@@ -221,7 +221,7 @@ class ConcurrentUploadTest {
                 Store store = stores[i];
                 byte[] archive = archives[i];
                 commits.add(pool.submit(() -> {
-                    try (Store.Upload upload = store.create(path)) {
+                    try (Store.PendingWrite upload = store.create(path)) {
                         upload.stream().write(archive);
                         barrier.await(60, TimeUnit.SECONDS);
                         return upload.commit(contents(path, archive));
@@ -243,7 +243,7 @@ class ConcurrentUploadTest {
     }
 
     private static boolean put(Store store, String path, byte[] archive) throws IOException {
-        try (Store.Upload upload = store.create(path)) {
+        try (Store.PendingWrite upload = store.create(path)) {
             upload.stream().write(archive);
             return upload.commit(contents(path, archive));
         }

@@ -23,7 +23,7 @@ class FileStoreTest {
     Path tmp;
 
     private static void put(Store store, String path, String content) throws Exception {
-        try (Store.Upload upload = store.create(path)) {
+        try (Store.PendingWrite upload = store.create(path)) {
             byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
             upload.stream().write(bytes);
             upload.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(bytes)), bytes.length, Compression.NONE,
@@ -49,7 +49,7 @@ class FileStoreTest {
     void uploadClosedWithoutCommitLeavesNothing() throws Exception {
         var store = new FileStore(tmp.resolve("store"));
         put(store, "key", "earlier");
-        try (Store.Upload upload = store.create("key")) {
+        try (Store.PendingWrite upload = store.create("key")) {
             upload.stream().write("half of a new archive".getBytes());
         }
         try (var in = store.open(store.find("key").orElseThrow())) {
@@ -74,7 +74,7 @@ class FileStoreTest {
         put(store, "npm-linux-1", "c");
         Fixtures.write(tmp.resolve("store/maven-linux-3.sha256"), "0".repeat(64) + "  maven-linux-3\n");
         Fixtures.write(tmp.resolve("store/maven-folder/not-an-entry"), "the store's folder holds other things\n");
-        Store.Upload unfinished = store.create("maven-linux-4");
+        Store.PendingWrite unfinished = store.create("maven-linux-4");
 
         var listed = store.list("maven-").stream().map(Store.StoredObject::path).sorted().toList();
 
@@ -98,7 +98,7 @@ class FileStoreTest {
     @Test
     void writeStreamIsNotVisibleBeforeCommit() throws Exception {
         var store = new FileStore(tmp.resolve("store"));
-        try (Store.Upload upload = store.create("key")) {
+        try (Store.PendingWrite upload = store.create("key")) {
             OutputStream out = upload.stream();
             out.write(new byte[1 << 20]);
             out.flush();

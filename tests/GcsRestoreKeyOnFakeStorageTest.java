@@ -38,7 +38,7 @@ class GcsRestoreKeyOnFakeStorageTest {
 
     private void put(String name) throws Exception {
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-        try (Store.Upload upload = store.create(name)) {
+        try (Store.PendingWrite upload = store.create(name)) {
             upload.stream().write(bytes);
             assertTrue(upload.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(bytes)), bytes.length,
                     Compression.NONE, name, Instant.now(), bytes.length, null, 0)));

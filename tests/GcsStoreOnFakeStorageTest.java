@@ -73,7 +73,7 @@ class GcsStoreOnFakeStorageTest {
 
     /** What Upload.run does between the folder and the store, and what it commits. */
     private Store.Contents upload(String name, Path folder, Compression compression) throws IOException {
-        try (Store.Upload upload = store.create(name)) {
+        try (Store.PendingWrite upload = store.create(name)) {
             var contents = Upload.write(folder, compression, name, null, upload, new Meter("uploading", quiet(), System::nanoTime)).contents();
             assertTrue(upload.commit(contents), "a new object is stored");
             return contents;
@@ -129,7 +129,7 @@ class GcsStoreOnFakeStorageTest {
         Fixtures.richTree(first, 0);
         var earlier = upload("go/key", first, Compression.GZIP);
 
-        try (Store.Upload abandoned = store.create("go/key")) {
+        try (Store.PendingWrite abandoned = store.create("go/key")) {
             byte[] junk = new byte[(int) Fixtures.MiB];
             for (int i = 0; i < GcsStore.CHUNK_BYTES / junk.length + 2; i++) {
                 abandoned.stream().write(junk); // more than a chunk, so the session has sent data
@@ -147,7 +147,7 @@ class GcsStoreOnFakeStorageTest {
 
     @Test
     void anUploadClosedWithoutCommitWhereNothingWasLeavesNothing() throws Exception {
-        try (Store.Upload abandoned = store.create("fresh/key")) {
+        try (Store.PendingWrite abandoned = store.create("fresh/key")) {
             abandoned.stream().write("half an archive".getBytes(StandardCharsets.UTF_8));
         }
         assertEquals(List.of(), names());
@@ -167,7 +167,7 @@ class GcsStoreOnFakeStorageTest {
         long generation = fake.get(BlobId.of(BUCKET, "taken/key")).getGeneration();
         Fixtures.write(cache.resolve("which.txt"), "another archive for the same key");
 
-        try (Store.Upload again = store.create("taken/key")) {
+        try (Store.PendingWrite again = store.create("taken/key")) {
             var contents = Upload.write(cache, Compression.GZIP, "k", null, again, new Meter("uploading", quiet(), System::nanoTime)).contents();
             assertThrows(IOException.class, () -> again.commit(contents));
         }
@@ -236,7 +236,7 @@ class GcsStoreOnFakeStorageTest {
             written.put(name, upload(name, cache, Compression.ZSTD).sha256());
         }
 
-        try (Store.Upload inProgress = store.create("ci/maven-linux-3")) {
+        try (Store.PendingWrite inProgress = store.create("ci/maven-linux-3")) {
             inProgress.stream().write(1);
             // The fake shows an upload's object from its start (GCS only once finished, or when a
             // commit failed after it); either way a listing must not offer it.

@@ -234,7 +234,7 @@ class OciStoreTest {
             for (String tag : new String[] {"maven-linux-1", "maven-linux-2", "npm-linux-1"}) {
                 byte[] bytes = ("archive of " + tag).getBytes(java.nio.charset.StandardCharsets.UTF_8);
                 String sha256 = Digests.hex(Digests.sha256().digest(bytes));
-                try (Store.Upload upload = store.create(tag)) {
+                try (Store.PendingWrite upload = store.create(tag)) {
                     upload.stream().write(bytes);
                     assertTrue(upload.commit(new Store.Contents(sha256, bytes.length, Compression.NONE, tag,
                             java.time.Instant.parse("2026-01-0" + (written.size() + 1) + "T00:00:00Z"), bytes.length, sha256, 1)));

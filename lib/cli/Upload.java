@@ -69,11 +69,11 @@ public final class Upload {
 
     private static void upload(Request request, Store store, String path, StoreUri.Location location, CacheKey key,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
-        try (Store.Upload upload = store.create(path)) {
+        try (Store.PendingWrite pending = store.create(path)) {
             var meter = new Meter("uploading to " + location.text(), log, nanoTime);
-            Written written = write(request.folder(), request.compression(), key.hash(), request.expiresAfter(), upload, meter);
+            Written written = write(request.folder(), request.compression(), key.hash(), request.expiresAfter(), pending, meter);
             Archive.Stats archived = written.archived();
-            boolean stored = upload.commit(written.contents());
+            boolean stored = pending.commit(written.contents());
             if (archived.skipped() > 0) {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
             }
@@ -113,11 +113,11 @@ public final class Upload {
     public record Written(Store.Contents contents, Archive.Stats archived) {}
 
     /** The folder archived, compressed and metered into the upload as it is made: the one way from a folder to a store. */
-    public static Written write(Path folder, Compression compression, String key, String expiresAfter, Store.Upload upload,
+    public static Written write(Path folder, Compression compression, String key, String expiresAfter, Store.PendingWrite pending,
             Meter meter) throws IOException {
-        var tar = new TarTap(upload.needsTarDigest());
+        var tar = new TarTap(pending.needsTarDigest());
         Archive.Stats archived;
-        try (OutputStream compressed = compression.compress(keepOpen(meter.watch(upload.stream())))) {
+        try (OutputStream compressed = compression.compress(keepOpen(meter.watch(pending.stream())))) {
             archived = Archive.create(folder, tar.watch(compressed));
         }
         return new Written(new Store.Contents(meter.sha256(), meter.bytes(), compression, key, Instant.now(), tar.bytes,

@@ -33,7 +33,7 @@ public interface Store extends Closeable {
     }
 
     /** A write under way: nothing is visible at the path until commit, and close without commit discards it. */
-    interface Upload extends Closeable {
+    interface PendingWrite extends Closeable {
         OutputStream stream();
 
         /** Whether commit needs Contents.tarSha256, the digest of the uncompressed tar (it costs a pass of sha256). */
@@ -56,7 +56,7 @@ public interface Store extends Closeable {
     /** The object's bytes, as stored. */
     InputStream open(StoredObject object) throws IOException;
 
-    Upload create(String path) throws IOException;
+    PendingWrite create(String path) throws IOException;
 
     /** Objects whose path starts with the prefix. */
     List<StoredObject> list(String prefix) throws IOException;

@@ -199,11 +199,11 @@ public final class AzureStore implements Store {
     }
 
     @Override
-    public Upload create(String path) throws IOException {
+    public PendingWrite create(String path) throws IOException {
         // No check that the container exists first: a write-only SAS token may not read it.
         var blocks = new AzureBlockUpload(container.getBlobAsyncClient(path).getBlockBlobAsyncClient(),
                 (action, e) -> failure(action + " of '" + path + "'", e));
-        return new Upload() {
+        return new PendingWrite() {
             @Override
             public OutputStream stream() {
                 return blocks;

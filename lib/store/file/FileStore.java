@@ -197,13 +197,13 @@ public final class FileStore implements Store {
     }
 
     @Override
-    public Upload create(String path) throws IOException {
+    public PendingWrite create(String path) throws IOException {
         Path file = root.resolve(path);
         Files.createDirectories(file.getParent());
         Path temp = file.resolveSibling(TEMP_PREFIX + file.getFileName() + "-" + randomSuffix());
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         OutputStream stream = new BufferedOutputStream(Channels.newOutputStream(channel), Compression.BUFFER);
-        return new Upload() {
+        return new PendingWrite() {
             private boolean committed;
 
             @Override

@@ -237,7 +237,7 @@ public final class GcsStore implements Store {
     }
 
     @Override
-    public Upload create(String path) throws IOException {
+    public PendingWrite create(String path) throws IOException {
         BlobId temp = BlobId.of(bucket, path + TEMP_INFIX + String.format("%016x", ThreadLocalRandom.current().nextLong()));
         WriteChannel writer;
         try {
@@ -251,7 +251,7 @@ public final class GcsStore implements Store {
     }
 
     /** A resumable upload into the temporary object, turned into the real one by commit. */
-    private final class GcsUpload implements Upload {
+    private final class GcsUpload implements PendingWrite {
         private final String path;
         private final BlobId temp;
         private final WriteChannel writer;

@@ -181,10 +181,10 @@ public final class OciStore implements Store {
     }
 
     @Override
-    public Upload create(String tag) throws IOException {
+    public PendingWrite create(String tag) throws IOException {
         var registry = client(true);
         var blob = new ChunkedBlobUpload(registry);
-        return new Upload() {
+        return new PendingWrite() {
             private boolean finished;
 
             @Override

@@ -45,7 +45,7 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * moment both write, and the last one's object stays, whole, with its own digest.
  * </ul>
  */
-public final class S3MultipartUpload implements Store.Upload {
+public final class S3MultipartUpload implements Store.PendingWrite {
 
     public static final int PART = 8 << 20;
     static final int PARALLEL_PARTS = 4;

@@ -224,7 +224,7 @@ public final class S3Store implements Store {
     }
 
     @Override
-    public Upload create(String key) throws IOException {
+    public PendingWrite create(String key) throws IOException {
         return new S3MultipartUpload(this, key);
     }
 
