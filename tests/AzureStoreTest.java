@@ -448,8 +448,8 @@ class AzureStoreTest {
                 String sha256 = Digests.hex(Digests.sha256().digest(bytes));
                 try (Store.PendingWrite upload = store.create(name)) {
                     upload.stream().write(bytes);
-                    assertTrue(upload.commit(new Store.Contents(sha256, bytes.length, Compression.NONE, name, Instant.now(),
-                            bytes.length, null, 1)));
+                    assertTrue(upload.commit(new Store.Contents(sha256, bytes.length, Compression.NONE),
+                            new Store.Description(name, Instant.now(), bytes.length, null, 1, null)));
                 }
                 written.put(name, sha256);
             }

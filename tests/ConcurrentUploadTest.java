@@ -224,7 +224,7 @@ class ConcurrentUploadTest {
                     try (Store.PendingWrite upload = store.create(path)) {
                         upload.stream().write(archive);
                         barrier.await(60, TimeUnit.SECONDS);
-                        return upload.commit(contents(path, archive));
+                        return upload.commit(contents(archive), description(path, archive));
                     }
                 }));
             }
@@ -245,14 +245,17 @@ class ConcurrentUploadTest {
     private static boolean put(Store store, String path, byte[] archive) throws IOException {
         try (Store.PendingWrite upload = store.create(path)) {
             upload.stream().write(archive);
-            return upload.commit(contents(path, archive));
+            return upload.commit(contents(archive), description(path, archive));
         }
     }
 
-    /** What Upload.run would commit for these bytes, stored as they are (an image's diff_id included). */
-    private static Store.Contents contents(String path, byte[] archive) {
-        String sha256 = sha256(archive);
-        return new Store.Contents(sha256, archive.length, Compression.NONE, path, Instant.now(), archive.length, sha256, 1);
+    /** What Upload.run would commit for these bytes, stored as they are, and how it would describe them (an image's diff_id included). */
+    private static Store.Contents contents(byte[] archive) {
+        return new Store.Contents(sha256(archive), archive.length, Compression.NONE);
+    }
+
+    private static Store.Description description(String path, byte[] archive) {
+        return new Store.Description(path, Instant.now(), archive.length, sha256(archive), 1, null);
     }
 
     /** The store has exactly these bytes at the path, and records their sha256. */

@@ -26,8 +26,8 @@ class FileStoreTest {
         try (Store.PendingWrite upload = store.create(path)) {
             byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
             upload.stream().write(bytes);
-            upload.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(bytes)), bytes.length, Compression.NONE,
-                    path, java.time.Instant.now(), bytes.length, null, 0));
+            upload.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(bytes)), bytes.length, Compression.NONE),
+                    new Store.Description(path, java.time.Instant.now(), bytes.length, null, 0, null));
         }
     }
 

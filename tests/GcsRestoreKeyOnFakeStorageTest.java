@@ -41,7 +41,7 @@ class GcsRestoreKeyOnFakeStorageTest {
         try (Store.PendingWrite upload = store.create(name)) {
             upload.stream().write(bytes);
             assertTrue(upload.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(bytes)), bytes.length,
-                    Compression.NONE, name, Instant.now(), bytes.length, null, 0)));
+                    Compression.NONE), new Store.Description(name, Instant.now(), bytes.length, null, 0, null)));
         }
     }
 

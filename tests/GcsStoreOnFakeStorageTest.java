@@ -74,9 +74,9 @@ class GcsStoreOnFakeStorageTest {
     /** What Upload.run does between the folder and the store, and what it commits. */
     private Store.Contents upload(String name, Path folder, Compression compression) throws IOException {
         try (Store.PendingWrite upload = store.create(name)) {
-            var contents = Upload.write(folder, compression, name, null, upload, new Meter("uploading", quiet(), System::nanoTime)).contents();
-            assertTrue(upload.commit(contents), "a new object is stored");
-            return contents;
+            var written = Upload.write(folder, compression, name, null, upload, new Meter("uploading", quiet(), System::nanoTime));
+            assertTrue(upload.commit(written.contents(), written.description()), "a new object is stored");
+            return written.contents();
         }
     }
 
@@ -168,8 +168,8 @@ class GcsStoreOnFakeStorageTest {
         Fixtures.write(cache.resolve("which.txt"), "another archive for the same key");
 
         try (Store.PendingWrite again = store.create("taken/key")) {
-            var contents = Upload.write(cache, Compression.GZIP, "k", null, again, new Meter("uploading", quiet(), System::nanoTime)).contents();
-            assertThrows(IOException.class, () -> again.commit(contents));
+            var written = Upload.write(cache, Compression.GZIP, "k", null, again, new Meter("uploading", quiet(), System::nanoTime));
+            assertThrows(IOException.class, () -> again.commit(written.contents(), written.description()));
         }
 
         assertEquals(generation, fake.get(BlobId.of(BUCKET, "taken/key")).getGeneration());

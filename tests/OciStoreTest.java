@@ -236,8 +236,8 @@ class OciStoreTest {
                 String sha256 = Digests.hex(Digests.sha256().digest(bytes));
                 try (Store.PendingWrite upload = store.create(tag)) {
                     upload.stream().write(bytes);
-                    assertTrue(upload.commit(new Store.Contents(sha256, bytes.length, Compression.NONE, tag,
-                            java.time.Instant.parse("2026-01-0" + (written.size() + 1) + "T00:00:00Z"), bytes.length, sha256, 1)));
+                    assertTrue(upload.commit(new Store.Contents(sha256, bytes.length, Compression.NONE), new Store.Description(tag,
+                            java.time.Instant.parse("2026-01-0" + (written.size() + 1) + "T00:00:00Z"), bytes.length, sha256, 1, null)));
                 }
                 written.put(tag, sha256);
             }

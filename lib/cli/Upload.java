@@ -73,7 +73,7 @@ public final class Upload {
             var meter = new Meter("uploading to " + location.text(), log, nanoTime);
             Written written = write(request.folder(), request.compression(), key.hash(), request.expiresAfter(), pending, meter);
             Archive.Stats archived = written.archived();
-            boolean stored = pending.commit(written.contents());
+            boolean stored = pending.commit(written.contents(), written.description());
             if (archived.skipped() > 0) {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
             }
@@ -110,7 +110,7 @@ public final class Upload {
     }
 
     /** What an upload's stream was given: what its commit records, and what the archive held. */
-    public record Written(Store.Contents contents, Archive.Stats archived) {}
+    public record Written(Store.Contents contents, Store.Description description, Archive.Stats archived) {}
 
     /** The folder archived, compressed and metered into the upload as it is made: the one way from a folder to a store. */
     public static Written write(Path folder, Compression compression, String key, String expiresAfter, Store.PendingWrite pending,
@@ -120,8 +120,8 @@ public final class Upload {
         try (OutputStream compressed = compression.compress(keepOpen(meter.watch(pending.stream())))) {
             archived = Archive.create(folder, tar.watch(compressed));
         }
-        return new Written(new Store.Contents(meter.sha256(), meter.bytes(), compression, key, Instant.now(), tar.bytes,
-                tar.sha256(), archived.files(), expiresAfter), archived);
+        return new Written(new Store.Contents(meter.sha256(), meter.bytes(), compression),
+                new Store.Description(key, Instant.now(), tar.bytes, tar.sha256(), archived.files(), expiresAfter), archived);
     }
 
     /** Counts the uncompressed tar stream, and digests it when the store asks (an image's diff_id). */

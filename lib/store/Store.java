@@ -19,24 +19,25 @@ public interface Store extends Closeable {
     record StoredObject(String path, long size, Optional<String> sha256, Instant modified) {}
 
     /**
-     * What an upload wrote: the archive's sha256 and size as stored, and what it holds, for
-     * stores that record more than the bytes (an image config and annotations). expiresAfter is
-     * the quay.expires-after label an image gets (null for none).
+     * What every store records of an archive it writes: its sha256 and size as stored, and its
+     * compression (the object's media type).
      */
-    record Contents(String sha256, long size, Compression compression, String key, Instant created,
-            long tarBytes, String tarSha256, long files, String expiresAfter) {
+    record Contents(String sha256, long size, Compression compression) {}
 
-        public Contents(String sha256, long size, Compression compression, String key, Instant created, long tarBytes,
-                String tarSha256, long files) {
-            this(sha256, size, compression, key, created, tarBytes, tarSha256, files, null);
-        }
-    }
+    /**
+     * What an entry says of itself beyond its bytes, for a store that records more than them (an OCI
+     * image's config and annotations); the other stores ignore it. key is the cache key it was made
+     * for; tarBytes and tarSha256 are the uncompressed tar's size and sha256 (an image's diff_id, null
+     * unless the write asked for it, see needsTarDigest); files counts the files it holds;
+     * expiresAfter is the quay.expires-after label an image gets (null for none).
+     */
+    record Description(String key, Instant created, long tarBytes, String tarSha256, long files, String expiresAfter) {}
 
     /** A write under way: nothing is visible at the path until commit, and close without commit discards it. */
     interface PendingWrite extends Closeable {
         OutputStream stream();
 
-        /** Whether commit needs Contents.tarSha256, the digest of the uncompressed tar (it costs a pass of sha256). */
+        /** Whether commit needs Description.tarSha256, the digest of the uncompressed tar (it costs a pass of sha256). */
         default boolean needsTarDigest() {
             return false;
         }
@@ -47,7 +48,7 @@ public interface Store extends Closeable {
          * upload got there first); the bytes just uploaded are then discarded (temporary objects
          * and blocks cleaned up). Each store's javadoc says how atomic that check is.
          */
-        boolean commit(Contents contents) throws IOException;
+        boolean commit(Contents contents, Description description) throws IOException;
     }
 
     /** The object at this path, or empty when there is none (a cache miss). */

@@ -210,7 +210,7 @@ public final class AzureStore implements Store {
             }
 
             @Override
-            public boolean commit(Contents contents) throws IOException {
+            public boolean commit(Contents contents, Description description) throws IOException {
                 return blocks.commit(Map.of(BlobUri.SHA256_METADATA, contents.sha256()),
                         new BlobHttpHeaders().setContentType(contents.compression().contentType()));
             }

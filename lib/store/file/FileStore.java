@@ -212,7 +212,7 @@ public final class FileStore implements Store {
             }
 
             @Override
-            public boolean commit(Contents contents) throws IOException {
+            public boolean commit(Contents contents, Description description) throws IOException {
                 stream.flush();
                 channel.force(true);
                 channel.close();

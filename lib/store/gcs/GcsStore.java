@@ -290,7 +290,7 @@ public final class GcsStore implements Store {
         }
 
         @Override
-        public boolean commit(Contents contents) throws IOException {
+        public boolean commit(Contents contents, Description description) throws IOException {
             Blob written;
             try {
                 writer.close(); // sends the last chunk: the temporary object now exists, whole

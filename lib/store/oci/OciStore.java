@@ -198,7 +198,7 @@ public final class OciStore implements Store {
             }
 
             @Override
-            public boolean commit(Contents contents) throws IOException {
+            public boolean commit(Contents contents, Description description) throws IOException {
                 blob.flushChunks();
                 // A registry has no conditional manifest PUT: this check, just before it, is all there is.
                 if (manifest(registry, tag).isPresent()) {
@@ -207,10 +207,10 @@ public final class OciStore implements Store {
                     return false;
                 }
                 blob.finish("sha256:" + contents.sha256());
-                byte[] config = config(contents);
+                byte[] config = config(description);
                 String configDigest = "sha256:" + Digests.hex(Digests.sha256().digest(config));
                 pushSmallBlob(registry, config, configDigest);
-                byte[] manifest = manifest(contents, config.length, configDigest);
+                byte[] manifest = manifest(contents, description, config.length, configDigest);
                 try (var response = new RegistryClient.Closing(registry.send("PUT", registry.repositoryUri("manifests/" + tag),
                         Map.of("Content-Type", MANIFEST), () -> HttpRequest.BodyPublishers.ofByteArray(manifest)))) {
                     if (response.status() != 201 && response.status() != 200) {
@@ -248,25 +248,26 @@ public final class OciStore implements Store {
     }
 
     /** An OCI image config, so that image tools (skopeo, crane, podman) accept the cache as an image. */
-    private static byte[] config(Contents contents) throws IOException {
+    private static byte[] config(Description description) throws IOException {
         var config = new LinkedHashMap<String, Object>();
-        config.put("created", contents.created().toString());
+        config.put("created", description.created().toString());
         config.put("architecture", Platform.arch());
         config.put("os", "linux");
         // Quay deletes a tag carrying this label once that time has passed since its push.
-        config.put("config", contents.expiresAfter() == null ? Map.of()
-                : Map.of("Labels", Map.of(EXPIRES_AFTER, contents.expiresAfter())));
-        config.put("rootfs", Map.of("type", "layers", "diff_ids", List.of("sha256:" + contents.tarSha256())));
+        config.put("config", description.expiresAfter() == null ? Map.of()
+                : Map.of("Labels", Map.of(EXPIRES_AFTER, description.expiresAfter())));
+        config.put("rootfs", Map.of("type", "layers", "diff_ids", List.of("sha256:" + description.tarSha256())));
         return JSON.std.asBytes(config);
     }
 
-    private static byte[] manifest(Contents contents, long configSize, String configDigest) throws IOException {
+    private static byte[] manifest(Contents contents, Description description, long configSize, String configDigest)
+            throws IOException {
         var annotations = new LinkedHashMap<String, Object>();
-        annotations.put(CREATED, contents.created().toString());
-        annotations.put(ANNOTATION + "key", contents.key());
+        annotations.put(CREATED, description.created().toString());
+        annotations.put(ANNOTATION + "key", description.key());
         annotations.put(ANNOTATION + "version", Version.NUMBER);
-        annotations.put(ANNOTATION + "uncompressed-size", Long.toString(contents.tarBytes()));
-        annotations.put(ANNOTATION + "files", Long.toString(contents.files()));
+        annotations.put(ANNOTATION + "uncompressed-size", Long.toString(description.tarBytes()));
+        annotations.put(ANNOTATION + "files", Long.toString(description.files()));
         var manifest = new LinkedHashMap<String, Object>();
         manifest.put("schemaVersion", 2);
         manifest.put("mediaType", MANIFEST);

@@ -158,7 +158,7 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     }
 
     @Override
-    public boolean commit(Store.Contents contents) throws IOException {
+    public boolean commit(Store.Contents contents, Store.Description description) throws IOException {
         var metadata = Map.of(BlobUri.SHA256_METADATA, contents.sha256());
         String contentType = contents.compression().contentType();
         if (uploadId == null) {
