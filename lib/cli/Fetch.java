@@ -2,6 +2,7 @@ package lib.cli;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,12 +43,12 @@ public final class Fetch {
         CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
         List<String> restoreKeys = restoreKeys(request, key.hash());
-        StoreUri.Location location = request.source().resolve(key.hash());
+        URI location = request.source().resolve(key.hash());
         Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         try (Store store = target.store()) {
             var found = CacheLookup.find(store, target.path(), restoreKeys);
             if (found.isEmpty()) {
-                String miss = "cache miss: nothing at " + location.text()
+                String miss = "cache miss: nothing at " + location
                         + (restoreKeys.isEmpty() ? "" : " nor starting with " + String.join(", ", restoreKeys)) + "; " + key.describe();
                 if (request.failOnMiss()) {
                     throw new CacheMiss(miss + " (--fail-on-miss)");
@@ -57,7 +58,7 @@ public final class Fetch {
             }
             CacheLookup.Match match = found.get();
             var object = match.object();
-            String where = match.exact() ? location.text() : location.text().replace(CacheLookup.nameOf(target.path()), match.name());
+            String where = match.exact() ? location.toString() : location.toString().replace(CacheLookup.nameOf(target.path()), match.name());
             boolean nameHoldsKey = request.source().nameTemplate().contains(StoreUri.HASH);
             results.put("cache-hit", Boolean.toString(match.exact()));
             results.put("matched-key", match.exact() && !nameHoldsKey ? key.hash() : match.name());
@@ -79,7 +80,7 @@ public final class Fetch {
                     + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder() + " from " + where + how + " "
                     + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         } catch (IOException e) {
-            throw new StoreError("restoring " + location.text() + " into " + request.folder() + ": " + Reason.of(e), e);
+            throw new StoreError("restoring " + location + " into " + request.folder() + ": " + Reason.of(e), e);
         }
     }
 

@@ -3,6 +3,7 @@ package lib.cli;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -25,7 +26,6 @@ import lib.key.CacheKey;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
-import lib.store.file.FileStore;
 
 /** cache-upload: computes the key and stores the folder's archive under it, streamed, committed only when whole. */
 public final class Upload {
@@ -47,30 +47,31 @@ public final class Upload {
         }
         CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
-        StoreUri.Location location = request.target().resolve(key.hash());
-        checkLifecycleOptions(request, location);
-        Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
+        URI location = request.target().resolve(key.hash());
+        Stores.Scheme scheme = Stores.scheme(location);
+        checkLifecycleOptions(request, location, scheme.expiry());
+        Stores.Target target = scheme.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         try (Store store = target.store()) {
             var existing = store.find(target.path());
             if (existing.isPresent()) {
                 // Entries are immutable, as actions/cache's are: a key names one archive for good.
-                log.info("kept: " + location.text() + " already holds this key's entry (" + Log.bytes(existing.get().size())
+                log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(existing.get().size())
                         + ", made " + existing.get().modified() + "), so nothing was uploaded; " + key.describe());
             } else {
                 upload(request, store, target.path(), location, key, results, log, nanoTime);
             }
             if (request.maxAge() != null) {
-                prune((FileStore) store, request.maxAge(), log);
+                prune(store, request.maxAge(), log);
             }
         } catch (IOException e) {
-            throw new StoreError("uploading " + request.folder() + " to " + location.text() + ": " + Reason.of(e), e);
+            throw new StoreError("uploading " + request.folder() + " to " + location + ": " + Reason.of(e), e);
         }
     }
 
-    private static void upload(Request request, Store store, String path, StoreUri.Location location, CacheKey key,
+    private static void upload(Request request, Store store, String path, URI location, CacheKey key,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.PendingWrite pending = store.create(path)) {
-            var meter = new Meter("uploading to " + location.text(), log, nanoTime);
+            var meter = new Meter("uploading to " + location, log, nanoTime);
             Written written = write(request.folder(), request.compression(), key.hash(), request.expiresAfter(), pending, meter);
             Archive.Stats archived = written.archived();
             boolean stored = pending.commit(written.contents(), written.description());
@@ -78,31 +79,33 @@ public final class Upload {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
             }
             if (!stored) {
-                log.info("kept: another upload stored " + location.text() + " while this one ran; its entry stays and this"
+                log.info("kept: another upload stored " + location + " while this one ran; its entry stays and this"
                         + " archive was discarded; " + key.describe());
                 return;
             }
             results.put("size", Long.toString(meter.bytes()));
             log.info("uploaded " + Log.entries(archived.files(), archived.directories(), archived.links())
-                    + " (" + Log.bytes(archived.bytes()) + ", " + Log.bytes(meter.bytes()) + " " + request.compression().label() + ") from " + request.folder() + " to " + location.text() + " "
+                    + " (" + Log.bytes(archived.bytes()) + ", " + Log.bytes(meter.bytes()) + " " + request.compression().label() + ") from " + request.folder() + " to " + location + " "
                     + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         }
     }
 
-    /** Expiry is the store's own business: Quay reads a label, a folder is pruned by us, buckets have lifecycle rules. */
-    private static void checkLifecycleOptions(Request request, StoreUri.Location location) {
-        if (request.expiresAfter() != null && !location.scheme().equals("oci")) {
-            throw new UsageError("--expires-after labels OCI images for Quay; for " + location.scheme()
-                    + ":// use " + (location.scheme().equals("file") ? "--max-age" : "the bucket's lifecycle rules"));
+    /**
+     * Expiry is the store's own business: Quay reads a label, a folder is pruned by us, buckets have
+     * lifecycle rules. Checked before the store is opened, so that no work is done for nothing.
+     */
+    private static void checkLifecycleOptions(Request request, URI location, Store.Expiry expiry) {
+        if (request.expiresAfter() != null && !expiry.labels()) {
+            throw new UsageError("--expires-after labels OCI images for Quay; for " + location.getScheme()
+                    + ":// use " + expiry.instead());
         }
-        if (request.maxAge() != null && !location.scheme().equals("file")) {
-            throw new UsageError("--max-age prunes a file:// store; for " + location.scheme() + ":// use "
-                    + (location.scheme().equals("oci") ? "--expires-after" : "the bucket's lifecycle rules"));
+        if (request.maxAge() != null && !expiry.prunes()) {
+            throw new UsageError("--max-age prunes a file:// store; for " + location.getScheme() + ":// use " + expiry.instead());
         }
     }
 
-    private static void prune(FileStore store, Duration maxAge, Log log) throws IOException {
-        FileStore.Pruned pruned = store.prune(maxAge, Instant.now());
+    private static void prune(Store store, Duration maxAge, Log log) throws IOException {
+        Store.Pruned pruned = store.prune(maxAge, Instant.now());
         if (pruned.entries() > 0) {
             log.info("pruned " + pruned.entries() + (pruned.entries() == 1 ? " entry" : " entries") + " ("
                     + Log.bytes(pruned.bytes()) + ") unused for more than " + Durations.text(maxAge));

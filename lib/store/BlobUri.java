@@ -19,22 +19,24 @@ import lib.common.UsageError;
  */
 public record BlobUri(String scheme, String bucket, String key, Map<String, String> parameters) {
 
+    /** How every blob store's old objects go, in the words a user asking for --max-age or --expires-after is told. */
+    public static final Store.Expiry LIFECYCLE_RULES = new Store.Expiry(false, false, "the bucket's lifecycle rules");
+
     /** The metadata name under which every blob store records the archive's sha256. */
     public static final String SHA256_METADATA = "sha256";
 
-    public static BlobUri parse(StoreUri.Location location, Environment environment, Set<String> known) {
-        URI uri = location.uri();
+    public static BlobUri parse(URI uri, Environment environment, Set<String> known) {
         String bucket = uri.getRawAuthority();
         String path = uri.getRawPath();
         if (bucket == null || bucket.isEmpty()) {
-            throw new UsageError("'" + location.text() + "' names no bucket; write " + uri.getScheme() + "://BUCKET/path/{{hash}}");
+            throw new UsageError("'" + uri + "' names no bucket; write " + uri.getScheme() + "://BUCKET/path/{{hash}}");
         }
         if (path == null || path.length() <= 1 || path.endsWith("/")) {
-            throw new UsageError("'" + location.text() + "' names no object; end it with a name such as {{hash}}");
+            throw new UsageError("'" + uri + "' names no object; end it with a name such as {{hash}}");
         }
         var parameters = new LinkedHashMap<String, String>();
         String fromEnvironment = environment.get("BLOB_QUERY_PARAMS");
-        read(uri.getRawQuery(), "'" + location.text() + "'", known, uri.getScheme(), parameters);
+        read(uri.getRawQuery(), "'" + uri + "'", known, uri.getScheme(), parameters);
         if (fromEnvironment != null && !fromEnvironment.isBlank()) {
             read(fromEnvironment.strip().replaceFirst("^[?&]", ""), "BLOB_QUERY_PARAMS", known, uri.getScheme(), parameters);
         }

@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -51,6 +52,17 @@ public interface Store extends Closeable {
         boolean commit(Contents contents, Description description) throws IOException;
     }
 
+    /**
+     * How a store's old entries go, known before one is opened: pruned after an upload
+     * (cache-upload --max-age), labelled for the registry to delete (--expires-after), or neither,
+     * by the store's own rules. instead is what a user is told to use when they ask this store for
+     * what it does not do.
+     */
+    record Expiry(boolean prunes, boolean labels, String instead) {}
+
+    /** What a prune removed. */
+    record Pruned(int entries, long bytes) {}
+
     /** The object at this path, or empty when there is none (a cache miss). */
     Optional<StoredObject> find(String path) throws IOException;
 
@@ -61,6 +73,14 @@ public interface Store extends Closeable {
 
     /** Objects whose path starts with the prefix. */
     List<StoredObject> list(String prefix) throws IOException;
+
+    /**
+     * Deletes the entries neither written nor read for longer than maxAge. Only a store whose Expiry
+     * prunes does; the others are never asked, their Expiry having refused --max-age already.
+     */
+    default Pruned prune(Duration maxAge, Instant now) throws IOException {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not prune; its Expiry says so");
+    }
 
     @Override
     default void close() throws IOException {}

@@ -43,8 +43,8 @@ public record StoreUri(String template, Environment environment) {
         return new StoreUri(folder + (folder.endsWith("/") ? "" : "/") + HASH, environment);
     }
 
-    /** The location of the object for this key. */
-    public Location resolve(String key) {
+    /** The URI of the object for this key: what Stores and the store read, and what messages show. */
+    public URI resolve(String key) {
         String text = KeyTemplate.expand(template, key, environment);
         URI uri;
         try {
@@ -52,20 +52,21 @@ public record StoreUri(String template, Environment environment) {
         } catch (URISyntaxException e) {
             throw new UsageError("'" + template + "' is not a URI: " + e.getReason());
         }
-        String scheme = uri.getScheme();
-        if (scheme == null) {
+        if (uri.getScheme() == null) {
             throw new UsageError("'" + template + "' has no scheme; use file://, oci://, s3://, gs:// or azblob://");
         }
-        return new Location(scheme, text, uri);
+        return uri;
     }
 
-    /** The template of the entry's name: the last segment, without a query. */
+    /**
+     * The template of the entry's name: the last segment, without a query, or the tag in it where
+     * the scheme's store names entries by tag. An unknown scheme is left for Stores.open to refuse.
+     */
     public String nameTemplate() {
         String path = template.contains("?") ? template.substring(0, template.indexOf('?')) : template;
         String name = path.substring(path.lastIndexOf('/') + 1);
-        return path.startsWith("oci:") ? name.substring(name.lastIndexOf(':') + 1) : name;
+        String scheme = template.substring(0, Math.max(template.indexOf(':'), 0));
+        boolean namedByTag = Stores.known(scheme).map(Stores.Scheme::namedByTag).orElse(false);
+        return namedByTag ? name.substring(name.lastIndexOf(':') + 1) : name;
     }
-
-    /** A resolved object location: the text is what messages show. */
-    public record Location(String scheme, String text, URI uri) {}
 }

@@ -28,6 +28,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
+import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -49,7 +50,6 @@ import lib.common.Reason;
 import lib.common.UsageError;
 import lib.store.BlobUri;
 import lib.store.Store;
-import lib.store.StoreUri;
 import lib.store.Stores;
 
 /**
@@ -61,6 +61,8 @@ import lib.store.Stores;
  */
 public final class AzureStore implements Store {
 
+    /** A container's old blobs go by the account's lifecycle management rules. */
+    public static final Expiry EXPIRY = BlobUri.LIFECYCLE_RULES;
     /** Connection failures are retried by the SDK, but an endpoint that is down fails in about ten seconds. */
     private static final RequestRetryOptions RETRIES = new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 4,
             (Duration) null, Duration.ofMillis(400), Duration.ofSeconds(3), null);
@@ -99,10 +101,10 @@ public final class AzureStore implements Store {
     }
 
     /** azblob://CONTAINER/NAME: the store is the container, the object the blob NAME. */
-    public static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
+    public static Stores.Target target(URI location, Duration stallTimeout, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, AzureAccount.PARAMETERS);
         if (!uri.bucket().matches("\\$root|\\$web|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")) {
-            throw new UsageError("'" + uri.bucket() + "' in '" + location.text() + "' is not an Azure container name:"
+            throw new UsageError("'" + uri.bucket() + "' in '" + location + "' is not an Azure container name:"
                     + " 3 to 63 lowercase letters, digits and single hyphens");
         }
         var store = new AzureStore(uri.bucket(), AzureAccount.from(uri, environment), stallTimeout, log);

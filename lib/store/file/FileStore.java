@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.net.URI;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
@@ -32,7 +33,6 @@ import java.util.regex.Pattern;
 import lib.archive.Compression;
 import lib.common.UsageError;
 import lib.store.Store;
-import lib.store.StoreUri;
 import lib.store.Stores;
 
 /**
@@ -47,6 +47,8 @@ import lib.store.Stores;
  */
 public final class FileStore implements Store {
 
+    /** A folder's old entries are pruned after an upload, when asked. */
+    public static final Expiry EXPIRY = new Expiry(true, false, "--max-age");
     public static final String DIGEST_SUFFIX = ".sha256";
     public static final String DIGEST_ATTRIBUTE = "tekton-caches.sha256";
     private static final String TEMP_PREFIX = ".upload-";
@@ -62,14 +64,13 @@ public final class FileStore implements Store {
     }
 
     /** file:///dir/NAME: the store is dir, the object NAME. */
-    public static Stores.Target target(StoreUri.Location location) {
-        var uri = location.uri();
+    public static Stores.Target target(URI uri) {
         if (uri.getAuthority() != null || uri.getPath() == null || !uri.getPath().startsWith("/")) {
-            throw new UsageError("'" + location.text() + "' is not a local file URI; write file:///absolute/path");
+            throw new UsageError("'" + uri + "' is not a local file URI; write file:///absolute/path");
         }
         Path file = Path.of(uri.getPath());
         if (uri.getPath().endsWith("/") || file.getFileName() == null) {
-            throw new UsageError("'" + location.text() + "' names a folder; end it with a file name such as {{hash}}");
+            throw new UsageError("'" + uri + "' names a folder; end it with a file name such as {{hash}}");
         }
         return new Stores.Target(new FileStore(file.getParent()), file.getFileName().toString());
     }
@@ -154,14 +155,12 @@ public final class FileStore implements Store {
         return in;
     }
 
-    /** What a prune removed. */
-    public record Pruned(int entries, long bytes) {}
-
     /**
      * Deletes the archives in the folder neither written nor read for longer than maxAge, with their
      * digest sidecars, and uploads left behind that long. Only files that start as our archives
      * do are touched: the folder may be shared, ~/.cache/tekton-caches holds other things too.
      */
+    @Override
     public Pruned prune(Duration maxAge, Instant now) throws IOException {
         Instant cutoff = now.minus(maxAge);
         int entries = 0;

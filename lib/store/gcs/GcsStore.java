@@ -22,6 +22,7 @@ import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
+import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
@@ -46,7 +47,6 @@ import lib.common.StoreError;
 import lib.common.UsageError;
 import lib.store.BlobUri;
 import lib.store.Store;
-import lib.store.StoreUri;
 import lib.store.Stores;
 
 /**
@@ -61,6 +61,8 @@ import lib.store.Stores;
  */
 public final class GcsStore implements Store {
 
+    /** A bucket's old objects go by its lifecycle rules. */
+    public static final Expiry EXPIRY = BlobUri.LIFECYCLE_RULES;
     /** The resumable upload's chunk: what one request carries, and what the writer holds in memory. */
     public static final int CHUNK_BYTES = 16 << 20;
     static final Set<String> PARAMETERS = Set.of("access_id", "private_key_path", "anonymous");
@@ -100,7 +102,7 @@ public final class GcsStore implements Store {
     }
 
     /** gs://BUCKET/NAME: the store is the bucket, the object its full name. */
-    public static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
+    public static Stores.Target target(URI location, Duration stallTimeout, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, PARAMETERS);
         var quiet = quietSdkLoggers(); // before the SDK looks for credentials, which may warn
         boolean anonymous = uri.flag("anonymous");

@@ -1,10 +1,10 @@
 package lib.store.oci;
 
 import java.net.InetAddress;
+import java.net.URI;
 import java.net.UnknownHostException;
 import java.util.regex.Pattern;
 import lib.common.UsageError;
-import lib.store.StoreUri;
 
 /**
  * oci://host[:port]/repository:tag, read the way the Go tool's go-containerregistry reads an image
@@ -21,36 +21,37 @@ record OciReference(String registry, String repository, String tag) {
 
     static final String DOCKER_HUB = "registry-1.docker.io";
 
-    static OciReference parse(StoreUri.Location location) {
-        String text = location.text();
+    static OciReference parse(URI uri) {
+        // Read as text: an image reference's grammar is not a hierarchical URI's.
+        String text = uri.toString();
         String rest = text.substring("oci://".length());
         int slash = rest.indexOf('/');
         if (!text.startsWith("oci://") || slash <= 0) {
-            throw usage(location, "write oci://host[:port]/repository:tag");
+            throw usage(text, "write oci://host[:port]/repository:tag");
         }
         String registry = rest.substring(0, slash);
         String name = rest.substring(slash + 1);
         if (registry.contains("@")) {
             // Not quoted: what comes before the '@' is a user name and a password.
-            throw usage(location, "the registry's user and password belong in DOCKER_CONFIG's config.json, not in the URI");
+            throw usage(text, "the registry's user and password belong in DOCKER_CONFIG's config.json, not in the URI");
         }
         if (!HOST.matcher(registry).matches()) {
-            throw usage(location, "'" + registry + "' is not a registry host[:port]");
+            throw usage(text, "'" + registry + "' is not a registry host[:port]");
         }
         if (name.contains("@")) {
-            throw usage(location, "a cache is found by tag, not by digest; write repository:{{hash}}");
+            throw usage(text, "a cache is found by tag, not by digest; write repository:{{hash}}");
         }
         int colon = name.lastIndexOf(':');
         if (colon < 0 || colon < name.lastIndexOf('/')) {
-            throw usage(location, "it names no tag; write repository:{{hash}}");
+            throw usage(text, "it names no tag; write repository:{{hash}}");
         }
         String repository = name.substring(0, colon);
         String tag = name.substring(colon + 1);
         if (!REPOSITORY.matcher(repository).matches()) {
-            throw usage(location, "'" + repository + "' is not a repository name (lower-case letters, digits, and . _ - / between them)");
+            throw usage(text, "'" + repository + "' is not a repository name (lower-case letters, digits, and . _ - / between them)");
         }
         if (!TAG.matcher(tag).matches()) {
-            throw usage(location, "'" + tag + "' is not a tag (up to 128 letters, digits, _ . -)");
+            throw usage(text, "'" + tag + "' is not a tag (up to 128 letters, digits, _ . -)");
         }
         if (registry.equals("docker.io") || registry.equals("index.docker.io")) {
             registry = DOCKER_HUB;
@@ -61,8 +62,8 @@ record OciReference(String registry, String repository, String tag) {
         return new OciReference(registry, repository, tag);
     }
 
-    private static UsageError usage(StoreUri.Location location, String why) {
-        return new UsageError("'" + location.text() + "' is not an OCI image reference: " + why);
+    private static UsageError usage(String text, String why) {
+        return new UsageError("'" + text + "' is not an OCI image reference: " + why);
     }
 
     /** The host without its port, brackets removed from an IPv6 address. */

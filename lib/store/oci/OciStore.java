@@ -31,7 +31,6 @@ import lib.common.StoreError;
 import lib.common.Version;
 import lib.store.ResumingDownload;
 import lib.store.Store;
-import lib.store.StoreUri;
 import lib.store.Stores;
 
 /**
@@ -50,6 +49,8 @@ import lib.store.Stores;
  */
 public final class OciStore implements Store {
 
+    /** Quay deletes an image labelled quay.expires-after once that long has passed since its push. */
+    public static final Expiry EXPIRY = new Expiry(false, true, "--expires-after");
     public static final String MANIFEST = "application/vnd.oci.image.manifest.v1+json";
     static final String CONFIG = "application/vnd.oci.image.config.v1+json";
     static final String ANNOTATION = "io.github.openshift-pipelines.tekton-caches.";
@@ -78,8 +79,8 @@ public final class OciStore implements Store {
     }
 
     /** oci://host/repository:TAG: the store is the repository, the object the tag. */
-    public static Stores.Target target(StoreUri.Location location, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
-        var reference = OciReference.parse(location);
+    public static Stores.Target target(URI uri, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
+        var reference = OciReference.parse(uri);
         return new Stores.Target(new OciStore(reference, insecure, stallTimeout, environment, log), reference.tag());
     }
 

@@ -24,7 +24,6 @@ import lib.store.BlobUri;
 import lib.store.ResumingDownload;
 import lib.store.StallWatchdog;
 import lib.store.Store;
-import lib.store.StoreUri;
 import lib.store.Stores;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -57,6 +56,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  */
 public final class S3Store implements Store {
 
+    /** A bucket's old objects go by its lifecycle rules. */
+    public static final Expiry EXPIRY = BlobUri.LIFECYCLE_RULES;
     /** gocloud's s3blob parameters, its legacy (SDK v1) spellings included. */
     static final Set<String> PARAMETERS = Set.of("region", "endpoint", "profile", "use_path_style", "s3ForcePathStyle",
             "disable_https", "disableSSL", "fips", "dualstack", "accelerate", "awssdk", "anonymous");
@@ -77,7 +78,7 @@ public final class S3Store implements Store {
     }
 
     /** s3://bucket/KEY: the store is the bucket, the object the key. */
-    public static Stores.Target target(StoreUri.Location location, Duration stallTimeout, Environment environment, Log log) {
+    public static Stores.Target target(URI location, Duration stallTimeout, Environment environment, Log log) {
         var uri = BlobUri.parse(location, environment, PARAMETERS);
         boolean plainHttp = uri.flag("disable_https") || uri.flag("disableSSL");
         Region region = region(uri, environment, log);
