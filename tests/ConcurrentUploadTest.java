@@ -3,6 +3,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.azure.core.util.BinaryData;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.models.BlobItem;
 import com.azure.storage.blob.models.ListBlobsOptions;
@@ -11,11 +12,16 @@ import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.CyclicBarrier;
@@ -28,11 +34,14 @@ import lib.archive.Compression;
 import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.Log;
+import lib.store.BlobUri;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
 import lib.store.azure.AzureBlockUpload;
+import lib.store.file.FileStore;
 import lib.store.gcs.GcsStore;
+import lib.store.oci.OciStore;
 import lib.store.s3.S3MultipartUpload;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -40,6 +49,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
@@ -47,6 +57,7 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * Two uploads of different archives to one path, meeting at a barrier and committing at the same
  * moment, on every store through a real server (GCS through the SDK's in-process fake): a save
  * never replaces what is there, and what is there is one writer's whole archive with its digest.
+ * And a reader whose entry another writer replaces reads what it found, or fails.
  */
 class ConcurrentUploadTest {
 
@@ -150,6 +161,68 @@ class ConcurrentUploadTest {
             assertEquals(before.modified(), store.find(target.path()).orElseThrow().modified());
         }
         assertNothingTemporary(kind, target.path());
+    }
+
+    /**
+     * An entry found, by its key or in a restore key's listing, then replaced by another writer
+     * before it is read: the read gives the bytes found, or fails saying so, and never the new
+     * bytes under the size and digest found. Not on the GCS fake, whose reads ignore the generation.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"file", "s3", "azblob", "oci"})
+    void anEntryReplacedBetweenFindAndOpenIsReadAsFoundOrNotAtAll(String kind) throws Exception {
+        for (boolean listed : new boolean[] {false, true}) {
+            String key = String.format("replaced-%04d", KEYS.incrementAndGet());
+            byte[][] archives = archives(kind);
+            var target = open(kind, key);
+            String path = target.path();
+            try (Store store = target.store()) {
+                assertTrue(put(store, path, archives[0]));
+                var found = listed ? store.list(path).stream().filter(o -> o.path().equals(path)).findFirst().orElseThrow()
+                        : store.find(path).orElseThrow();
+
+                replace(kind, store, path, archives[1]);
+
+                assertEquals(Optional.of(sha256(archives[1])), store.find(path).orElseThrow().sha256(), "not replaced");
+                try (var in = store.open(found)) {
+                    assertArrayEquals(archives[0], in.readAllBytes(), (listed ? "listed" : "found") + ", replaced, then read");
+                } catch (IOException e) {
+                    assertTrue(e.getMessage().matches(".*(replaced|gone).*"), e.getMessage());
+                }
+            }
+        }
+    }
+
+    /** Puts other bytes at the path behind the store's back, as another writer would, their digest recorded. */
+    private void replace(String kind, Store store, String path, byte[] archive) throws Exception {
+        var metadata = Map.of(BlobUri.SHA256_METADATA, sha256(archive));
+        switch (kind) {
+            case "file" -> {
+                // A name gets a new file only once the old one is gone (pruned, or deleted by hand).
+                Path file = tmp.resolve("store").resolve(path);
+                Files.delete(file);
+                Files.deleteIfExists(file.resolveSibling(path + FileStore.DIGEST_SUFFIX));
+                assertTrue(put(store, path, archive));
+            }
+            case "s3" -> s3Client.putObject(b -> b.bucket("caches").key(path).metadata(metadata), RequestBody.fromBytes(archive));
+            case "azblob" -> {
+                var blob = container.getBlobClient(path);
+                blob.upload(BinaryData.fromBytes(archive), true);
+                blob.setMetadata(metadata);
+            }
+            case "oci" -> {
+                // The tag moves to another image, as a push of the same tag from elsewhere would move it.
+                assertTrue(put(store, path + "-next", archive));
+                String manifests = registry.url() + "/v2/races/tags/manifests/";
+                var http = HttpClient.newHttpClient();
+                var manifest = http.send(HttpRequest.newBuilder(URI.create(manifests + path + "-next"))
+                        .header("Accept", OciStore.MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
+                var moved = http.send(HttpRequest.newBuilder(URI.create(manifests + path)).header("Content-Type", OciStore.MANIFEST)
+                        .PUT(HttpRequest.BodyPublishers.ofByteArray(manifest.body())).build(), HttpResponse.BodyHandlers.discarding());
+                assertEquals(201, moved.statusCode());
+            }
+            default -> throw new IllegalArgumentException(kind);
+        }
     }
 
     @Test

@@ -16,8 +16,12 @@ import lib.archive.Compression;
  */
 public interface Store extends Closeable {
 
-    /** An archive in the store; sha256 is empty when the writer recorded none (the Go tool's objects). */
-    record StoredObject(String path, long size, Optional<String> sha256, Instant modified) {}
+    /**
+     * An archive in the store; sha256 is empty when the writer recorded none (the Go tool's objects).
+     * version is the store's own opaque name for these bytes at this path (an ETag, a generation, a
+     * digest; null when the store gave none), with which open reads the object as it was found.
+     */
+    record StoredObject(String path, long size, Optional<String> sha256, Instant modified, String version) {}
 
     /**
      * What every store records of an archive it writes: its sha256 and size as stored, and its
@@ -66,7 +70,11 @@ public interface Store extends Closeable {
     /** The object at this path, or empty when there is none (a cache miss). */
     Optional<StoredObject> find(String path) throws IOException;
 
-    /** The object's bytes, as stored. */
+    /**
+     * The object's bytes, as stored when it was found: an object replaced since (another upload, a
+     * prune and a new upload, a hand-made copy) is read at the version found or fails, and never gives
+     * the new bytes under the old object's size, digest and name. Each store's open says which.
+     */
     InputStream open(StoredObject object) throws IOException;
 
     PendingWrite create(String path) throws IOException;

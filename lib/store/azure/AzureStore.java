@@ -33,7 +33,6 @@ import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -77,8 +76,6 @@ public final class AzureStore implements Store {
     private final BlobContainerAsyncClient container;
     private final String endpoint;
     private final String account;
-    /** The ETag each found blob had, so that open reads those bytes and no newer ones. */
-    private final Map<String, String> etags = new HashMap<>();
 
     private AzureStore(String containerName, AzureAccount credentials, Duration stallTimeout, Log log) {
         this.containerName = containerName;
@@ -125,9 +122,8 @@ public final class AzureStore implements Store {
         } catch (RuntimeException e) {
             throw failure("reading the properties of '" + path + "'", e);
         }
-        etags.put(path, properties.getETag());
         return Optional.of(new StoredObject(path, properties.getBlobSize(), sha256(path, properties.getMetadata()),
-                properties.getLastModified().toInstant()));
+                properties.getLastModified().toInstant(), properties.getETag()));
     }
 
     private static Optional<String> sha256(String path, Map<String, String> metadata) throws IOException {
@@ -147,9 +143,10 @@ public final class AzureStore implements Store {
         return Optional.empty();
     }
 
+    /** Reads with If-Match set to the ETag found, resumed ranges too: a blob replaced since fails with 412. */
     @Override
     public InputStream open(StoredObject object) throws IOException {
-        var conditions = new BlobRequestConditions().setIfMatch(etags.get(object.path()));
+        var conditions = new BlobRequestConditions().setIfMatch(object.version());
         try {
             // GET /container/path, resumed with a Range request where the connection breaks
             var response = container.getBlobAsyncClient(object.path())
@@ -236,7 +233,7 @@ public final class AzureStore implements Store {
                 }
                 var properties = item.getProperties();
                 objects.add(new StoredObject(item.getName(), properties.getContentLength(),
-                        sha256(item.getName(), item.getMetadata()), properties.getLastModified().toInstant()));
+                        sha256(item.getName(), item.getMetadata()), properties.getLastModified().toInstant(), properties.getETag()));
             }
         } catch (RuntimeException e) {
             throw failure("listing blobs starting with '" + prefix + "'", e);

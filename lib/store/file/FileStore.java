@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import lib.archive.Compression;
 import lib.common.UsageError;
@@ -87,8 +88,18 @@ public final class FileStore implements Store {
         if (!attributes.isRegularFile()) {
             throw new IOException(file + " is not a file");
         }
-        return Optional.of(new StoredObject(path, attributes.size(), recordedDigest(file),
-                attributes.lastModifiedTime().toInstant()));
+        Optional<String> sha256 = recordedDigest(file);
+        return Optional.of(new StoredObject(path, attributes.size(), sha256, attributes.lastModifiedTime().toInstant(),
+                version(attributes, sha256)));
+    }
+
+    /**
+     * Which file a name held: its inode, its modification time and the digest recorded on it. A name
+     * is only ever given a new file (a prune or a hand deletes the old one first), whose inode number
+     * may be the old one's again, but not with the same time and digest too.
+     */
+    private static String version(BasicFileAttributes attributes, Optional<String> sha256) {
+        return attributes.fileKey() + "@" + attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS) + "/" + sha256.orElse("");
     }
 
     /** Records the digest on the file itself; false when the file system keeps no user attributes. */
@@ -141,11 +152,24 @@ public final class FileStore implements Store {
         return Optional.of(matcher.group(1));
     }
 
-    /** The archive's bytes; its access time becomes now, which is what --max-age counts from. */
+    /**
+     * The archive's bytes; its access time becomes now, which is what --max-age counts from. The file
+     * is opened, then the name is checked to hold still the file found: so what is read is that file,
+     * or nothing, an error saying the entry was replaced.
+     */
     @Override
     public InputStream open(StoredObject object) throws IOException {
         Path file = root.resolve(object.path());
         InputStream in = Files.newInputStream(file);
+        try {
+            var attributes = Files.readAttributes(file, BasicFileAttributes.class);
+            if (!version(attributes, recordedDigest(file)).equals(object.version())) {
+                throw new IOException(file + " was replaced since it was found; fetch again");
+            }
+        } catch (IOException e) {
+            in.close();
+            throw e;
+        }
         try {
             // Set explicitly: a noatime or relatime mount would not record this read by itself.
             Files.getFileAttributeView(file, BasicFileAttributeView.class).setTimes(null, FileTime.from(Instant.now()), null);

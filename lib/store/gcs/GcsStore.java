@@ -214,15 +214,23 @@ public final class GcsStore implements Store {
                     + " metadata value '" + sha256 + "'");
         }
         var updated = blob.getUpdateTimeOffsetDateTime();
+        Long generation = blob.getGeneration();
         return new StoredObject(blob.getName(), blob.getSize() == null ? -1 : blob.getSize(), Optional.ofNullable(sha256),
-                updated == null ? Instant.EPOCH : updated.toInstant());
+                updated == null ? Instant.EPOCH : updated.toInstant(), generation == null ? null : generation.toString());
     }
 
+    /**
+     * Reads the generation found (?generation=, resumed ranges too): an object replaced since is
+     * another generation, so the read gives the one found where the bucket keeps old versions, and
+     * fails with 404 where it does not. (google-cloud-nio's fake ignores the generation of a read.)
+     */
     @Override
     public InputStream open(StoredObject object) throws IOException {
         InputStream in;
         try {
-            in = Channels.newInputStream(storage.reader(BlobId.of(bucket, object.path())));
+            BlobId blob = object.version() == null ? BlobId.of(bucket, object.path())
+                    : BlobId.of(bucket, object.path(), Long.parseLong(object.version()));
+            in = Channels.newInputStream(storage.reader(blob));
         } catch (RuntimeException e) {
             throw failure("reading", e);
         }

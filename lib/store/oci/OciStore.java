@@ -146,13 +146,17 @@ public final class OciStore implements Store {
         } catch (DateTimeParseException e) {
             log.debug(where + ": ignoring the unreadable " + CREATED + " annotation '" + annotations.get(CREATED) + "'");
         }
-        return new StoredObject(tag, size, Optional.of(digest.substring("sha256:".length())), created);
+        return new StoredObject(tag, size, Optional.of(digest.substring("sha256:".length())), created, digest);
     }
 
+    /**
+     * Reads the layer blob by the digest found, which names its bytes for good: a tag moved to
+     * another image since is read as found (while the registry keeps the old layer), never mixed.
+     */
     @Override
     public InputStream open(StoredObject object) throws IOException {
         var registry = client(false);
-        URI blob = registry.repositoryUri("blobs/sha256:" + object.sha256().orElseThrow());
+        URI blob = registry.repositoryUri("blobs/" + object.version());
         return new ResumingDownload(position -> openBlob(registry, blob, position), object.size(),
                 reference.registry() + "/" + reference.repository() + ":" + object.path(), log);
     }

@@ -188,7 +188,7 @@ public final class S3Store implements Store {
             throw failure(e, "HEAD " + key);
         }
         return Optional.of(new StoredObject(key, head.contentLength(),
-                Optional.ofNullable(head.metadata().get(BlobUri.SHA256_METADATA)), head.lastModified()));
+                Optional.ofNullable(head.metadata().get(BlobUri.SHA256_METADATA)), head.lastModified(), head.eTag()));
     }
 
     private void requireBucket() throws IOException {
@@ -204,16 +204,18 @@ public final class S3Store implements Store {
         return new IOException("s3 bucket '" + bucket + "' does not exist at " + endpoint, cause);
     }
 
+    /** Every GET, the first and those resuming it, carries If-Match with the ETag found: a replaced object fails with 412. */
     @Override
     public InputStream open(StoredObject object) throws IOException {
-        return new ResumingDownload(position -> openAt(object.path(), position), object.size(),
+        return new ResumingDownload(position -> openAt(object.path(), object.version(), position), object.size(),
                 "s3://" + bucket + "/" + object.path(), log);
     }
 
-    /** The object's bytes from a position on, by a ranged GET. */
-    private InputStream openAt(String key, long position) throws IOException {
+    /** The object's bytes from a position on, by a ranged GET, if it is still at that ETag (any, when null). */
+    private InputStream openAt(String key, String etag, long position) throws IOException {
         try {
-            var response = s3.getObject(b -> b.bucket(bucket).key(key).range(position == 0 ? null : "bytes=" + position + "-"));
+            var response = s3.getObject(b -> b.bucket(bucket).key(key).ifMatch(etag)
+                    .range(position == 0 ? null : "bytes=" + position + "-"));
             String range = response.response().contentRange();
             if (position > 0 && (range == null || !range.startsWith("bytes " + position + "-"))) {
                 return ResumingDownload.skipped(response, position);
@@ -261,6 +263,10 @@ public final class S3Store implements Store {
             String code = s3e.awsErrorDetails() == null ? null : s3e.awsErrorDetails().errorCode();
             String message = s3e.awsErrorDetails() == null ? null : s3e.awsErrorDetails().errorMessage();
             String reason = "HTTP " + s3e.statusCode() + (code == null ? "" : " " + code) + (message == null ? "" : ": " + message);
+            if (s3e.statusCode() == 412 && what.startsWith("GET ")) {
+                return new IOException("s3 bucket '" + bucket + "': " + what.substring("GET ".length())
+                        + " was replaced since it was found; fetch again", e);
+            }
             if (s3e.statusCode() == 403 || "InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
                 return new IOException("authentication failed for s3 bucket '" + bucket + "' at " + endpoint + ": " + reason, e);
             }
