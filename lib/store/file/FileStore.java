@@ -4,11 +4,11 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.net.URI;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
@@ -88,18 +88,19 @@ public final class FileStore implements Store {
         if (!attributes.isRegularFile()) {
             throw new IOException(file + " is not a file");
         }
-        Optional<String> sha256 = recordedDigest(file);
-        return Optional.of(new StoredObject(path, attributes.size(), sha256, attributes.lastModifiedTime().toInstant(),
-                version(attributes, sha256)));
+        return Optional.of(new StoredObject(path, attributes.size(), recordedDigest(file),
+                attributes.lastModifiedTime().toInstant(), version(file, attributes)));
     }
 
     /**
-     * Which file a name held: its inode, its modification time and the digest recorded on it. A name
-     * is only ever given a new file (a prune or a hand deletes the old one first), whose inode number
-     * may be the old one's again, but not with the same time and digest too.
+     * Which file a name holds: its inode, its modification time and the digest in its attribute. A
+     * name is only given a new file once the old one is gone (pruned, or deleted by hand), and the new
+     * one may get the old inode number back within the clock's tick, but not the same digest too. The
+     * sidecar is no part of it: the winner writes it after the link, so it may appear in between.
      */
-    private static String version(BasicFileAttributes attributes, Optional<String> sha256) {
-        return attributes.fileKey() + "@" + attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS) + "/" + sha256.orElse("");
+    private static String version(Path file, BasicFileAttributes attributes) throws IOException {
+        return attributes.fileKey() + "@" + attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS) + "/"
+                + readAttribute(file).orElse("");
     }
 
     /** Records the digest on the file itself; false when the file system keeps no user attributes. */
@@ -163,7 +164,7 @@ public final class FileStore implements Store {
         InputStream in = Files.newInputStream(file);
         try {
             var attributes = Files.readAttributes(file, BasicFileAttributes.class);
-            if (!version(attributes, recordedDigest(file)).equals(object.version())) {
+            if (!version(file, attributes).equals(object.version())) {
                 throw new IOException(file + " was replaced since it was found; fetch again");
             }
         } catch (IOException e) {
