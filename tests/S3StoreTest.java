@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import lib.common.Environment;
 import lib.common.ExitStatus;
@@ -17,6 +18,7 @@ import lib.common.Log;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
+import lib.store.TemporaryName;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -223,7 +225,7 @@ class S3StoreTest {
         String lock = Files.readString(project.resolve("poetry.lock"));
         Fixtures.write(project.resolve("poetry.lock"), lock + "# the next version\n"); // a key of its own: a taken one is never written
         Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 5);
-        proxy.failNext("PUT /caches/flaky/.*\\.upload-", 100, 500);
+        proxy.failNext("PUT /caches/flaky/.*" + Pattern.quote(TemporaryName.MARKER), 100, 500);
 
         var failed = upload("s3://caches/flaky/{{hash}}", "--compression", "none");
 
