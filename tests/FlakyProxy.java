@@ -21,6 +21,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import lib.common.DaemonThreads;
 
 /**
  * A plain HTTP/1.1 reverse proxy that breaks chosen requests, for testing retries against a real
@@ -65,11 +66,7 @@ final class FlakyProxy implements AutoCloseable {
 
     private FlakyProxy() throws IOException {
         listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        threads = Executors.newCachedThreadPool(runnable -> {
-            var thread = new Thread(runnable, "flaky-proxy");
-            thread.setDaemon(true);
-            return thread;
-        });
+        threads = Executors.newCachedThreadPool(DaemonThreads.named("flaky-proxy"));
         threads.submit(this::acceptLoop);
     }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
+import lib.common.DaemonThreads;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.store.BlobUri;
@@ -58,11 +59,7 @@ public final class S3MultipartUpload implements Store.Upload {
     private final String temporary;
     private final BlockingQueue<byte[]> freeBuffers = new ArrayBlockingQueue<>(PARALLEL_PARTS + 1);
     private final List<Future<CompletedPart>> parts = new ArrayList<>();
-    private final ExecutorService senders = Executors.newFixedThreadPool(PARALLEL_PARTS, runnable -> {
-        var thread = new Thread(runnable, "s3-part");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService senders = Executors.newFixedThreadPool(PARALLEL_PARTS, DaemonThreads.named("s3-part"));
     private final Stream stream = new Stream();
     private String uploadId;
     private boolean temporaryComplete;
