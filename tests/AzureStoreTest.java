@@ -15,7 +15,6 @@ import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -231,10 +230,7 @@ class AzureStoreTest {
 
     @Test
     void anUnreachableEndpointExits3InOneLineWithinSeconds() throws Exception {
-        int closed;
-        try (var socket = new ServerSocket(0)) {
-            closed = socket.getLocalPort();
-        }
+        int closed = Fixtures.freePort();
         var unreachable = new java.util.HashMap<>(env);
         unreachable.put("BLOB_QUERY_PARAMS", "?domain=127.0.0.1:" + closed + "&protocol=http&localemu=true");
 

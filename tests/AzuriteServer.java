@@ -32,7 +32,7 @@ final class AzuriteServer implements AutoCloseable {
 
     /** Starts azurite-blob on a free 127.0.0.1 port, storing under dir/data; waits until it answers HTTP. */
     static AzuriteServer start(Path dir) throws Exception {
-        var server = new AzuriteServer(Files.createDirectories(dir.toAbsolutePath()), RegistryServer.freePort());
+        var server = new AzuriteServer(Files.createDirectories(dir.toAbsolutePath()), Fixtures.freePort());
         server.restart();
         return server;
     }

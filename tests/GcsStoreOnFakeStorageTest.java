@@ -295,10 +295,7 @@ class GcsStoreOnFakeStorageTest {
     @Test
     void anEmulatorHostThatIsNotListeningFailsFastInOneLine() throws Exception {
         Path project = project();
-        int closed;
-        try (var socket = new java.net.ServerSocket(0)) {
-            closed = socket.getLocalPort();
-        }
+        int closed = Fixtures.freePort();
         Path folder = tmp.resolve("folder");
         for (String host : new String[] {"http://127.0.0.1:" + closed, "127.0.0.1:" + closed}) {
             var env = Fixtures.env(tmp.resolve("xdg"));

@@ -3,7 +3,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -184,10 +183,7 @@ class OciStoreTest {
 
     @Test
     void anUnreachableRegistryIsAStoreErrorNamingIt() throws Exception {
-        int closed;
-        try (var socket = new ServerSocket(0)) {
-            closed = socket.getLocalPort();
-        }
+        int closed = Fixtures.freePort();
         Path folder = tmp.resolve("folder");
         var fetched = Fixtures.fetch(project, env, "--source", "oci://127.0.0.1:" + closed + "/x/y:{{hash}}", "--folder", folder.toString());
         var uploaded = Fixtures.upload(project, env, "--target", "oci://127.0.0.1:" + closed + "/x/y:{{hash}}", "--folder", "cache");

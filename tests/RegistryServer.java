@@ -1,7 +1,5 @@
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -64,7 +62,7 @@ final class RegistryServer implements AutoCloseable {
      */
     static RegistryServer start(Path dir, Auth auth, boolean tls, String externalUrl) throws Exception {
         dir = Files.createDirectories(dir.toAbsolutePath());
-        int port = freePort();
+        int port = Fixtures.freePort();
         var config = new StringBuilder();
         config.append("version: 0.1\n");
         config.append("log:\n  level: info\n  formatter: text\n");
@@ -265,13 +263,6 @@ final class RegistryServer implements AutoCloseable {
         Fixtures.stop(process);
         if (tokenServer != null) {
             tokenServer.close();
-        }
-    }
-
-    /** A port that was free a moment ago: bound on 127.0.0.1, read, closed. */
-    static int freePort() throws IOException {
-        try (var socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
         }
     }
 

@@ -37,7 +37,7 @@ final class S3ProxyServer implements AutoCloseable {
             throw new IllegalStateException("S3PROXY_JAR does not name the s3proxy jar; run the tests with tests/run");
         }
         Path data = Files.createDirectories(dir.resolve("data"));
-        int port = RegistryServer.freePort();
+        int port = Fixtures.freePort();
         Path properties = dir.resolve("s3proxy.properties");
         Files.writeString(properties, String.join("\n",
                 "s3proxy.endpoint=http://127.0.0.1:" + port,

@@ -167,7 +167,7 @@ class S3StoreTest {
         assertOneLineFailure(Fixtures.fetch(project, wrong, "--source", "s3://caches/auth/{{hash}}", "--folder", "out"),
                 ExitStatus.STORE, "authentication failed for s3 bucket 'caches'");
 
-        var unreachable = s3.env(Fixtures.env(tmp.resolve("xdg")), "http://127.0.0.1:" + RegistryServer.freePort());
+        var unreachable = s3.env(Fixtures.env(tmp.resolve("xdg")), "http://127.0.0.1:" + Fixtures.freePort());
         assertOneLineFailure(Fixtures.upload(project, unreachable, "--target", "s3://caches/x/{{hash}}", "--folder", "venv"),
                 ExitStatus.STORE, "cannot reach http://127.0.0.1:");
 

@@ -133,7 +133,7 @@ class StepActionTest {
     @ParameterizedTest
     @EnumSource(Shell.class)
     void unreachableStoreOrBadUriSucceedsWithFetchedFalseAndSaysWhyInOneLine(Shell shell) throws Exception {
-        int closed = RegistryServer.freePort();
+        int closed = Fixtures.freePort();
         var unreachable = run(FETCH, shell, Map.of("SOURCE", "oci://127.0.0.1:" + closed + "/cache:{{hash}}"));
         var badScheme = run(FETCH, shell, Map.of("SOURCE", "ftp://example.invalid/{{hash}}"));
 
@@ -165,7 +165,7 @@ class StepActionTest {
     @ParameterizedTest
     @EnumSource(Shell.class)
     void failedUploadFailsTheStepInOneLine(Shell shell) throws Exception {
-        int closed = RegistryServer.freePort();
+        int closed = Fixtures.freePort();
 
         var uploaded = run(UPLOAD, shell, Map.of("TARGET", "oci://127.0.0.1:" + closed + "/cache:{{hash}}"));
 
