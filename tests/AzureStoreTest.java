@@ -38,10 +38,9 @@ import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
 import lib.store.azure.AzureBlockUpload;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** azblob:// through a real azurite-blob on loopback, by the scripts as a pipeline runs them. */
@@ -49,10 +48,8 @@ class AzureStoreTest {
 
     private static final AtomicInteger CONTAINERS = new AtomicInteger();
 
-    @TempDir
-    static Path shared;
-
-    static AzuriteServer azurite;
+    @RegisterExtension
+    static final AzuriteServer azurite = AzuriteServer.perClass();
 
     @TempDir
     Path tmp;
@@ -60,16 +57,6 @@ class AzureStoreTest {
     private Map<String, String> env;
     private Path project;
     private BlobContainerClient container;
-
-    @BeforeAll
-    static void startAzurite() throws Exception {
-        azurite = AzuriteServer.start(shared.resolve("azurite"));
-    }
-
-    @AfterAll
-    static void stopAzurite() {
-        azurite.close();
-    }
 
     @BeforeEach
     void project() throws Exception {

@@ -17,9 +17,9 @@ import java.util.concurrent.Future;
 import lib.common.ExitStatus;
 import lib.common.Platform;
 import lib.store.file.FileStore;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -30,12 +30,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class CacheLifecycleTest {
 
-    @TempDir
-    static Path shared;
-
-    static RegistryServer registry;
-    static S3ProxyServer s3;
-    static AzuriteServer azurite;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false);
+    @RegisterExtension
+    static final S3ProxyServer s3 = S3ProxyServer.perClass();
+    @RegisterExtension
+    static final AzuriteServer azurite = AzuriteServer.perClass();
 
     @TempDir
     Path tmp;
@@ -44,19 +44,9 @@ class CacheLifecycleTest {
     private Map<String, String> env;
 
     @BeforeAll
-    static void startServers() throws Exception {
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
-        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
+    static void storesOnTheServers() throws Exception {
         s3.createBucket("caches");
-        azurite = AzuriteServer.start(shared.resolve("azurite"));
         azurite.createContainer("caches");
-    }
-
-    @AfterAll
-    static void stopServers() {
-        registry.close();
-        s3.close();
-        azurite.close();
     }
 
     @BeforeEach

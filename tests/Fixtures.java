@@ -30,7 +30,11 @@ import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import lib.archive.SafeRestore;
 import lib.common.Digests;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /** What the tests share: the repository, running the scripts as a user would, trees with every kind of entry. */
 final class Fixtures {
@@ -179,6 +183,83 @@ final class Fixtures {
         } catch (InterruptedException e) {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * A real server a test class shares, held in a static field as a JUnit extension: started in a
+     * temporary folder of its own before the class's first test (waited for until it answers), stopped
+     * by PID after its last, the folder then deleted. For example
+     * {@code @RegisterExtension static final RegistryServer registry = RegistryServer.perClass(Auth.NONE, false);}
+     * The class's own @BeforeAll (a bucket, a client) runs after the server started; its @AfterAll
+     * before the server stops.
+     */
+    abstract static class ClassServer<S extends ClassServer<S>> implements BeforeAllCallback, AfterAllCallback, AutoCloseable {
+
+        private final String name;
+        private FlakyProxy proxy;
+        private Path folder;
+
+        ClassServer(String name) {
+            this.name = name;
+        }
+
+        /** Starts the server with its files under dir, on a free loopback port, and waits until it answers. */
+        abstract void launch(Path dir) throws Exception;
+
+        /** The plain HTTP URL a proxy in front of the server forwards to. */
+        abstract String proxyTarget();
+
+        /** Stops the server by PID and waits for it to exit; nothing to do when it is not running. */
+        @Override
+        public abstract void close();
+
+        /** Puts proxy in front of the server: it listens before the server starts, forwards to it, and is closed after it. */
+        @SuppressWarnings("unchecked")
+        final S behind(FlakyProxy proxy) {
+            this.proxy = proxy;
+            return (S) this;
+        }
+
+        /** Launches the server; if it fails to answer, stops what did start before throwing. */
+        final void startIn(Path dir) throws Exception {
+            try {
+                launch(dir);
+            } catch (Exception | Error e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** The proxy given to behind, or null. */
+        final FlakyProxy proxy() {
+            return proxy;
+        }
+
+        @Override
+        public final void beforeAll(ExtensionContext context) throws Exception {
+            folder = Files.createTempDirectory(name + "-");
+            if (proxy != null) {
+                proxy.listen();
+            }
+            startIn(folder);
+            if (proxy != null) {
+                proxy.target(proxyTarget());
+            }
+        }
+
+        @Override
+        public final void afterAll(ExtensionContext context) throws IOException {
+            try {
+                close();
+            } finally {
+                if (proxy != null) {
+                    proxy.close();
+                }
+                if (folder != null) {
+                    SafeRestore.deleteTree(folder);
+                }
+            }
         }
     }
 

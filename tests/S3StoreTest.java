@@ -19,21 +19,19 @@ import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
 import lib.store.TemporaryName;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** s3:// through a real S3 server (s3proxy) on loopback, configured the way the Go tool's users do it. */
 class S3StoreTest {
 
-    @TempDir
-    static Path shared;
-
-    static S3ProxyServer s3;
-    static FlakyProxy proxy;
+    static final FlakyProxy proxy = FlakyProxy.unstarted();
+    @RegisterExtension
+    static final S3ProxyServer s3 = S3ProxyServer.perClass().behind(proxy);
 
     @TempDir
     Path tmp;
@@ -42,17 +40,8 @@ class S3StoreTest {
     private Map<String, String> env;
 
     @BeforeAll
-    static void start() throws Exception {
-        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
+    static void bucket() throws Exception {
         s3.createBucket("caches");
-        proxy = FlakyProxy.start();
-        proxy.target(s3.endpoint());
-    }
-
-    @AfterAll
-    static void stop() {
-        proxy.close();
-        s3.close();
     }
 
     @AfterEach
