@@ -7,7 +7,9 @@ import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,6 +24,7 @@ final class AzuriteServer extends Fixtures.ClassServer<AzuriteServer> {
     static final String ACCOUNT = "devstoreaccount1";
     static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+    private final List<String> containers = new ArrayList<>();
     private Path dir;
     private int port;
     private Process process;
@@ -30,9 +33,15 @@ final class AzuriteServer extends Fixtures.ClassServer<AzuriteServer> {
         super("azurite");
     }
 
-    /** An azurite-blob started before a class's tests and stopped after them, with no container yet. */
+    /** An azurite-blob started before a class's tests and stopped after them, with no container but those of withContainer. */
     static AzuriteServer perClass() {
         return new AzuriteServer();
+    }
+
+    /** The container is made as the server starts. */
+    AzuriteServer withContainer(String name) {
+        containers.add(name);
+        return this;
     }
 
     /** Starts azurite-blob on a free 127.0.0.1 port, storing under dir/data; waits until it answers HTTP. */
@@ -41,6 +50,9 @@ final class AzuriteServer extends Fixtures.ClassServer<AzuriteServer> {
         this.dir = Files.createDirectories(dir.toAbsolutePath());
         port = Fixtures.freePort();
         restart();
+        for (String container : containers) {
+            createContainer(container);
+        }
     }
 
     /** Starts it again on the same port and data after stop(). */

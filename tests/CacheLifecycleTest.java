@@ -17,7 +17,6 @@ import java.util.concurrent.Future;
 import lib.common.ExitStatus;
 import lib.common.Platform;
 import lib.store.file.FileStore;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,21 +32,15 @@ class CacheLifecycleTest {
     @RegisterExtension
     static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false);
     @RegisterExtension
-    static final S3ProxyServer s3 = S3ProxyServer.perClass();
+    static final S3ProxyServer s3 = S3ProxyServer.perClass().withBucket("caches");
     @RegisterExtension
-    static final AzuriteServer azurite = AzuriteServer.perClass();
+    static final AzuriteServer azurite = AzuriteServer.perClass().withContainer("caches");
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void storesOnTheServers() throws Exception {
-        s3.createBucket("caches");
-        azurite.createContainer("caches");
-    }
 
     @BeforeEach
     void project() throws Exception {

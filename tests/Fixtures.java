@@ -33,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import lib.archive.SafeRestore;
 import lib.common.Digests;
 import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
@@ -191,10 +192,11 @@ final class Fixtures {
      * temporary folder of its own before the class's first test (waited for until it answers), stopped
      * by PID after its last, the folder then deleted. For example
      * {@code @RegisterExtension static final RegistryServer registry = RegistryServer.perClass(Auth.NONE, false);}
-     * The class's own @BeforeAll (a bucket, a client) runs after the server started; its @AfterAll
+     * The class's own @BeforeAll (a client, say) runs after the server started; its @AfterAll
      * before the server stops.
      */
-    abstract static class ClassServer<S extends ClassServer<S>> implements BeforeAllCallback, AfterAllCallback, AutoCloseable {
+    abstract static class ClassServer<S extends ClassServer<S>>
+            implements BeforeAllCallback, AfterEachCallback, AfterAllCallback, AutoCloseable {
 
         private final String name;
         private FlakyProxy proxy;
@@ -214,7 +216,10 @@ final class Fixtures {
         @Override
         public abstract void close();
 
-        /** Puts proxy in front of the server: it listens before the server starts, forwards to it, and is closed after it. */
+        /**
+         * Puts proxy in front of the server: it listens before the server starts, forwards to it,
+         * forgets the faults a test gave it when the test ends, and is closed after the server.
+         */
         @SuppressWarnings("unchecked")
         final S behind(FlakyProxy proxy) {
             this.proxy = proxy;
@@ -245,6 +250,13 @@ final class Fixtures {
             startIn(folder);
             if (proxy != null) {
                 proxy.target(proxyTarget());
+            }
+        }
+
+        @Override
+        public final void afterEach(ExtensionContext context) {
+            if (proxy != null) {
+                proxy.clearFaults();
             }
         }
 

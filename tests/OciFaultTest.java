@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import lib.common.ExitStatus;
 import lib.store.Backoff;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -27,11 +26,6 @@ class OciFaultTest {
 
     private Path project;
     private Map<String, String> env;
-
-    @AfterEach
-    void noFaultLeftForTheNextTest() {
-        proxy.clearFaults();
-    }
 
     @BeforeEach
     void project() throws Exception {

@@ -4,6 +4,7 @@ import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -22,6 +23,7 @@ final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
     static final String ACCESS_KEY = "tekton-caches-test";
     static final String SECRET_KEY = "tekton-caches-secret";
 
+    private final List<String> buckets = new ArrayList<>();
     private Path data;
     private int port;
     private Process process;
@@ -30,9 +32,15 @@ final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
         super("s3proxy");
     }
 
-    /** An s3proxy started before a class's tests and stopped after them, with no bucket yet. */
+    /** An s3proxy started before a class's tests and stopped after them, with no bucket but those of withBucket. */
     static S3ProxyServer perClass() {
         return new S3ProxyServer();
+    }
+
+    /** The bucket is made as the server starts. */
+    S3ProxyServer withBucket(String name) {
+        buckets.add(name);
+        return this;
     }
 
     @Override
@@ -59,6 +67,9 @@ final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
         process = new ProcessBuilder(List.of(java, "-Xmx256m", "-jar", jar, "--properties", properties.toString()))
                 .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         awaitReady(log);
+        for (String bucket : buckets) {
+            createBucket(bucket);
+        }
     }
 
     private void awaitReady(Path log) throws Exception {

@@ -19,8 +19,6 @@ import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
 import lib.store.TemporaryName;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,23 +29,13 @@ class S3StoreTest {
 
     static final FlakyProxy proxy = FlakyProxy.unstarted();
     @RegisterExtension
-    static final S3ProxyServer s3 = S3ProxyServer.perClass().behind(proxy);
+    static final S3ProxyServer s3 = S3ProxyServer.perClass().withBucket("caches").behind(proxy);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void bucket() throws Exception {
-        s3.createBucket("caches");
-    }
-
-    @AfterEach
-    void noFaultLeftForTheNextTest() {
-        proxy.clearFaults();
-    }
 
     @BeforeEach
     void project() throws Exception {

@@ -8,8 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import lib.common.ExitStatus;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -33,29 +31,16 @@ class StallTest {
     static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false).behind(registryProxy);
     static final FlakyProxy s3Proxy = FlakyProxy.unstarted();
     @RegisterExtension
-    static final S3ProxyServer s3 = S3ProxyServer.perClass().behind(s3Proxy);
+    static final S3ProxyServer s3 = S3ProxyServer.perClass().withBucket("caches").behind(s3Proxy);
     static final FlakyProxy azureProxy = FlakyProxy.unstarted();
     @RegisterExtension
-    static final AzuriteServer azurite = AzuriteServer.perClass().behind(azureProxy);
+    static final AzuriteServer azurite = AzuriteServer.perClass().withContainer("caches").behind(azureProxy);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void storesOnTheServers() throws Exception {
-        s3.createBucket("caches");
-        azurite.createContainer("caches");
-    }
-
-    @AfterEach
-    void noFaultLeftForTheNextTest() {
-        registryProxy.clearFaults();
-        s3Proxy.clearFaults();
-        azureProxy.clearFaults();
-    }
 
     @BeforeEach
     void project() throws Exception {
