@@ -271,6 +271,7 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
         }
         if (tokenServer != null) {
             tokenServer.close();
+            tokenServer = null; // a registry that failed to start is closed twice: by startIn, then by afterAll
         }
     }
 
