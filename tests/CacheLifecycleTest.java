@@ -17,9 +17,8 @@ import java.util.concurrent.Future;
 import lib.common.ExitStatus;
 import lib.common.Platform;
 import lib.store.file.FileStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -30,34 +29,18 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class CacheLifecycleTest {
 
-    @TempDir
-    static Path shared;
-
-    static RegistryServer registry;
-    static S3ProxyServer s3;
-    static AzuriteServer azurite;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false);
+    @RegisterExtension
+    static final S3ProxyServer s3 = S3ProxyServer.perClass().withBucket("caches");
+    @RegisterExtension
+    static final AzuriteServer azurite = AzuriteServer.perClass().withContainer("caches");
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void startServers() throws Exception {
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
-        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
-        s3.createBucket("caches");
-        azurite = AzuriteServer.start(shared.resolve("azurite"));
-        azurite.createContainer("caches");
-    }
-
-    @AfterAll
-    static void stopServers() {
-        registry.close();
-        s3.close();
-        azurite.close();
-    }
 
     @BeforeEach
     void project() throws Exception {

@@ -6,11 +6,9 @@ import java.util.List;
 import java.util.Map;
 import lib.common.ExitStatus;
 import lib.store.Backoff;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -19,35 +17,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OciFaultTest {
 
-    @TempDir
-    static Path shared;
-
-    static FlakyProxy proxy;
-    static RegistryServer registry;
+    static final FlakyProxy proxy = FlakyProxy.unstarted();
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false).behind(proxy);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void start() throws Exception {
-        proxy = FlakyProxy.start();
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false, proxy.url());
-        proxy.target(registry.url());
-    }
-
-    @AfterAll
-    static void stop() {
-        registry.close();
-        proxy.close();
-    }
-
-    @AfterEach
-    void noFaultLeftForTheNextTest() {
-        proxy.clearFaults();
-    }
 
     @BeforeEach
     void project() throws Exception {
