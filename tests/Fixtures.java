@@ -49,6 +49,12 @@ final class Fixtures {
 
     /** What a finished command left: its exit status and what it printed. */
     record Run(int status, String out, String err) {
+        /** stderr's last line: what a command ends with, after any progress reports. */
+        String lastLine() {
+            List<String> lines = err.lines().toList();
+            return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+        }
+
         @Override
         public String toString() {
             return "exit " + status + "\nstdout: " + out + "\nstderr: " + err;
