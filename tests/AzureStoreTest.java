@@ -15,7 +15,6 @@ import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,10 +38,9 @@ import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
 import lib.store.azure.AzureBlockUpload;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** azblob:// through a real azurite-blob on loopback, by the scripts as a pipeline runs them. */
@@ -50,10 +48,8 @@ class AzureStoreTest {
 
     private static final AtomicInteger CONTAINERS = new AtomicInteger();
 
-    @TempDir
-    static Path shared;
-
-    static AzuriteServer azurite;
+    @RegisterExtension
+    static final AzuriteServer azurite = AzuriteServer.perClass();
 
     @TempDir
     Path tmp;
@@ -61,16 +57,6 @@ class AzureStoreTest {
     private Map<String, String> env;
     private Path project;
     private BlobContainerClient container;
-
-    @BeforeAll
-    static void startAzurite() throws Exception {
-        azurite = AzuriteServer.start(shared.resolve("azurite"));
-    }
-
-    @AfterAll
-    static void stopAzurite() {
-        azurite.close();
-    }
 
     @BeforeEach
     void project() throws Exception {
@@ -231,10 +217,7 @@ class AzureStoreTest {
 
     @Test
     void anUnreachableEndpointExits3InOneLineWithinSeconds() throws Exception {
-        int closed;
-        try (var socket = new ServerSocket(0)) {
-            closed = socket.getLocalPort();
-        }
+        int closed = Fixtures.freePort();
         var unreachable = new java.util.HashMap<>(env);
         unreachable.put("BLOB_QUERY_PARAMS", "?domain=127.0.0.1:" + closed + "&protocol=http&localemu=true");
 

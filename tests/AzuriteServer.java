@@ -7,34 +7,52 @@ import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * A real Azure Blob endpoint for the azblob tests: azurite-blob, Microsoft's storage emulator, as a
- * child process on a free loopback port, with its data and log under the folder given to start.
- * tests/run installs it from the npm registry and names it in AZURITE_BLOB. It knows one account,
- * the emulator's well-known devstoreaccount1 and its published key.
+ * child process on a free loopback port, with its data and log in a temporary folder. A test class
+ * shares one: hold it in a static {@code @RegisterExtension} field. tests/run installs it from the
+ * npm registry and names it in AZURITE_BLOB. It knows one account, the emulator's well-known
+ * devstoreaccount1 and its published key.
  */
-final class AzuriteServer implements AutoCloseable {
+final class AzuriteServer extends Fixtures.ClassServer<AzuriteServer> {
 
     static final String ACCOUNT = "devstoreaccount1";
     static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private final Path dir;
-    private final int port;
+    private final List<String> containers = new ArrayList<>();
+    private Path dir;
+    private int port;
     private Process process;
 
-    private AzuriteServer(Path dir, int port) {
-        this.dir = dir;
-        this.port = port;
+    private AzuriteServer() {
+        super("azurite");
+    }
+
+    /** An azurite-blob started before a class's tests and stopped after them, with no container but those of withContainer. */
+    static AzuriteServer perClass() {
+        return new AzuriteServer();
+    }
+
+    /** The container is made as the server starts. */
+    AzuriteServer withContainer(String name) {
+        containers.add(name);
+        return this;
     }
 
     /** Starts azurite-blob on a free 127.0.0.1 port, storing under dir/data; waits until it answers HTTP. */
-    static AzuriteServer start(Path dir) throws Exception {
-        var server = new AzuriteServer(Files.createDirectories(dir.toAbsolutePath()), RegistryServer.freePort());
-        server.restart();
-        return server;
+    @Override
+    void launch(Path dir) throws Exception {
+        this.dir = Files.createDirectories(dir.toAbsolutePath());
+        port = Fixtures.freePort();
+        restart();
+        for (String container : containers) {
+            createContainer(container);
+        }
     }
 
     /** Starts it again on the same port and data after stop(). */
@@ -104,9 +122,16 @@ final class AzuriteServer implements AutoCloseable {
         return client().createBlobContainer(name);
     }
 
+    @Override
+    String proxyTarget() {
+        return "http://" + host();
+    }
+
     /** Stops the emulator by its PID and waits for it to exit. */
     void stop() {
-        Fixtures.stop(process);
+        if (process != null) {
+            Fixtures.stop(process);
+        }
     }
 
     @Override

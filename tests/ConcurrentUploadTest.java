@@ -46,6 +46,7 @@ import lib.store.s3.S3MultipartUpload;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -63,38 +64,29 @@ class ConcurrentUploadTest {
 
     private static final AtomicInteger KEYS = new AtomicInteger();
 
-    @TempDir
-    static Path shared;
-
-    static S3ProxyServer s3;
+    @RegisterExtension
+    static final S3ProxyServer s3 = S3ProxyServer.perClass();
     static S3Client s3Client;
-    static AzuriteServer azurite;
+    @RegisterExtension
+    static final AzuriteServer azurite = AzuriteServer.perClass();
     static BlobContainerClient container;
-    static RegistryServer registry;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false);
 
     @TempDir
     Path tmp;
 
     @BeforeAll
-    static void startServers() throws Exception {
-        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
+    static void storesOnTheServers() throws Exception {
         s3.createBucket("caches");
         s3Client = s3.client();
-        azurite = AzuriteServer.start(shared.resolve("azurite"));
         container = azurite.createContainer("races");
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
     }
 
     @AfterAll
-    static void stopServers() {
-        for (AutoCloseable server : new AutoCloseable[] {s3Client, s3, azurite, registry}) {
-            try {
-                if (server != null) {
-                    server.close();
-                }
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
+    static void closeClient() {
+        if (s3Client != null) {
+            s3Client.close();
         }
     }
 

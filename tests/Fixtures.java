@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -28,7 +30,12 @@ import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import lib.archive.SafeRestore;
 import lib.common.Digests;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /** What the tests share: the repository, running the scripts as a user would, trees with every kind of entry. */
 final class Fixtures {
@@ -42,6 +49,12 @@ final class Fixtures {
 
     /** What a finished command left: its exit status and what it printed. */
     record Run(int status, String out, String err) {
+        /** stderr's last line: what a command ends with, after any progress reports. */
+        String lastLine() {
+            List<String> lines = err.lines().toList();
+            return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+        }
+
         @Override
         public String toString() {
             return "exit " + status + "\nstdout: " + out + "\nstderr: " + err;
@@ -121,6 +134,13 @@ final class Fixtures {
         }
     }
 
+    /** A port that was free a moment ago: bound on 127.0.0.1, read, closed. Nothing listens there until a server does. */
+    static int freePort() throws IOException {
+        try (var socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
     /**
      * Waits until a server the tests started answers request (any HTTP answer counts: it is
      * serving), failing with the end of its log when it exits or stays silent for seconds.
@@ -170,6 +190,94 @@ final class Fixtures {
         } catch (InterruptedException e) {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * A real server a test class shares, held in a static field as a JUnit extension: started in a
+     * temporary folder of its own before the class's first test (waited for until it answers), stopped
+     * by PID after its last, the folder then deleted. For example
+     * {@code @RegisterExtension static final RegistryServer registry = RegistryServer.perClass(Auth.NONE, false);}
+     * The class's own @BeforeAll (a client, say) runs after the server started; its @AfterAll
+     * before the server stops.
+     */
+    abstract static class ClassServer<S extends ClassServer<S>>
+            implements BeforeAllCallback, AfterEachCallback, AfterAllCallback, AutoCloseable {
+
+        private final String name;
+        private FlakyProxy proxy;
+        private Path folder;
+
+        ClassServer(String name) {
+            this.name = name;
+        }
+
+        /** Starts the server with its files under dir, on a free loopback port, and waits until it answers. */
+        abstract void launch(Path dir) throws Exception;
+
+        /** The plain HTTP URL a proxy in front of the server forwards to. */
+        abstract String proxyTarget();
+
+        /** Stops the server by PID and waits for it to exit; nothing to do when it is not running. */
+        @Override
+        public abstract void close();
+
+        /**
+         * Puts proxy in front of the server: it listens before the server starts, forwards to it,
+         * forgets the faults a test gave it when the test ends, and is closed after the server.
+         */
+        @SuppressWarnings("unchecked")
+        final S behind(FlakyProxy proxy) {
+            this.proxy = proxy;
+            return (S) this;
+        }
+
+        /** Launches the server; if it fails to answer, stops what did start before throwing. */
+        final void startIn(Path dir) throws Exception {
+            try {
+                launch(dir);
+            } catch (Exception | Error e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** The proxy given to behind, or null. */
+        final FlakyProxy proxy() {
+            return proxy;
+        }
+
+        @Override
+        public final void beforeAll(ExtensionContext context) throws Exception {
+            folder = Files.createTempDirectory(name + "-");
+            if (proxy != null) {
+                proxy.listen();
+            }
+            startIn(folder);
+            if (proxy != null) {
+                proxy.target(proxyTarget());
+            }
+        }
+
+        @Override
+        public final void afterEach(ExtensionContext context) {
+            if (proxy != null) {
+                proxy.clearFaults();
+            }
+        }
+
+        @Override
+        public final void afterAll(ExtensionContext context) throws IOException {
+            try {
+                close();
+            } finally {
+                if (proxy != null) {
+                    proxy.close();
+                }
+                if (folder != null) {
+                    SafeRestore.deleteTree(folder);
+                }
+            }
         }
     }
 

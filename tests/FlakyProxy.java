@@ -21,6 +21,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import lib.common.DaemonThreads;
 
 /**
  * A plain HTTP/1.1 reverse proxy that breaks chosen requests, for testing retries against a real
@@ -56,26 +57,32 @@ final class FlakyProxy implements AutoCloseable {
         }
     }
 
-    private final ServerSocket listener;
-    private final ExecutorService threads;
+    private ServerSocket listener;
+    private ExecutorService threads;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private final List<String> requests = Collections.synchronizedList(new ArrayList<>());
     private final List<Rule> rules = new ArrayList<>();
     private volatile URI target;
 
-    private FlakyProxy() throws IOException {
-        listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        threads = Executors.newCachedThreadPool(runnable -> {
-            var thread = new Thread(runnable, "flaky-proxy");
-            thread.setDaemon(true);
-            return thread;
-        });
-        threads.submit(this::acceptLoop);
-    }
+    private FlakyProxy() {}
 
     /** A proxy on a free 127.0.0.1 port; set its target before sending requests (502 until then, and while the target is down). */
     static FlakyProxy start() throws IOException {
+        var proxy = new FlakyProxy();
+        proxy.listen();
+        return proxy;
+    }
+
+    /** A proxy to put in front of a server a test class shares (Fixtures.ClassServer.behind), which starts it. */
+    static FlakyProxy unstarted() {
         return new FlakyProxy();
+    }
+
+    /** Starts listening on a free 127.0.0.1 port. */
+    void listen() throws IOException {
+        listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        threads = Executors.newCachedThreadPool(DaemonThreads.named("flaky-proxy"));
+        threads.submit(this::acceptLoop);
     }
 
     /** "http://127.0.0.1:PORT". */
@@ -150,6 +157,9 @@ final class FlakyProxy implements AutoCloseable {
 
     @Override
     public void close() {
+        if (listener == null) {
+            return;
+        }
         try {
             listener.close();
         } catch (IOException ignored) {

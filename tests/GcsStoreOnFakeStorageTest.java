@@ -35,6 +35,7 @@ import lib.store.BlobUri;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
+import lib.store.TemporaryName;
 import lib.store.gcs.GcsStore;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
@@ -240,7 +241,7 @@ class GcsStoreOnFakeStorageTest {
             inProgress.stream().write(1);
             // The fake shows an upload's object from its start (GCS only once finished, or when a
             // commit failed after it); either way a listing must not offer it.
-            assertTrue(names().stream().anyMatch(n -> n.startsWith("ci/maven-linux-3" + GcsStore.TEMP_INFIX)), names().toString());
+            assertTrue(names().stream().anyMatch(n -> n.startsWith("ci/maven-linux-3" + TemporaryName.MARKER)), names().toString());
             var listed = new TreeMap<String, String>();
             for (var object : store.list("ci/maven-")) {
                 listed.put(object.path(), object.sha256().orElseThrow());
@@ -294,10 +295,7 @@ class GcsStoreOnFakeStorageTest {
     @Test
     void anEmulatorHostThatIsNotListeningFailsFastInOneLine() throws Exception {
         Path project = project();
-        int closed;
-        try (var socket = new java.net.ServerSocket(0)) {
-            closed = socket.getLocalPort();
-        }
+        int closed = Fixtures.freePort();
         Path folder = tmp.resolve("folder");
         for (String host : new String[] {"http://127.0.0.1:" + closed, "127.0.0.1:" + closed}) {
             var env = Fixtures.env(tmp.resolve("xdg"));

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import lib.common.ExitStatus;
+import lib.store.TemporaryName;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -94,14 +95,14 @@ class InterruptionTest {
         assertEquals(digestBefore, Fixtures.sha256(object));
         try (var files = Files.list(store)) {
             assertEquals(List.of(object.getFileName().toString()), files.map(f -> f.getFileName().toString())
-                    .filter(name -> !name.startsWith(".upload-")).toList(), "the killed upload made an archive visible");
+                    .filter(name -> !name.startsWith(TemporaryName.MARKER)).toList(), "the killed upload made an archive visible");
         }
         assertFirstVersionStillRestores();
     }
 
     private static long temporaryBytes(Path store) throws Exception {
         try (var files = Files.list(store)) {
-            return files.filter(f -> f.getFileName().toString().startsWith(".upload-")).mapToLong(f -> f.toFile().length()).sum();
+            return files.filter(f -> f.getFileName().toString().startsWith(TemporaryName.MARKER)).mapToLong(f -> f.toFile().length()).sum();
         }
     }
 

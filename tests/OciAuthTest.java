@@ -5,10 +5,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import lib.common.ExitStatus;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -17,28 +16,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OciAuthTest {
 
-    @TempDir
-    static Path shared;
-
-    static RegistryServer basic;
-    static RegistryServer token;
+    @RegisterExtension
+    static final RegistryServer basic = RegistryServer.perClass(RegistryServer.Auth.BASIC, false);
+    @RegisterExtension
+    static final RegistryServer token = RegistryServer.perClass(RegistryServer.Auth.TOKEN, false);
 
     @TempDir
     Path tmp;
 
     private Path project;
-
-    @BeforeAll
-    static void startRegistries() throws Exception {
-        basic = RegistryServer.start(shared.resolve("basic"), RegistryServer.Auth.BASIC, false);
-        token = RegistryServer.start(shared.resolve("token"), RegistryServer.Auth.TOKEN, false);
-    }
-
-    @AfterAll
-    static void stopRegistries() {
-        basic.close();
-        token.close();
-    }
 
     @BeforeEach
     void project() throws Exception {

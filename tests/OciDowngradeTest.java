@@ -21,10 +21,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import lib.common.ExitStatus;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,27 +33,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OciDowngradeTest {
 
-    @TempDir
-    static Path shared;
-
     /** HTTPS, with its token service in plain HTTP: distribution serves whatever realm it is configured with. */
-    static RegistryServer registry;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.TOKEN, true);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void startRegistry() throws Exception {
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.TOKEN, true);
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     @BeforeEach
     void project() throws Exception {

@@ -2,15 +2,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import lib.common.ExitStatus;
 import lib.store.Backoff;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -19,35 +16,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OciFaultTest {
 
-    @TempDir
-    static Path shared;
-
-    static FlakyProxy proxy;
-    static RegistryServer registry;
+    static final FlakyProxy proxy = FlakyProxy.unstarted();
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false).behind(proxy);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void start() throws Exception {
-        proxy = FlakyProxy.start();
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false, proxy.url());
-        proxy.target(registry.url());
-    }
-
-    @AfterAll
-    static void stop() {
-        registry.close();
-        proxy.close();
-    }
-
-    @AfterEach
-    void noFaultLeftForTheNextTest() {
-        proxy.clearFaults();
-    }
 
     @BeforeEach
     void project() throws Exception {
@@ -70,11 +47,6 @@ class OciFaultTest {
         return Fixtures.fetch(project, env, "--source", uri(repository), "--folder", folder.toString());
     }
 
-    private static String lastLine(Fixtures.Run run) {
-        List<String> lines = run.err().lines().toList();
-        return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
-    }
-
     @Test
     void a503AndAResetDuringTheUploadAreRetried() throws Exception {
         proxy.failNext("PATCH .*/blobs/uploads/.*", 1, 503);
@@ -84,7 +56,7 @@ class OciFaultTest {
         var uploaded = upload("flaky/upload");
 
         assertEquals(0, uploaded.status(), uploaded.toString());
-        assertTrue(lastLine(uploaded).startsWith("uploaded "), uploaded.err());
+        assertTrue(uploaded.lastLine().startsWith("uploaded "), uploaded.err());
         assertTrue(uploaded.err().contains("retry 1 of "), uploaded.err());
         Path restored = tmp.resolve("restored");
         var fetched = fetch("flaky/upload", restored);
@@ -120,7 +92,7 @@ class OciFaultTest {
         var fetched = fetch("flaky/always-cut", folder);
 
         assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
-        assertTrue(lastLine(fetched).startsWith("cache-fetch: restoring oci://" + proxy.host() + "/flaky/always-cut:"), fetched.err());
+        assertTrue(fetched.lastLine().startsWith("cache-fetch: restoring oci://" + proxy.host() + "/flaky/always-cut:"), fetched.err());
         assertEquals(before, Fixtures.snapshot(folder, true));
     }
 
@@ -131,9 +103,9 @@ class OciFaultTest {
         var failed = upload("flaky/never-tagged");
 
         assertEquals(ExitStatus.STORE, failed.status(), failed.toString());
-        assertTrue(lastLine(failed).startsWith("cache-upload: uploading "), failed.err());
-        assertTrue(lastLine(failed).contains("registry " + proxy.host() + " answered PUT /v2/flaky/never-tagged/manifests/"), failed.err());
-        assertTrue(lastLine(failed).contains("HTTP 503"), failed.err());
+        assertTrue(failed.lastLine().startsWith("cache-upload: uploading "), failed.err());
+        assertTrue(failed.lastLine().contains("registry " + proxy.host() + " answered PUT /v2/flaky/never-tagged/manifests/"), failed.err());
+        assertTrue(failed.lastLine().contains("HTTP 503"), failed.err());
         var fetched = fetch("flaky/never-tagged", tmp.resolve("restored"));
         assertEquals(ExitStatus.OK, fetched.status(), fetched.toString());
         assertTrue(fetched.err().startsWith("cache miss: "), fetched.toString());

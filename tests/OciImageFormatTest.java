@@ -17,9 +17,8 @@ import lib.common.ExitStatus;
 import lib.common.Version;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,23 +27,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OciImageFormatTest {
 
-    @TempDir
-    static Path shared;
-
-    static RegistryServer registry;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false);
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void startRegistry() throws Exception {
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     @Test
     void skopeoCopiesOurImageAndItsConfigNamesTheUncompressedLayersDigest() throws Exception {

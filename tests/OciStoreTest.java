@@ -3,7 +3,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,10 +17,9 @@ import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
 import lib.store.oci.OciStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -29,26 +27,14 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** oci:// through a real distribution registry (Debian's docker-registry) on loopback, plain HTTP, no auth. */
 class OciStoreTest {
 
-    @TempDir
-    static Path shared;
-
-    static RegistryServer registry;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false);
 
     @TempDir
     Path tmp;
 
     private Map<String, String> env;
     private Path project;
-
-    @BeforeAll
-    static void startRegistry() throws Exception {
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false);
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     @BeforeEach
     void project() throws Exception {
@@ -163,7 +149,7 @@ class OciStoreTest {
         String key = Files.readString(tmp.resolve("up/cache-key"));
         var manifest = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/corrupt/layer:" + key).out();
         String layer = manifest.replaceFirst("(?s).*\"layers\":\\[\\{[^}]*\"digest\":\"sha256:([0-9a-f]{64})\".*", "$1");
-        Path data = shared.resolve("registry/storage/docker/registry/v2/blobs/sha256/" + layer.substring(0, 2) + "/" + layer + "/data");
+        Path data = registry.dir().resolve("storage/docker/registry/v2/blobs/sha256/" + layer.substring(0, 2) + "/" + layer + "/data");
         try (var file = new RandomAccessFile(data.toFile(), "rw")) {
             file.seek(file.length() / 2); // inside a file's content: the tar stays well-formed, only the digest can tell
             int b = file.read();
@@ -184,10 +170,7 @@ class OciStoreTest {
 
     @Test
     void anUnreachableRegistryIsAStoreErrorNamingIt() throws Exception {
-        int closed;
-        try (var socket = new ServerSocket(0)) {
-            closed = socket.getLocalPort();
-        }
+        int closed = Fixtures.freePort();
         Path folder = tmp.resolve("folder");
         var fetched = Fixtures.fetch(project, env, "--source", "oci://127.0.0.1:" + closed + "/x/y:{{hash}}", "--folder", folder.toString());
         var uploaded = Fixtures.upload(project, env, "--target", "oci://127.0.0.1:" + closed + "/x/y:{{hash}}", "--folder", "cache");

@@ -5,35 +5,22 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import lib.common.ExitStatus;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A registry serving TLS with a self-signed certificate for 127.0.0.1: verified unless --insecure. */
 class OciTlsTest {
 
-    @TempDir
-    static Path shared;
-
-    static RegistryServer registry;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, true);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void startRegistry() throws Exception {
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, true);
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     @BeforeEach
     void project() throws Exception {

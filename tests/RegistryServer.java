@@ -1,7 +1,5 @@
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,10 +21,10 @@ import javax.net.ssl.TrustManagerFactory;
  * process, so that what we push and pull meets the server that most registries are built on,
  * with its quirks, rather than our idea of the API.
  *
- * <p>Everything lives under the folder given to start: config.yml, storage/, registry.log, the
- * TLS certificate, the htpasswd file and the token server's key and log.
+ * <p>Everything lives under the folder given to start (a temporary one for perClass): config.yml,
+ * storage/, registry.log, the TLS certificate, the htpasswd file and the token server's key and log.
  */
-final class RegistryServer implements AutoCloseable {
+final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
 
     enum Auth { NONE, BASIC, TOKEN }
 
@@ -35,20 +33,28 @@ final class RegistryServer implements AutoCloseable {
     /** The registry's auth.token.service, which is also the JWT's audience. */
     static final String TOKEN_SERVICE = "fixture-registry";
 
-    private final Path dir;
     private final Auth auth;
     private final boolean tls;
-    private final int port;
-    private final Process process;
-    private final TokenServer tokenServer;
+    private final String externalUrl;
+    private Path dir;
+    private int port;
+    private Process process;
+    private TokenServer tokenServer;
 
-    private RegistryServer(Path dir, Auth auth, boolean tls, int port, Process process, TokenServer tokenServer) {
-        this.dir = dir;
+    private RegistryServer(Auth auth, boolean tls, String externalUrl) {
+        super("registry");
         this.auth = auth;
         this.tls = tls;
-        this.port = port;
-        this.process = process;
-        this.tokenServer = tokenServer;
+        this.externalUrl = externalUrl;
+    }
+
+    /**
+     * A registry a test class shares, started before its tests and stopped after them: hold it in a
+     * static {@code @RegisterExtension} field. behind(proxy) puts a FlakyProxy in front, whose url()
+     * the registry then writes into its Location headers (see start with externalUrl).
+     */
+    static RegistryServer perClass(Auth auth, boolean tls) {
+        return new RegistryServer(auth, tls, null);
     }
 
     /** Starts docker-registry on a free 127.0.0.1 port with its storage under dir; waits until GET /v2/ answers (any HTTP status). */
@@ -63,8 +69,17 @@ final class RegistryServer implements AutoCloseable {
      * header (or X-Forwarded-Host/-Proto), always as an absolute URL.
      */
     static RegistryServer start(Path dir, Auth auth, boolean tls, String externalUrl) throws Exception {
+        var server = new RegistryServer(auth, tls, externalUrl);
+        server.startIn(dir);
+        return server;
+    }
+
+    @Override
+    void launch(Path dir) throws Exception {
+        String location = proxy() == null ? externalUrl : proxy().url();
         dir = Files.createDirectories(dir.toAbsolutePath());
-        int port = freePort();
+        this.dir = dir;
+        port = Fixtures.freePort();
         var config = new StringBuilder();
         config.append("version: 0.1\n");
         config.append("log:\n  level: info\n  formatter: text\n");
@@ -76,8 +91,8 @@ final class RegistryServer implements AutoCloseable {
         config.append("http:\n");
         config.append("  addr: 127.0.0.1:").append(port).append('\n');
         config.append("  secret: ").append(randomHex()).append('\n');
-        if (externalUrl != null) {
-            config.append("  host: ").append(externalUrl).append('\n');
+        if (location != null) {
+            config.append("  host: ").append(location).append('\n');
         }
         if (tls) {
             Path tlsDir = Files.createDirectories(dir.resolve("tls"));
@@ -91,7 +106,6 @@ final class RegistryServer implements AutoCloseable {
             config.append("    certificate: ").append(tlsDir.resolve("cert.pem")).append('\n');
             config.append("    key: ").append(tlsDir.resolve("key.pem")).append('\n');
         }
-        TokenServer tokenServer = null;
         switch (auth) {
             case NONE -> { }
             case BASIC -> {
@@ -117,23 +131,8 @@ final class RegistryServer implements AutoCloseable {
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         // REGISTRY_HTTP_ADDR and friends would override the config file.
         builder.environment().keySet().removeIf(name -> name.startsWith("REGISTRY_"));
-        Process process;
-        try {
-            process = builder.start();
-        } catch (IOException e) {
-            if (tokenServer != null) {
-                tokenServer.close();
-            }
-            throw e;
-        }
-        var server = new RegistryServer(dir, auth, tls, port, process, tokenServer);
-        try {
-            server.awaitReady(log);
-        } catch (Exception | Error e) {
-            server.close();
-            throw e;
-        }
-        return server;
+        process = builder.start();
+        awaitReady(log);
     }
 
     private void awaitReady(Path log) throws Exception {
@@ -152,6 +151,11 @@ final class RegistryServer implements AutoCloseable {
     /** "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT". */
     String url() {
         return (tls ? "https://" : "http://") + host();
+    }
+
+    @Override
+    String proxyTarget() {
+        return url();
     }
 
     Auth auth() {
@@ -262,16 +266,12 @@ final class RegistryServer implements AutoCloseable {
     /** Stops the registry (and token server) by PID and waits for them to exit. */
     @Override
     public void close() {
-        Fixtures.stop(process);
+        if (process != null) {
+            Fixtures.stop(process);
+        }
         if (tokenServer != null) {
             tokenServer.close();
-        }
-    }
-
-    /** A port that was free a moment ago: bound on 127.0.0.1, read, closed. */
-    static int freePort() throws IOException {
-        try (var socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
+            tokenServer = null; // a registry that failed to start is closed twice: by startIn, then by afterAll
         }
     }
 

@@ -4,6 +4,7 @@ import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -14,30 +15,42 @@ import software.amazon.awssdk.services.s3.S3Client;
 /**
  * s3proxy, a real S3 server (signature v4 auth, multipart uploads, user metadata), run from the
  * jar tests/run fetched (S3PROXY_JAR) as a child process on a free loopback port, keeping its
- * buckets as folders under dir/data.
+ * buckets as folders under data/ in a temporary folder. A test class shares one: hold it in a
+ * static {@code @RegisterExtension} field.
  */
-final class S3ProxyServer implements AutoCloseable {
+final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
 
     static final String ACCESS_KEY = "tekton-caches-test";
     static final String SECRET_KEY = "tekton-caches-secret";
 
-    private final Path data;
-    private final int port;
-    private final Process process;
+    private final List<String> buckets = new ArrayList<>();
+    private Path data;
+    private int port;
+    private Process process;
 
-    private S3ProxyServer(Path data, int port, Process process) {
-        this.data = data;
-        this.port = port;
-        this.process = process;
+    private S3ProxyServer() {
+        super("s3proxy");
     }
 
-    static S3ProxyServer start(Path dir) throws Exception {
+    /** An s3proxy started before a class's tests and stopped after them, with no bucket but those of withBucket. */
+    static S3ProxyServer perClass() {
+        return new S3ProxyServer();
+    }
+
+    /** The bucket is made as the server starts. */
+    S3ProxyServer withBucket(String name) {
+        buckets.add(name);
+        return this;
+    }
+
+    @Override
+    void launch(Path dir) throws Exception {
         String jar = System.getenv("S3PROXY_JAR");
         if (jar == null || !Files.isRegularFile(Path.of(jar))) {
             throw new IllegalStateException("S3PROXY_JAR does not name the s3proxy jar; run the tests with tests/run");
         }
-        Path data = Files.createDirectories(dir.resolve("data"));
-        int port = RegistryServer.freePort();
+        data = Files.createDirectories(dir.resolve("data"));
+        port = Fixtures.freePort();
         Path properties = dir.resolve("s3proxy.properties");
         Files.writeString(properties, String.join("\n",
                 "s3proxy.endpoint=http://127.0.0.1:" + port,
@@ -51,16 +64,12 @@ final class S3ProxyServer implements AutoCloseable {
                 ""));
         Path log = dir.resolve("s3proxy.log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process process = new ProcessBuilder(List.of(java, "-Xmx256m", "-jar", jar, "--properties", properties.toString()))
+        process = new ProcessBuilder(List.of(java, "-Xmx256m", "-jar", jar, "--properties", properties.toString()))
                 .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        var server = new S3ProxyServer(data, port, process);
-        try {
-            server.awaitReady(log);
-        } catch (Exception | Error e) {
-            server.close();
-            throw e;
+        awaitReady(log);
+        for (String bucket : buckets) {
+            createBucket(bucket);
         }
-        return server;
     }
 
     private void awaitReady(Path log) throws Exception {
@@ -106,7 +115,14 @@ final class S3ProxyServer implements AutoCloseable {
     }
 
     @Override
+    String proxyTarget() {
+        return endpoint();
+    }
+
+    @Override
     public void close() {
-        Fixtures.stop(process);
+        if (process != null) {
+            Fixtures.stop(process);
+        }
     }
 }

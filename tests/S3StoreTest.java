@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import lib.common.Environment;
 import lib.common.ExitStatus;
@@ -17,46 +18,24 @@ import lib.common.Log;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+import lib.store.TemporaryName;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** s3:// through a real S3 server (s3proxy) on loopback, configured the way the Go tool's users do it. */
 class S3StoreTest {
 
-    @TempDir
-    static Path shared;
-
-    static S3ProxyServer s3;
-    static FlakyProxy proxy;
+    static final FlakyProxy proxy = FlakyProxy.unstarted();
+    @RegisterExtension
+    static final S3ProxyServer s3 = S3ProxyServer.perClass().withBucket("caches").behind(proxy);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void start() throws Exception {
-        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
-        s3.createBucket("caches");
-        proxy = FlakyProxy.start();
-        proxy.target(s3.endpoint());
-    }
-
-    @AfterAll
-    static void stop() {
-        proxy.close();
-        s3.close();
-    }
-
-    @AfterEach
-    void noFaultLeftForTheNextTest() {
-        proxy.clearFaults();
-    }
 
     @BeforeEach
     void project() throws Exception {
@@ -165,7 +144,7 @@ class S3StoreTest {
         assertOneLineFailure(Fixtures.fetch(project, wrong, "--source", "s3://caches/auth/{{hash}}", "--folder", "out"),
                 ExitStatus.STORE, "authentication failed for s3 bucket 'caches'");
 
-        var unreachable = s3.env(Fixtures.env(tmp.resolve("xdg")), "http://127.0.0.1:" + RegistryServer.freePort());
+        var unreachable = s3.env(Fixtures.env(tmp.resolve("xdg")), "http://127.0.0.1:" + Fixtures.freePort());
         assertOneLineFailure(Fixtures.upload(project, unreachable, "--target", "s3://caches/x/{{hash}}", "--folder", "venv"),
                 ExitStatus.STORE, "cannot reach http://127.0.0.1:");
 
@@ -223,7 +202,7 @@ class S3StoreTest {
         String lock = Files.readString(project.resolve("poetry.lock"));
         Fixtures.write(project.resolve("poetry.lock"), lock + "# the next version\n"); // a key of its own: a taken one is never written
         Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 5);
-        proxy.failNext("PUT /caches/flaky/.*\\.upload-", 100, 500);
+        proxy.failNext("PUT /caches/flaky/.*" + Pattern.quote(TemporaryName.MARKER), 100, 500);
 
         var failed = upload("s3://caches/flaky/{{hash}}", "--compression", "none");
 

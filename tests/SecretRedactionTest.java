@@ -10,10 +10,9 @@ import java.util.stream.Stream;
 import lib.common.ExitStatus;
 import lib.common.Redaction;
 import lib.store.oci.DockerConfig;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -28,25 +27,13 @@ class SecretRedactionTest {
     /** Stands for every secret below: what must never be printed. */
     static final String SECRET = "pa55-n0t-f0r-print1ng";
 
-    @TempDir
-    static Path shared;
-
-    static S3ProxyServer s3;
+    @RegisterExtension
+    static final S3ProxyServer s3 = S3ProxyServer.perClass();
 
     @TempDir
     Path tmp;
 
     private Path project;
-
-    @BeforeAll
-    static void start() throws Exception {
-        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
-    }
-
-    @AfterAll
-    static void stop() {
-        s3.close();
-    }
 
     @BeforeEach
     void project() throws Exception {

@@ -8,11 +8,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import lib.common.ExitStatus;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,56 +26,21 @@ class StallTest {
 
     private static final Duration LIMIT = Duration.ofSeconds(90);
 
-    @TempDir
-    static Path shared;
-
-    static FlakyProxy registryProxy;
-    static RegistryServer registry;
-    static FlakyProxy s3Proxy;
-    static S3ProxyServer s3;
-    static FlakyProxy azureProxy;
-    static AzuriteServer azurite;
+    static final FlakyProxy registryProxy = FlakyProxy.unstarted();
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.NONE, false).behind(registryProxy);
+    static final FlakyProxy s3Proxy = FlakyProxy.unstarted();
+    @RegisterExtension
+    static final S3ProxyServer s3 = S3ProxyServer.perClass().withBucket("caches").behind(s3Proxy);
+    static final FlakyProxy azureProxy = FlakyProxy.unstarted();
+    @RegisterExtension
+    static final AzuriteServer azurite = AzuriteServer.perClass().withContainer("caches").behind(azureProxy);
 
     @TempDir
     Path tmp;
 
     private Path project;
     private Map<String, String> env;
-
-    @BeforeAll
-    static void start() throws Exception {
-        registryProxy = FlakyProxy.start();
-        registry = RegistryServer.start(shared.resolve("registry"), RegistryServer.Auth.NONE, false, registryProxy.url());
-        registryProxy.target(registry.url());
-        s3 = S3ProxyServer.start(shared.resolve("s3proxy"));
-        s3.createBucket("caches");
-        s3Proxy = FlakyProxy.start();
-        s3Proxy.target(s3.endpoint());
-        azurite = AzuriteServer.start(shared.resolve("azurite"));
-        azurite.createContainer("caches");
-        azureProxy = FlakyProxy.start();
-        azureProxy.target("http://" + azurite.host());
-    }
-
-    @AfterAll
-    static void stop() {
-        for (AutoCloseable server : new AutoCloseable[] {registryProxy, registry, s3Proxy, s3, azureProxy, azurite}) {
-            try {
-                if (server != null) {
-                    server.close();
-                }
-            } catch (Exception e) {
-                // the others are closed all the same
-            }
-        }
-    }
-
-    @AfterEach
-    void noFaultLeftForTheNextTest() {
-        registryProxy.clearFaults();
-        s3Proxy.clearFaults();
-        azureProxy.clearFaults();
-    }
 
     @BeforeEach
     void project() throws Exception {

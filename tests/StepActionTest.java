@@ -10,9 +10,8 @@ import java.util.Locale;
 import java.util.Map;
 import lib.common.ExitStatus;
 import lib.common.Platform;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -37,22 +36,13 @@ class StepActionTest {
 
     private static final StepRunner FETCH = load("cache-fetch.yaml"), UPLOAD = load("cache-upload.yaml");
 
-    private static RegistryServer registry;
+    @RegisterExtension
+    static final RegistryServer registry = RegistryServer.perClass(RegistryServer.Auth.BASIC, false);
 
     @TempDir
     Path tmp;
 
     private Path workspace, project, cache, store;
-
-    @BeforeAll
-    static void startRegistry(@TempDir Path dir) throws Exception {
-        registry = RegistryServer.start(dir, RegistryServer.Auth.BASIC, false);
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     /** A workspace with spaces in its paths, a Go project and a cache folder of every kind of entry. */
     @BeforeEach
@@ -133,7 +123,7 @@ class StepActionTest {
     @ParameterizedTest
     @EnumSource(Shell.class)
     void unreachableStoreOrBadUriSucceedsWithFetchedFalseAndSaysWhyInOneLine(Shell shell) throws Exception {
-        int closed = RegistryServer.freePort();
+        int closed = Fixtures.freePort();
         var unreachable = run(FETCH, shell, Map.of("SOURCE", "oci://127.0.0.1:" + closed + "/cache:{{hash}}"));
         var badScheme = run(FETCH, shell, Map.of("SOURCE", "ftp://example.invalid/{{hash}}"));
 
@@ -165,7 +155,7 @@ class StepActionTest {
     @ParameterizedTest
     @EnumSource(Shell.class)
     void failedUploadFailsTheStepInOneLine(Shell shell) throws Exception {
-        int closed = RegistryServer.freePort();
+        int closed = Fixtures.freePort();
 
         var uploaded = run(UPLOAD, shell, Map.of("TARGET", "oci://127.0.0.1:" + closed + "/cache:{{hash}}"));
 

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
+import lib.common.DaemonThreads;
 
 /**
  * The token server of a registry in distribution's "auth: token" mode, as Docker Hub or Harbor run
@@ -77,11 +78,7 @@ final class TokenServer implements AutoCloseable {
             this.x5c = Base64.getEncoder().encodeToString(der); // x5c is plain base64, not base64url
         }
         this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        this.executor = Executors.newCachedThreadPool(runnable -> {
-            var thread = new Thread(runnable, "token-server");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.executor = Executors.newCachedThreadPool(DaemonThreads.named("token-server"));
         server.setExecutor(executor);
         server.createContext("/token", this::handle);
         server.start();

@@ -7,6 +7,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import lib.common.BulkInputStream;
+import lib.common.DaemonThreads;
 
 /**
  * Reads a stream on a thread of its own, a few buffers ahead of its reader. A restore is a chain
@@ -39,8 +40,7 @@ public final class ReadAhead extends BulkInputStream {
         for (int i = 0; i < DEPTH + 2; i++) {
             free.add(new byte[bufferSize]);
         }
-        reader = new Thread(this::fill, "read-ahead");
-        reader.setDaemon(true);
+        reader = DaemonThreads.named("read-ahead").newThread(this::fill);
         reader.start();
     }
 

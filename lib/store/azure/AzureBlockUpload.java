@@ -22,6 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
+import lib.common.DaemonThreads;
 import lib.store.PartStream;
 
 /**
@@ -63,11 +64,7 @@ public final class AzureBlockUpload extends PartStream {
         super(BLOCK);
         this.blob = blob;
         this.failures = failures;
-        this.stagers = Executors.newFixedThreadPool(IN_FLIGHT, task -> {
-            var thread = new Thread(task, "azblob-put-block");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.stagers = Executors.newFixedThreadPool(IN_FLIGHT, DaemonThreads.named("azblob-put-block"));
     }
 
     /** A buffer a finished stager gave back, or a new one while fewer than IN_FLIGHT + 1 exist. */

@@ -35,6 +35,7 @@ import lib.archive.Compression;
 import lib.common.UsageError;
 import lib.store.Store;
 import lib.store.Stores;
+import lib.store.TemporaryName;
 
 /**
  * Archives as files in a local folder (a PVC, a host path, the user's cache directory). An archive
@@ -52,7 +53,6 @@ public final class FileStore implements Store {
     public static final Expiry EXPIRY = new Expiry(true, false, "--max-age");
     public static final String DIGEST_SUFFIX = ".sha256";
     public static final String DIGEST_ATTRIBUTE = "tekton-caches.sha256";
-    private static final String TEMP_PREFIX = ".upload-";
     private static final Pattern SHA256_LINE = Pattern.compile("^([0-9a-f]{64})\\b.*", Pattern.DOTALL);
 
     private final Path root;
@@ -224,7 +224,7 @@ public final class FileStore implements Store {
     public PendingWrite create(String path) throws IOException {
         Path file = root.resolve(path);
         Files.createDirectories(file.getParent());
-        Path temp = file.resolveSibling(TEMP_PREFIX + file.getFileName() + "-" + randomSuffix());
+        Path temp = file.resolveSibling(TemporaryName.MARKER + file.getFileName() + "-" + randomSuffix());
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         OutputStream stream = new BufferedOutputStream(Channels.newOutputStream(channel), Compression.BUFFER);
         return new PendingWrite() {
@@ -292,7 +292,7 @@ public final class FileStore implements Store {
      */
     private static void writeSidecar(Path file, String sha256) throws IOException {
         Path sidecar = file.resolveSibling(file.getFileName() + DIGEST_SUFFIX);
-        Path temp = file.resolveSibling(TEMP_PREFIX + file.getFileName() + DIGEST_SUFFIX + "-" + randomSuffix());
+        Path temp = file.resolveSibling(TemporaryName.MARKER + file.getFileName() + DIGEST_SUFFIX + "-" + randomSuffix());
         Files.writeString(temp, sha256 + "  " + file.getFileName() + "\n", StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
         Files.move(temp, sidecar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -306,7 +306,7 @@ public final class FileStore implements Store {
         }
         try (DirectoryStream<Path> files = Files.newDirectoryStream(root, f -> {
             String name = f.getFileName().toString();
-            return name.startsWith(prefix) && !name.startsWith(TEMP_PREFIX) && !name.endsWith(DIGEST_SUFFIX);
+            return name.startsWith(prefix) && !name.startsWith(TemporaryName.MARKER) && !name.endsWith(DIGEST_SUFFIX);
         })) {
             for (Path file : files) {
                 // The folder may hold more than archives (~/.cache/tekton-caches holds JBang's home).

@@ -48,6 +48,7 @@ import lib.common.UsageError;
 import lib.store.BlobUri;
 import lib.store.Store;
 import lib.store.Stores;
+import lib.store.TemporaryName;
 
 /**
  * Archives as objects in a Google Cloud Storage bucket, where the Go tool's gocloud puts them:
@@ -66,8 +67,7 @@ public final class GcsStore implements Store {
     /** The resumable upload's chunk: what one request carries, and what the writer holds in memory. */
     public static final int CHUNK_BYTES = 16 << 20;
     static final Set<String> PARAMETERS = Set.of("access_id", "private_key_path", "anonymous");
-    public static final String TEMP_INFIX = ".upload-";
-    private static final Pattern TEMP_NAME = Pattern.compile(".*" + Pattern.quote(TEMP_INFIX) + "[0-9a-f]{16}");
+    private static final Pattern TEMP_NAME = Pattern.compile(".*" + Pattern.quote(TemporaryName.MARKER) + "[0-9a-f]{16}");
     private static final String EMULATOR = "STORAGE_EMULATOR_HOST";
 
     private final Storage storage;
@@ -248,7 +248,7 @@ public final class GcsStore implements Store {
 
     @Override
     public PendingWrite create(String path) throws IOException {
-        BlobId temp = BlobId.of(bucket, path + TEMP_INFIX + String.format("%016x", ThreadLocalRandom.current().nextLong()));
+        BlobId temp = BlobId.of(bucket, path + TemporaryName.MARKER + String.format("%016x", ThreadLocalRandom.current().nextLong()));
         WriteChannel writer;
         try {
             writer = storage.writer(BlobInfo.newBuilder(temp).setContentType("application/octet-stream").build(),

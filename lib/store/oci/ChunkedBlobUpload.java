@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import lib.common.DaemonThreads;
 import lib.store.Backoff;
 import lib.store.PartStream;
 
@@ -25,11 +26,7 @@ final class ChunkedBlobUpload extends PartStream {
     static final int CHUNK = 16 << 20;
 
     private final RegistryClient registry;
-    private final ExecutorService sender = Executors.newSingleThreadExecutor(runnable -> {
-        var thread = new Thread(runnable, "blob-upload");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService sender = Executors.newSingleThreadExecutor(DaemonThreads.named("blob-upload"));
     /** Two buffers: one travels while the other fills. */
     private final ArrayDeque<byte[]> free = new ArrayDeque<>(List.of(new byte[CHUNK], new byte[CHUNK]));
     private URI location;

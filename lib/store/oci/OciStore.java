@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import lib.archive.Compression;
+import lib.common.DaemonThreads;
 import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.Log;
@@ -330,11 +331,8 @@ public final class OciStore implements Store {
         if (tags.isEmpty()) {
             return objects;
         }
-        ExecutorService readers = Executors.newFixedThreadPool(Math.min(LIST_READERS, tags.size()), runnable -> {
-            var thread = new Thread(runnable, "oci-manifest-reader");
-            thread.setDaemon(true);
-            return thread;
-        });
+        ExecutorService readers = Executors.newFixedThreadPool(Math.min(LIST_READERS, tags.size()),
+                DaemonThreads.named("oci-manifest-reader"));
         try {
             var found = new ArrayList<Future<Optional<StoredObject>>>();
             for (String tag : tags) {

@@ -14,11 +14,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
+import lib.common.DaemonThreads;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.store.BlobUri;
 import lib.store.PartStream;
 import lib.store.Store;
+import lib.store.TemporaryName;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
@@ -51,18 +53,13 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     static final int PARALLEL_PARTS = 4;
     private static final int MAX_PARTS = 10_000;
     private static final long COPY_PART = 1L << 30;
-    private static final String TEMPORARY = ".upload-";
 
     private final S3Store store;
     private final String key;
     private final String temporary;
     private final BlockingQueue<byte[]> freeBuffers = new ArrayBlockingQueue<>(PARALLEL_PARTS + 1);
     private final List<Future<CompletedPart>> parts = new ArrayList<>();
-    private final ExecutorService senders = Executors.newFixedThreadPool(PARALLEL_PARTS, runnable -> {
-        var thread = new Thread(runnable, "s3-part");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService senders = Executors.newFixedThreadPool(PARALLEL_PARTS, DaemonThreads.named("s3-part"));
     private final Stream stream = new Stream();
     private String uploadId;
     private boolean temporaryComplete;
@@ -71,7 +68,7 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     S3MultipartUpload(S3Store store, String key) {
         this.store = store;
         this.key = key;
-        this.temporary = key + TEMPORARY + Long.toHexString(ThreadLocalRandom.current().nextLong());
+        this.temporary = key + TemporaryName.MARKER + Long.toHexString(ThreadLocalRandom.current().nextLong());
         for (int i = 0; i <= PARALLEL_PARTS; i++) {
             freeBuffers.add(new byte[PART]);
         }
@@ -79,7 +76,7 @@ public final class S3MultipartUpload implements Store.PendingWrite {
 
     /** Whether a key is one of our uploads under way, not a cache. */
     static boolean isTemporary(String key) {
-        return key.contains(TEMPORARY);
+        return key.contains(TemporaryName.MARKER);
     }
 
     @Override
