@@ -1,14 +1,26 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import lib.common.ExitStatus;
 import lib.store.Backoff;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A flaky path to the registry (a proxy that answers 503, resets connections, cuts downloads short):
@@ -109,5 +121,54 @@ class OciFaultTest {
         var fetched = fetch("flaky/never-tagged", tmp.resolve("restored"));
         assertEquals(ExitStatus.OK, fetched.status(), fetched.toString());
         assertTrue(fetched.err().startsWith("cache miss: "), fetched.toString());
+    }
+
+    /**
+     * A registry that answers without end, in a tag list or a manifest, fails the fetch in one line
+     * naming what was too big, having read only a few MiB of it, with the heap capped at 64 MiB.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tag list", "manifest"})
+    void anEndlessAnswerIsRefusedInOneLineAfterAFewMib(String what) throws Exception {
+        var sent = new AtomicLong();
+        HttpServer endless = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        endless.createContext("/", exchange -> {
+            String path = exchange.getRequestURI().getPath();
+            boolean answered = what.equals("tag list") ? path.endsWith("/tags/list") : path.contains("/manifests/");
+            try (exchange) {
+                if (!answered) {
+                    exchange.sendResponseHeaders(path.equals("/v2/") ? 200 : 404, -1);
+                    return;
+                }
+                exchange.sendResponseHeaders(200, 0); // chunked, and no end to it
+                byte[] block = new byte[64 << 10];
+                Arrays.fill(block, (byte) 'a');
+                OutputStream out = exchange.getResponseBody();
+                out.write((what.equals("tag list") ? "{\"tags\":[\"" : "{\"layers\":[{\"digest\":\"").getBytes(StandardCharsets.UTF_8));
+                for (long n = 0; n < 1L << 30; n += block.length) {
+                    out.write(block);
+                    sent.addAndGet(block.length);
+                }
+            } catch (IOException e) {
+                // The client stopped reading and closed the connection.
+            }
+        });
+        endless.start();
+        // In front, as a plain HTTP server must be: the JDK's waits for the end of a line when our TLS hello comes.
+        var front = FlakyProxy.start();
+        front.target("http://127.0.0.1:" + endless.getAddress().getPort());
+        try {
+            String uri = "oci://" + front.host() + "/endless/answer:{{hash}}";
+            var fetched = Fixtures.script(Duration.ofMinutes(2), List.of("-Xmx64m"), "CacheFetch", project, env,
+                    "--source", uri, "--folder", tmp.resolve("restored").toString(), "--restore-key", "a");
+
+            assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
+            Fixtures.assertOneLine(fetched, "cache-fetch", "the " + what + " of " + front.host() + "/endless/answer");
+            assertTrue(fetched.err().contains("is larger than 4 MiB; refused"), fetched.toString());
+            assertTrue(sent.get() < 32 * Fixtures.MiB, sent.get() + " bytes sent before the client stopped reading");
+        } finally {
+            front.close();
+            endless.stop(0);
+        }
     }
 }

@@ -17,6 +17,7 @@ import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
 import lib.store.oci.OciStore;
+import lib.store.oci.RegistryClient;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -235,5 +236,45 @@ class OciStoreTest {
                     listed.stream().filter(o -> o.path().equals("maven-linux-2")).findFirst().orElseThrow().modified());
             assertTrue(store.list("gradle-").isEmpty());
         }
+    }
+
+    /** Incremental saves will reuse a layer another repository holds: the registry links it there, no byte is sent. */
+    @Test
+    void aLayerOfAnotherRepositoryIsMountedIntoThisOne() throws Exception {
+        assertEquals(0, upload("mount/source").status());
+        String key = Files.readString(tmp.resolve("up/cache-key"));
+        var manifest = client("mount/source", false).getManifest(key).orElseThrow();
+        String layer = String.valueOf(((Map<?, ?>) ((List<?>) manifest.get("layers")).get(0)).get("digest"));
+        var target = client("mount/target", true);
+        assertFalse(target.headBlob(layer), "not there before the mount");
+
+        var mount = target.mountBlob(layer, "mount/source");
+
+        assertTrue(mount.mounted(), mount.toString());
+        assertTrue(target.headBlob(layer), "the layer is in the target repository");
+    }
+
+    /** A registry that cannot mount (here: the source has no such blob) starts an ordinary upload, which cancel ends. */
+    @Test
+    void aMountOfABlobTheSourceLacksStartsAnUploadToUseOrCancel() throws Exception {
+        String missing = "sha256:" + "0".repeat(64);
+        var target = client("mount/fallback", true);
+
+        var mount = target.mountBlob(missing, "mount/nowhere");
+
+        assertFalse(mount.mounted(), mount.toString());
+        var upload = mount.upload().orElseThrow();
+        var http = java.net.http.HttpClient.newHttpClient();
+        var status = java.net.http.HttpRequest.newBuilder(upload).GET().build();
+        assertEquals(204, http.send(status, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode(), "an upload under way");
+        target.cancelUpload(upload);
+        assertEquals(404, http.send(status, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode(), "cancelled");
+        assertFalse(target.headBlob(missing));
+    }
+
+    private RegistryClient client(String repository, boolean push) throws Exception {
+        var quiet = new Log(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()), false);
+        var location = StoreUri.parse("--target", "oci://" + registry.host() + "/" + repository + ":{{hash}}").resolve("unused");
+        return RegistryClient.open(location, push, false, java.time.Duration.ofSeconds(30), new Environment(env), quiet);
     }
 }

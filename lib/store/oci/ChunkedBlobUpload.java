@@ -5,7 +5,6 @@ import java.io.InterruptedIOException;
 import java.net.URI;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -15,9 +14,9 @@ import lib.store.Backoff;
 import lib.store.PartStream;
 
 /**
- * A blob streamed to a registry as it is made, in chunks (POST, then PATCH with Content-Range,
- * then PUT with the digest once the stream is complete), so that no archive file is written first
- * and memory stays at two chunks. One chunk travels while the next is filled. A chunk that fails is
+ * A blob streamed to a registry as it is made, cut in chunks (RegistryClient's POST, then PATCH
+ * with Content-Range, then PUT with the digest once the stream is complete), so that no archive
+ * file is written first and memory stays at two chunks. One chunk travels while the next is filled. A chunk that fails is
  * resumed from the offset the registry reports having, so a dropped connection costs one chunk at most.
  */
 final class ChunkedBlobUpload extends PartStream {
@@ -37,19 +36,7 @@ final class ChunkedBlobUpload extends PartStream {
     ChunkedBlobUpload(RegistryClient registry) throws IOException {
         super(CHUNK);
         this.registry = registry;
-        this.location = start(registry);
-    }
-
-    /** Opens an upload session; its URL is where the blob's bytes go. */
-    static URI start(RegistryClient registry) throws IOException {
-        URI uploads = registry.repositoryUri("blobs/uploads/");
-        try (var response = new RegistryClient.Closing(registry.send("POST", uploads, Map.of(), null))) {
-            if (response.status() != 202) {
-                throw registry.refused(response.get(), "POST blobs/uploads/");
-            }
-            return uploads.resolve(response.get().headers().firstValue("Location")
-                    .orElseThrow(() -> new IOException("the registry opened an upload without a Location")));
-        }
+        this.location = registry.startUpload();
     }
 
     @Override
@@ -106,19 +93,14 @@ final class ChunkedBlobUpload extends PartStream {
                 from = (int) (has - start);
             }
             if (from < length) {
-                int offset = from;
-                var headers = Map.of("Content-Type", "application/octet-stream",
-                        "Content-Range", (start + offset) + "-" + (start + length - 1));
-                try (var response = new RegistryClient.Closing(registry.sendOnce("PATCH", location, headers,
-                        () -> ArrayBody.of(chunk, offset, length - offset)))) {
-                    if (response.status() != 202) {
-                        last = registry.refused(response.get(), "PATCH blob upload");
-                        if (RegistryClient.isTransient(response.status()) || response.status() == 416) {
-                            continue;
-                        }
-                        throw last;
+                try {
+                    location = registry.patchUpload(location, start + from, chunk, from, length - from);
+                } catch (RegistryClient.ChunkRefused e) {
+                    last = e;
+                    if (RegistryClient.isTransient(e.status) || e.status == 416) {
+                        continue;
                     }
-                    moveTo(response);
+                    throw e;
                 } catch (RegistryClient.RegistryRefused e) {
                     throw e;
                 } catch (IOException e) {
@@ -132,32 +114,19 @@ final class ChunkedBlobUpload extends PartStream {
         throw last;
     }
 
-    /** How many bytes the registry has of this upload (GET on the session answers with Range: 0-N). */
+    /** How many bytes the registry has of this upload. */
     private long received() throws IOException {
-        try (var response = new RegistryClient.Closing(registry.send("GET", location, Map.of(), null))) {
-            if (response.status() != 204 && response.status() != 202) {
-                throw registry.refused(response.get(), "GET blob upload status");
-            }
-            moveTo(response);
-            // "0-N" says it has N+1 bytes, except that distribution also says "0-0" when it has none.
-            String range = response.get().headers().firstValue("Range").orElse("0-0");
-            long last = Long.parseLong(range.substring(range.indexOf('-') + 1));
-            return last == 0 && sent == 0 ? 0 : last + 1;
-        }
-    }
-
-    private void moveTo(RegistryClient.Closing response) {
-        response.get().headers().firstValue("Location").ifPresent(next -> location = location.resolve(next));
+        var status = registry.uploadStatus(location);
+        location = status.location();
+        // "0-N" says it has N+1 bytes, except that distribution also says "0-0" when it has none.
+        return status.rangeEnd() == 0 && sent == 0 ? 0 : status.rangeEnd() + 1;
     }
 
     /** Completes the blob: the registry checks that its bytes hash to the digest. */
     void finish(String digest) throws IOException {
         flushChunks();
-        URI put = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=" + digest);
-        try (var response = new RegistryClient.Closing(registry.send("PUT", put, Map.of(), null))) {
-            if (response.status() != 201) {
-                throw registry.refused(response.get(), "PUT blob " + digest);
-            }
+        try {
+            registry.commitUpload(location, digest);
         } finally {
             sender.shutdown();
         }
@@ -166,8 +135,8 @@ final class ChunkedBlobUpload extends PartStream {
     /** Abandons the session, so the registry drops what it had of this blob; best effort. */
     void cancel() {
         sender.shutdownNow();
-        try (var response = new RegistryClient.Closing(registry.sendOnce("DELETE", location, Map.of(), null))) {
-            // 204 or 404: either way nothing of this upload remains to be used.
+        try {
+            registry.cancelUpload(location);
         } catch (IOException e) {
             // The registry expires abandoned sessions itself.
         }

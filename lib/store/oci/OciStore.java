@@ -8,8 +8,6 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.URI;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -52,16 +50,13 @@ public final class OciStore implements Store {
 
     /** Quay deletes an image labelled quay.expires-after once that long has passed since its push. */
     public static final Expiry EXPIRY = new Expiry(false, true, "--expires-after");
-    public static final String MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+    public static final String MANIFEST = RegistryClient.MANIFEST;
     static final String CONFIG = "application/vnd.oci.image.config.v1+json";
     static final String ANNOTATION = "io.github.openshift-pipelines.tekton-caches.";
     static final String CREATED = "org.opencontainers.image.created";
     static final String EXPIRES_AFTER = "quay.expires-after";
     /** How many manifests a restore key's listing reads at once. */
     private static final int LIST_READERS = 8;
-    private static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
-    private static final String ACCEPT = String.join(", ", MANIFEST, DOCKER_MANIFEST,
-            "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json");
 
     private final OciReference reference;
     private final boolean insecure;
@@ -106,22 +101,7 @@ public final class OciStore implements Store {
 
     @Override
     public Optional<StoredObject> find(String tag) throws IOException {
-        return manifest(client(false), tag).map(manifest -> layerOf(tag, manifest));
-    }
-
-    /** The manifest JSON at the tag, or empty when the tag or the repository does not exist. */
-    private Optional<Map<String, Object>> manifest(RegistryClient registry, String tag) throws IOException {
-        var response = registry.send("GET", registry.repositoryUri("manifests/" + tag), Map.of("Accept", ACCEPT), null);
-        if (response.statusCode() == 404) {
-            response.body().close();
-            return Optional.empty();
-        }
-        if (response.statusCode() != 200) {
-            throw registry.refused(response, "GET manifest " + tag);
-        }
-        try (InputStream in = response.body()) {
-            return Optional.of(JSON.std.mapFrom(in.readNBytes(4 << 20)));
-        }
+        return client(false).getManifest(tag).map(manifest -> layerOf(tag, manifest));
     }
 
     @SuppressWarnings("unchecked")
@@ -157,33 +137,8 @@ public final class OciStore implements Store {
     @Override
     public InputStream open(StoredObject object) throws IOException {
         var registry = client(false);
-        URI blob = registry.repositoryUri("blobs/" + object.version());
-        return new ResumingDownload(position -> openBlob(registry, blob, position), object.size(),
+        return new ResumingDownload(position -> registry.getBlob(object.version(), position), object.size(),
                 reference.registry() + "/" + reference.repository() + ":" + object.path(), log);
-    }
-
-    /** The blob's bytes from a position on: a Range request, which a registry may ignore. */
-    private static InputStream openBlob(RegistryClient registry, URI blob, long position) throws IOException {
-        Map<String, String> headers = position == 0 ? Map.of() : Map.of("Range", "bytes=" + position + "-");
-        var response = registry.send("GET", blob, headers, null);
-        int status = response.statusCode();
-        if (status == 404) {
-            response.body().close();
-            throw new IOException("the registry has no blob " + blob.getPath().replaceFirst(".*/blobs/", "")
-                    + " although the manifest lists it");
-        }
-        if (status == 206) {
-            String range = response.headers().firstValue("Content-Range").orElse("");
-            if (!range.startsWith("bytes " + position + "-")) {
-                response.body().close();
-                throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
-            }
-            return response.body();
-        }
-        if (status != 200) {
-            throw registry.refused(response, "GET blob");
-        }
-        return ResumingDownload.skipped(response.body(), position);
     }
 
     @Override
@@ -207,7 +162,7 @@ public final class OciStore implements Store {
             public boolean commit(Contents contents, Description description) throws IOException {
                 blob.flushChunks();
                 // A registry has no conditional manifest PUT: this check, just before it, is all there is.
-                if (manifest(registry, tag).isPresent()) {
+                if (registry.getManifest(tag).isPresent()) {
                     blob.cancel();
                     finished = true;
                     return false;
@@ -217,12 +172,7 @@ public final class OciStore implements Store {
                 String configDigest = "sha256:" + Digests.hex(Digests.sha256().digest(config));
                 pushSmallBlob(registry, config, configDigest);
                 byte[] manifest = manifest(contents, description, config.length, configDigest);
-                try (var response = new RegistryClient.Closing(registry.send("PUT", registry.repositoryUri("manifests/" + tag),
-                        Map.of("Content-Type", MANIFEST), () -> HttpRequest.BodyPublishers.ofByteArray(manifest)))) {
-                    if (response.status() != 201 && response.status() != 200) {
-                        throw registry.refused(response.get(), "PUT manifest " + tag);
-                    }
-                }
+                registry.putManifest(tag, MANIFEST, manifest);
                 finished = true;
                 return true;
             }
@@ -238,18 +188,8 @@ public final class OciStore implements Store {
 
     /** Pushes a blob held in memory in one request, unless the registry has it already. */
     private static void pushSmallBlob(RegistryClient registry, byte[] content, String digest) throws IOException {
-        try (var head = new RegistryClient.Closing(registry.send("HEAD", registry.repositoryUri("blobs/" + digest), Map.of(), null))) {
-            if (head.status() == 200) {
-                return;
-            }
-        }
-        URI location = ChunkedBlobUpload.start(registry);
-        URI put = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=" + digest);
-        try (var response = new RegistryClient.Closing(registry.send("PUT", put, Map.of("Content-Type", "application/octet-stream"),
-                () -> HttpRequest.BodyPublishers.ofByteArray(content)))) {
-            if (response.status() != 201) {
-                throw registry.refused(response.get(), "PUT blob " + digest);
-            }
+        if (!registry.headBlob(digest)) {
+            registry.commitUpload(registry.startUpload(), digest, content);
         }
     }
 
@@ -299,31 +239,7 @@ public final class OciStore implements Store {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var registry = client(false);
-        var tags = new ArrayList<String>();
-        URI page = registry.repositoryUri("tags/list?n=1000");
-        while (page != null) {
-            HttpResponse<InputStream> response = registry.send("GET", page, Map.of(), null);
-            if (response.statusCode() == 404) {
-                response.body().close();
-                break;
-            }
-            if (response.statusCode() != 200) {
-                throw registry.refused(response, "GET tags/list");
-            }
-            Map<String, Object> answer;
-            try (InputStream in = response.body()) {
-                answer = JSON.std.mapFrom(in);
-            }
-            if (answer.get("tags") instanceof List<?> names) {
-                for (Object tag : names) {
-                    if (tag instanceof String name && name.startsWith(prefix)) {
-                        tags.add(name);
-                    }
-                }
-            }
-            page = nextPage(page, response.headers().firstValue("Link"));
-        }
-        return manifests(registry, tags);
+        return manifests(registry, registry.listTags(prefix));
     }
 
     private List<StoredObject> manifests(RegistryClient registry, List<String> tags) throws IOException {
@@ -336,7 +252,7 @@ public final class OciStore implements Store {
         try {
             var found = new ArrayList<Future<Optional<StoredObject>>>();
             for (String tag : tags) {
-                found.add(readers.submit(() -> manifest(registry, tag).flatMap(manifest -> listedLayerOf(tag, manifest))));
+                found.add(readers.submit(() -> registry.getManifest(tag).flatMap(manifest -> listedLayerOf(tag, manifest))));
             }
             for (var object : found) {
                 object.get().ifPresent(objects::add); // a tag deleted since the listing is no entry
@@ -366,14 +282,5 @@ public final class OciStore implements Store {
             log.debug("passing over " + e.getMessage());
             return Optional.empty();
         }
-    }
-
-    /** RFC 5988 Link: <url>; rel="next", as registries paginate tags. */
-    private static URI nextPage(URI current, Optional<String> link) {
-        if (link.isEmpty() || !link.get().contains("rel=\"next\"")) {
-            return null;
-        }
-        String value = link.get();
-        return current.resolve(value.substring(value.indexOf('<') + 1, value.indexOf('>')));
     }
 }

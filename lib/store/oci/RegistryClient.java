@@ -15,6 +15,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,6 +29,7 @@ import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.store.Backoff;
+import lib.store.ResumingDownload;
 import lib.store.StallWatchdog;
 
 /**
@@ -35,8 +37,13 @@ import lib.store.StallWatchdog;
  * HTTP where allowed), authenticates as its challenge asks (Basic, or a Bearer token from its token
  * service, with a password or an identity token), follows redirects without carrying credentials
  * to another host, and retries what a flaky network or a busy registry makes fail.
+ *
+ * <p>One method a request of the distribution spec, each named by its {@code VERB /v2/<name>/…} in
+ * the first line of its javadoc, as go-containerregistry's pkg/v1/remote/write.go has them; what
+ * is read of an answer into memory is capped ({@link #BODY_MAX}). Public for the tests, which
+ * speak to a real registry through it.
  */
-final class RegistryClient {
+public final class RegistryClient {
 
     /** The registry said no to these credentials, or asked for some and none were found. */
     static final class AuthenticationFailed extends IOException {
@@ -46,12 +53,19 @@ final class RegistryClient {
     }
 
     /** The registry answered with a status the caller did not expect; the message holds its reason. */
-    static final class RegistryRefused extends IOException {
+    static class RegistryRefused extends IOException {
         final int status;
 
         RegistryRefused(int status, String message) {
             super(message);
             this.status = status;
+        }
+    }
+
+    /** The registry refused a chunk of an upload itself (its token service did not): resending may cure it. */
+    static final class ChunkRefused extends RegistryRefused {
+        ChunkRefused(RegistryRefused refused) {
+            super(refused.status, refused.getMessage());
         }
     }
 
@@ -62,7 +76,18 @@ final class RegistryClient {
         }
     }
 
+    /**
+     * The most of a manifest, a page of tags or a token answer read into memory (containerd's limit
+     * for a manifest): a registry cannot fill the heap with an endless answer.
+     */
+    static final int BODY_MAX = 4 << 20;
+    /** The most of an error answer read for its message; the rest is not needed to say what failed. */
+    private static final int ERROR_BODY_MAX = 8192;
     private static final int MAX_REDIRECTS = 5;
+    static final String MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+    private static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+    private static final String ACCEPT = String.join(", ", MANIFEST, DOCKER_MANIFEST,
+            "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json");
     private static final Pattern CHALLENGE_PARAM = Pattern.compile("([A-Za-z_]+)=(?:\"((?:[^\"\\\\]|\\\\.)*)\"|([^,\\s]*))");
 
     private final OciReference reference;
@@ -91,8 +116,16 @@ final class RegistryClient {
         this.stall = new StallWatchdog(stallTimeout);
     }
 
+    /** A client of the repository an oci:// location names, connected; push asks for a token that may push too. */
+    public static RegistryClient open(URI location, boolean push, boolean insecure, Duration stallTimeout,
+            Environment environment, Log log) throws IOException {
+        var client = new RegistryClient(OciReference.parse(location), push, insecure, stallTimeout, environment, log);
+        client.connect();
+        return client;
+    }
+
     /** scheme://host[:port]/v2/REPOSITORY/ + path. */
-    URI repositoryUri(String path) {
+    private URI repositoryUri(String path) {
         return URI.create(base() + "/v2/" + reference.repository() + "/" + path);
     }
 
@@ -132,6 +165,7 @@ final class RegistryClient {
                 + " SSL_CERT_FILE, or --insecure true for plain HTTP or an unverified certificate)", e);
     }
 
+    /** GET /v2/: whether the registry answers, and how it wants to be authenticated. */
     private void ping() throws IOException {
         try (var response = new Closing(send("GET", URI.create(base + "/v2/"), Map.of(), null, Backoff.ATTEMPTS))) {
             if (response.status() >= 300 && response.status() != 404) {
@@ -141,20 +175,224 @@ final class RegistryClient {
     }
 
     /**
+     * GET /v2/<name>/manifests/<reference>: the manifest JSON, or empty when the tag or the
+     * repository does not exist. Accepts every manifest type, so that an index is seen as one.
+     */
+    public Optional<Map<String, Object>> getManifest(String reference) throws IOException {
+        var response = send("GET", repositoryUri("manifests/" + reference), Map.of("Accept", ACCEPT), null);
+        if (response.statusCode() == 404) {
+            response.body().close();
+            return Optional.empty();
+        }
+        if (response.statusCode() != 200) {
+            throw refused(response, "GET manifest " + reference);
+        }
+        return Optional.of(json(response, "the manifest of " + where(reference)));
+    }
+
+    /** PUT /v2/<name>/manifests/<reference>: tags the manifest, whose blobs the registry must have. */
+    void putManifest(String reference, String mediaType, byte[] manifest) throws IOException {
+        try (var response = new Closing(send("PUT", repositoryUri("manifests/" + reference),
+                Map.of("Content-Type", mediaType), () -> HttpRequest.BodyPublishers.ofByteArray(manifest)))) {
+            if (response.status() != 201 && response.status() != 200) {
+                throw refused(response.get(), "PUT manifest " + reference);
+            }
+        }
+    }
+
+    /** HEAD /v2/<name>/blobs/<digest>: whether the repository has the blob. */
+    public boolean headBlob(String digest) throws IOException {
+        try (var response = new Closing(send("HEAD", repositoryUri("blobs/" + digest), Map.of(), null))) {
+            return response.status() == 200;
+        }
+    }
+
+    /**
+     * GET /v2/<name>/blobs/<digest> with Range: bytes=<position>-: the blob's bytes from a position
+     * on, the range skipped here when the registry ignores it. The caller closes the stream.
+     */
+    InputStream getBlob(String digest, long position) throws IOException {
+        Map<String, String> headers = position == 0 ? Map.of() : Map.of("Range", "bytes=" + position + "-");
+        var response = send("GET", repositoryUri("blobs/" + digest), headers, null);
+        int status = response.statusCode();
+        if (status == 404) {
+            response.body().close();
+            throw new IOException("the registry has no blob " + digest + " although the manifest lists it");
+        }
+        if (status == 206) {
+            String range = response.headers().firstValue("Content-Range").orElse("");
+            if (!range.startsWith("bytes " + position + "-")) {
+                response.body().close();
+                throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
+            }
+            return response.body();
+        }
+        if (status != 200) {
+            throw refused(response, "GET blob");
+        }
+        return ResumingDownload.skipped(response.body(), position);
+    }
+
+    /** POST /v2/<name>/blobs/uploads/: opens an upload session; its URL (Location) is where the blob's bytes go. */
+    URI startUpload() throws IOException {
+        URI uploads = repositoryUri("blobs/uploads/");
+        try (var response = new Closing(send("POST", uploads, Map.of(), null))) {
+            if (response.status() != 202) {
+                throw refused(response.get(), "POST blobs/uploads/");
+            }
+            return uploadLocation(uploads, response);
+        }
+    }
+
+    /** What a cross-repository mount did: mounted the blob, or else started an ordinary upload at upload. */
+    public record Mount(Optional<URI> upload) {
+        public boolean mounted() {
+            return upload.isEmpty();
+        }
+    }
+
+    /**
+     * POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<other>: makes a blob of another
+     * repository of the registry this one's too, without sending its bytes (201). A registry that
+     * cannot (no such blob there, no right to pull it, no mount support) starts an ordinary upload
+     * instead (202), which the caller must use or cancel.
+     */
+    public Mount mountBlob(String digest, String fromRepository) throws IOException {
+        URI uploads = repositoryUri("blobs/uploads/?mount=" + URLEncoder.encode(digest, StandardCharsets.UTF_8)
+                + "&from=" + URLEncoder.encode(fromRepository, StandardCharsets.UTF_8));
+        try (var response = new Closing(send("POST", uploads, Map.of(), null))) {
+            return switch (response.status()) {
+                case 201 -> new Mount(Optional.empty());
+                case 202 -> new Mount(Optional.of(uploadLocation(uploads, response)));
+                default -> throw refused(response.get(), "POST blobs/uploads/ mounting " + digest + " from " + fromRepository);
+            };
+        }
+    }
+
+    private static URI uploadLocation(URI uploads, Closing response) throws IOException {
+        return uploads.resolve(response.get().headers().firstValue("Location")
+                .orElseThrow(() -> new IOException("the registry opened an upload without a Location")));
+    }
+
+    /**
+     * PATCH <location> with Content-Range: <start>-<end>: one chunk of an upload, sent once (the
+     * registry may have taken part of it, so only the caller, who can ask how much, may resend it).
+     * Returns the location the upload goes on at.
+     *
+     * @throws ChunkRefused when the registry answers with another status than 202
+     */
+    URI patchUpload(URI location, long start, byte[] chunk, int offset, int length) throws IOException {
+        var headers = Map.of("Content-Type", "application/octet-stream",
+                "Content-Range", start + "-" + (start + length - 1));
+        try (var response = new Closing(send("PATCH", location, headers, () -> ArrayBody.of(chunk, offset, length), 1))) {
+            if (response.status() != 202) {
+                throw new ChunkRefused(refused(response.get(), "PATCH blob upload"));
+            }
+            return nextLocation(location, response);
+        }
+    }
+
+    /** Where an upload stands: its location for the next request, and the Range end the registry reported. */
+    record UploadStatus(URI location, long rangeEnd) {}
+
+    /**
+     * GET <location>: how much of the upload the registry has, as Range: 0-<rangeEnd> (distribution
+     * also says 0-0 when it has nothing).
+     */
+    UploadStatus uploadStatus(URI location) throws IOException {
+        try (var response = new Closing(send("GET", location, Map.of(), null))) {
+            if (response.status() != 204 && response.status() != 202) {
+                throw refused(response.get(), "GET blob upload status");
+            }
+            String range = response.get().headers().firstValue("Range").orElse("0-0");
+            return new UploadStatus(nextLocation(location, response), Long.parseLong(range.substring(range.indexOf('-') + 1)));
+        }
+    }
+
+    private static URI nextLocation(URI location, Closing response) {
+        return response.get().headers().firstValue("Location").map(location::resolve).orElse(location);
+    }
+
+    /** PUT <location>?digest=<digest>: completes an upload whose bytes were all sent; the registry checks their digest. */
+    void commitUpload(URI location, String digest) throws IOException {
+        commitUpload(location, digest, Map.of(), null);
+    }
+
+    /** PUT <location>?digest=<digest> with the whole blob as its body: an upload in one request. */
+    void commitUpload(URI location, String digest, byte[] content) throws IOException {
+        commitUpload(location, digest, Map.of("Content-Type", "application/octet-stream"),
+                () -> HttpRequest.BodyPublishers.ofByteArray(content));
+    }
+
+    private void commitUpload(URI location, String digest, Map<String, String> headers,
+            Supplier<HttpRequest.BodyPublisher> body) throws IOException {
+        URI put = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=" + digest);
+        try (var response = new Closing(send("PUT", put, headers, body))) {
+            if (response.status() != 201) {
+                throw refused(response.get(), "PUT blob " + digest);
+            }
+        }
+    }
+
+    /** DELETE <location>: abandons an upload, so the registry drops what it had of it. Sent once. */
+    public void cancelUpload(URI location) throws IOException {
+        try (var response = new Closing(send("DELETE", location, Map.of(), null, 1))) {
+            // 204 or 404: either way nothing of this upload remains to be used.
+        }
+    }
+
+    /**
+     * GET /v2/<name>/tags/list?n=1000, then each page the Link header names: the repository's tags
+     * that start with prefix; none when the repository does not exist.
+     */
+    List<String> listTags(String prefix) throws IOException {
+        var tags = new ArrayList<String>();
+        URI page = repositoryUri("tags/list?n=1000");
+        while (page != null) {
+            HttpResponse<InputStream> response = send("GET", page, Map.of(), null);
+            if (response.statusCode() == 404) {
+                response.body().close();
+                break;
+            }
+            if (response.statusCode() != 200) {
+                throw refused(response, "GET tags/list");
+            }
+            if (json(response, "the tag list of " + where(null)).get("tags") instanceof List<?> names) {
+                for (Object tag : names) {
+                    if (tag instanceof String name && name.startsWith(prefix)) {
+                        tags.add(name);
+                    }
+                }
+            }
+            page = nextPage(page, response.headers().firstValue("Link"));
+        }
+        return tags;
+    }
+
+    /** RFC 5988 Link: <url>; rel="next", as registries paginate tags. */
+    private static URI nextPage(URI current, Optional<String> link) {
+        if (link.isEmpty() || !link.get().contains("rel=\"next\"")) {
+            return null;
+        }
+        String value = link.get();
+        return current.resolve(value.substring(value.indexOf('<') + 1, value.indexOf('>')));
+    }
+
+    /** registry/repository[:tag], as messages name what they read. */
+    private String where(String tag) {
+        return reference.registry() + "/" + reference.repository() + (tag == null ? "" : ":" + tag);
+    }
+
+    /**
      * Sends a request with retries: connection failures, 408, 429 and 5xx are retried with backoff;
      * a 401 once more after authenticating again (an expired token). The caller reads and closes the body.
      */
-    HttpResponse<InputStream> send(String method, URI uri, Map<String, String> headers,
+    private HttpResponse<InputStream> send(String method, URI uri, Map<String, String> headers,
             Supplier<HttpRequest.BodyPublisher> body) throws IOException {
         return send(method, uri, headers, body, Backoff.ATTEMPTS);
     }
 
-    /** One attempt, for a request that must not be repeated blindly (a chunk the registry may have half taken). */
-    HttpResponse<InputStream> sendOnce(String method, URI uri, Map<String, String> headers,
-            Supplier<HttpRequest.BodyPublisher> body) throws IOException {
-        return send(method, uri, headers, body, 1);
-    }
-
+    /** As send, in at most `attempts` attempts: 1 for a request that must not be repeated blindly (a chunk the registry may have half taken). */
     private HttpResponse<InputStream> send(String method, URI uri, Map<String, String> headers,
             Supplier<HttpRequest.BodyPublisher> body, int attempts) throws IOException {
         IOException last = null;
@@ -282,7 +520,11 @@ final class RegistryClient {
         return parameters;
     }
 
-    /** A token from the registry's token service (the docker token and OAuth2 flows), for this repository. */
+    /**
+     * GET <realm>?service=<service>&scope=repository:<name>:pull[,push] (the docker token flow, with
+     * Basic credentials or none), or POST <realm> with a refresh token (OAuth2, for an identity token):
+     * a token for this repository from the registry's token service.
+     */
     private String token(Map<String, String> challenge, Optional<DockerConfig.Credential> credential) throws IOException {
         if (credential.isPresent() && credential.get().registryToken() != null) {
             return credential.get().registryToken();
@@ -323,10 +565,7 @@ final class RegistryClient {
         if (response.statusCode() != 200) {
             throw refused(response, "getting a token from " + realm);
         }
-        Map<String, Object> answer;
-        try (InputStream in = response.body()) {
-            answer = JSON.std.mapFrom(in);
-        }
+        Map<String, Object> answer = json(response, "the answer of the token service " + realm);
         Object token = answer.get("token") != null ? answer.get("token") : answer.get("access_token");
         if (!(token instanceof String text) || text.isEmpty()) {
             throw new IOException("the token service " + realm + " answered without a token");
@@ -341,11 +580,28 @@ final class RegistryClient {
         return joined.toString();
     }
 
+    /** A JSON object answered, read into memory up to BODY_MAX; what names the answer in the refusal of a larger one. */
+    private static Map<String, Object> json(HttpResponse<InputStream> response, String what) throws IOException {
+        try (InputStream in = response.body()) {
+            return JSON.std.mapFrom(capped(in, BODY_MAX, what));
+        }
+    }
+
+    /** At most max bytes of a body; more is refused in one line naming what was too big, after max + 1 bytes read. */
+    static byte[] capped(InputStream in, int max, String what) throws IOException {
+        byte[] bytes = in.readNBytes(max + 1);
+        if (bytes.length > max) {
+            throw new IOException(what + " is larger than " + (max >> 20) + " MiB; refused");
+        }
+        return bytes;
+    }
+
     /** The error a response carries, as one line: the distribution spec's errors[].message, or the status. */
     static String errorMessage(HttpResponse<InputStream> response) {
         String text;
         try (InputStream in = response.body()) {
-            text = new String(in.readNBytes(8192), StandardCharsets.UTF_8);
+            // Cut, not refused: the status must be reported whatever the body, and its start says why.
+            text = new String(in.readNBytes(ERROR_BODY_MAX), StandardCharsets.UTF_8);
         } catch (IOException e) {
             text = "";
         }
@@ -378,7 +634,7 @@ final class RegistryClient {
     }
 
     /** A response whose body is closed when the try block ends. */
-    record Closing(HttpResponse<InputStream> get) implements AutoCloseable {
+    private record Closing(HttpResponse<InputStream> get) implements AutoCloseable {
         int status() {
             return get.statusCode();
         }
