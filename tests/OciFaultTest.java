@@ -171,4 +171,56 @@ class OciFaultTest {
             endless.stop(0);
         }
     }
+
+    /**
+     * A registry whose tag list pages without end, in small pages or in pages full of matching
+     * names, fails a restore key's lookup in one line, after a bounded number of pages.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"small pages", "pages of matching names"})
+    void aTagListThatPagesWithoutEndIsRefusedInOneLine(String kind) throws Exception {
+        var pages = new AtomicLong();
+        HttpServer paging = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        paging.createContext("/", exchange -> {
+            String path = exchange.getRequestURI().getPath();
+            try (exchange) {
+                if (!path.endsWith("/tags/list")) {
+                    exchange.sendResponseHeaders(path.equals("/v2/") ? 200 : 404, -1);
+                    return;
+                }
+                long n = pages.incrementAndGet();
+                var names = new StringBuilder("{\"tags\":[\"a" + n + "\"");
+                // Just under the 4 MiB a page may hold: 60,000 names of 64 characters.
+                for (int i = 0; kind.startsWith("pages of") && i < 60_000; i++) {
+                    names.append(",\"a").append(String.format("%063d", n * 100_000 + i)).append('"');
+                }
+                byte[] body = names.append("]}").toString().getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().add("Link", "</v2/paging/tags/tags/list?n=1000&last=a" + n + ">; rel=\"next\"");
+                exchange.sendResponseHeaders(200, body.length);
+                exchange.getResponseBody().write(body);
+            } catch (IOException e) {
+                // The client stopped reading and closed the connection.
+            }
+        });
+        paging.start();
+        var front = FlakyProxy.start(); // in front, as in anEndlessAnswerIsRefusedInOneLineAfterAFewMib
+        front.target("http://127.0.0.1:" + paging.getAddress().getPort());
+        try {
+            String uri = "oci://" + front.host() + "/paging/tags:{{hash}}";
+            var fetched = Fixtures.script(Duration.ofMinutes(2), List.of(), "CacheFetch", project, env,
+                    "--source", uri, "--folder", tmp.resolve("restored").toString(), "--restore-key", "a");
+
+            assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
+            if (kind.equals("small pages")) {
+                Fixtures.assertOneLine(fetched, "cache-fetch", "the tag list of " + front.host() + "/paging/tags runs past 1000 pages; refused");
+                assertEquals(1000, pages.get());
+            } else {
+                Fixtures.assertOneLine(fetched, "cache-fetch", "the tags of " + front.host() + "/paging/tags starting with 'a' take more than 64 MiB; refused");
+                assertEquals(18, pages.get()); // 3.84 MB of names a page: the 18th takes them past 64 MiB
+            }
+        } finally {
+            front.close();
+            paging.stop(0);
+        }
+    }
 }

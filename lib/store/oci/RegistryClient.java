@@ -81,6 +81,13 @@ public final class RegistryClient {
      * for a manifest): a registry cannot fill the heap with an endless answer.
      */
     static final int BODY_MAX = 4 << 20;
+    /**
+     * The most pages of a tag list followed (a million tags at a thousand a page), and the most of
+     * their matching names kept: a registry that pages without end cannot make a lookup last for
+     * ever, nor fill the heap a page at a time.
+     */
+    static final int TAG_PAGES_MAX = 1000;
+    static final long TAG_NAMES_MAX = 64L << 20;
     /** The most of an error answer read for its message; the rest is not needed to say what failed. */
     private static final int ERROR_BODY_MAX = 8192;
     private static final int MAX_REDIRECTS = 5;
@@ -347,8 +354,12 @@ public final class RegistryClient {
      */
     List<String> listTags(String prefix) throws IOException {
         var tags = new ArrayList<String>();
+        long kept = 0;
         URI page = repositoryUri("tags/list?n=1000");
-        while (page != null) {
+        for (int pages = 1; page != null; pages++) {
+            if (pages > TAG_PAGES_MAX) {
+                throw new IOException("the tag list of " + where(null) + " runs past " + TAG_PAGES_MAX + " pages; refused");
+            }
             HttpResponse<InputStream> response = send("GET", page, Map.of(), null);
             if (response.statusCode() == 404) {
                 response.body().close();
@@ -361,8 +372,13 @@ public final class RegistryClient {
                 for (Object tag : names) {
                     if (tag instanceof String name && name.startsWith(prefix)) {
                         tags.add(name);
+                        kept += name.length();
                     }
                 }
+            }
+            if (kept > TAG_NAMES_MAX) {
+                throw new IOException("the tags of " + where(null) + " starting with '" + prefix + "' take more than "
+                        + (TAG_NAMES_MAX >> 20) + " MiB; refused");
             }
             page = nextPage(page, response.headers().firstValue("Link"));
         }
