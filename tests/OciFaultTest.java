@@ -1,6 +1,7 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -124,6 +125,50 @@ class OciFaultTest {
     }
 
     /**
+     * A registry of the test's own making: the JDK's HTTP server on loopback, answering GET /v2/
+     * and handing every other request to answer, behind a FlakyProxy, as a plain HTTP server must
+     * be (the JDK's waits for the end of a line when our TLS hello comes). A restore key's fetch
+     * from it: with no entry at the key, the lookup reads its tag list.
+     */
+    private record MadeUpRegistry(HttpServer server, FlakyProxy front) implements AutoCloseable {
+
+        static MadeUpRegistry answering(HttpHandler answer) throws IOException {
+            HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            server.createContext("/", exchange -> {
+                try (exchange) {
+                    if (exchange.getRequestURI().getPath().equals("/v2/")) {
+                        exchange.sendResponseHeaders(200, -1);
+                    } else {
+                        answer.handle(exchange);
+                    }
+                } catch (IOException e) {
+                    // The client stopped reading and closed the connection.
+                }
+            });
+            server.start();
+            var front = FlakyProxy.start();
+            front.target("http://127.0.0.1:" + server.getAddress().getPort());
+            return new MadeUpRegistry(server, front);
+        }
+
+        String host() {
+            return front.host();
+        }
+
+        Fixtures.Run fetch(OciFaultTest test, String repository, List<String> jvmOptions) throws Exception {
+            return Fixtures.script(Duration.ofMinutes(2), jvmOptions, "CacheFetch", test.project, test.env,
+                    "--source", "oci://" + host() + "/" + repository + ":{{hash}}", "--folder",
+                    test.tmp.resolve("restored").toString(), "--restore-key", "a");
+        }
+
+        @Override
+        public void close() {
+            front.close();
+            server.stop(0);
+        }
+    }
+
+    /**
      * A registry that answers without end, in a tag list or a manifest, fails the fetch in one line
      * naming what was too big, having read only a few MiB of it, with the heap capped at 64 MiB.
      */
@@ -131,44 +176,28 @@ class OciFaultTest {
     @ValueSource(strings = {"tag list", "manifest"})
     void anEndlessAnswerIsRefusedInOneLineAfterAFewMib(String what) throws Exception {
         var sent = new AtomicLong();
-        HttpServer endless = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        endless.createContext("/", exchange -> {
+        try (var registry = MadeUpRegistry.answering(exchange -> {
             String path = exchange.getRequestURI().getPath();
-            boolean answered = what.equals("tag list") ? path.endsWith("/tags/list") : path.contains("/manifests/");
-            try (exchange) {
-                if (!answered) {
-                    exchange.sendResponseHeaders(path.equals("/v2/") ? 200 : 404, -1);
-                    return;
-                }
-                exchange.sendResponseHeaders(200, 0); // chunked, and no end to it
-                byte[] block = new byte[64 << 10];
-                Arrays.fill(block, (byte) 'a');
-                OutputStream out = exchange.getResponseBody();
-                out.write((what.equals("tag list") ? "{\"tags\":[\"" : "{\"layers\":[{\"digest\":\"").getBytes(StandardCharsets.UTF_8));
-                for (long n = 0; n < 1L << 30; n += block.length) {
-                    out.write(block);
-                    sent.addAndGet(block.length);
-                }
-            } catch (IOException e) {
-                // The client stopped reading and closed the connection.
+            if (!(what.equals("tag list") ? path.endsWith("/tags/list") : path.contains("/manifests/"))) {
+                exchange.sendResponseHeaders(404, -1);
+                return;
             }
-        });
-        endless.start();
-        // In front, as a plain HTTP server must be: the JDK's waits for the end of a line when our TLS hello comes.
-        var front = FlakyProxy.start();
-        front.target("http://127.0.0.1:" + endless.getAddress().getPort());
-        try {
-            String uri = "oci://" + front.host() + "/endless/answer:{{hash}}";
-            var fetched = Fixtures.script(Duration.ofMinutes(2), List.of("-Xmx64m"), "CacheFetch", project, env,
-                    "--source", uri, "--folder", tmp.resolve("restored").toString(), "--restore-key", "a");
+            exchange.sendResponseHeaders(200, 0); // chunked, and no end to it
+            byte[] block = new byte[64 << 10];
+            Arrays.fill(block, (byte) 'a');
+            OutputStream out = exchange.getResponseBody();
+            out.write((what.equals("tag list") ? "{\"tags\":[\"" : "{\"layers\":[{\"digest\":\"").getBytes(StandardCharsets.UTF_8));
+            for (long n = 0; n < 1L << 30; n += block.length) {
+                out.write(block);
+                sent.addAndGet(block.length);
+            }
+        })) {
+            var fetched = registry.fetch(this, "endless/answer", List.of("-Xmx64m"));
 
             assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
-            Fixtures.assertOneLine(fetched, "cache-fetch", "the " + what + " of " + front.host() + "/endless/answer");
+            Fixtures.assertOneLine(fetched, "cache-fetch", "the " + what + " of " + registry.host() + "/endless/answer");
             assertTrue(fetched.err().contains("is larger than 4 MiB; refused"), fetched.toString());
             assertTrue(sent.get() < 32 * Fixtures.MiB, sent.get() + " bytes sent before the client stopped reading");
-        } finally {
-            front.close();
-            endless.stop(0);
         }
     }
 
@@ -180,47 +209,32 @@ class OciFaultTest {
     @ValueSource(strings = {"small pages", "pages of matching names"})
     void aTagListThatPagesWithoutEndIsRefusedInOneLine(String kind) throws Exception {
         var pages = new AtomicLong();
-        HttpServer paging = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        paging.createContext("/", exchange -> {
-            String path = exchange.getRequestURI().getPath();
-            try (exchange) {
-                if (!path.endsWith("/tags/list")) {
-                    exchange.sendResponseHeaders(path.equals("/v2/") ? 200 : 404, -1);
-                    return;
-                }
-                long n = pages.incrementAndGet();
-                var names = new StringBuilder("{\"tags\":[\"a" + n + "\"");
-                // Just under the 4 MiB a page may hold: 60,000 names of 64 characters.
-                for (int i = 0; kind.startsWith("pages of") && i < 60_000; i++) {
-                    names.append(",\"a").append(String.format("%063d", n * 100_000 + i)).append('"');
-                }
-                byte[] body = names.append("]}").toString().getBytes(StandardCharsets.UTF_8);
-                exchange.getResponseHeaders().add("Link", "</v2/paging/tags/tags/list?n=1000&last=a" + n + ">; rel=\"next\"");
-                exchange.sendResponseHeaders(200, body.length);
-                exchange.getResponseBody().write(body);
-            } catch (IOException e) {
-                // The client stopped reading and closed the connection.
+        try (var registry = MadeUpRegistry.answering(exchange -> {
+            if (!exchange.getRequestURI().getPath().endsWith("/tags/list")) {
+                exchange.sendResponseHeaders(404, -1);
+                return;
             }
-        });
-        paging.start();
-        var front = FlakyProxy.start(); // in front, as in anEndlessAnswerIsRefusedInOneLineAfterAFewMib
-        front.target("http://127.0.0.1:" + paging.getAddress().getPort());
-        try {
-            String uri = "oci://" + front.host() + "/paging/tags:{{hash}}";
-            var fetched = Fixtures.script(Duration.ofMinutes(2), List.of(), "CacheFetch", project, env,
-                    "--source", uri, "--folder", tmp.resolve("restored").toString(), "--restore-key", "a");
+            long n = pages.incrementAndGet();
+            var names = new StringBuilder("{\"tags\":[\"a" + n + "\"");
+            // Just under the 4 MiB a page may hold: 60,000 names of 64 characters.
+            for (int i = 0; kind.startsWith("pages of") && i < 60_000; i++) {
+                names.append(",\"a").append(String.format("%063d", n * 100_000 + i)).append('"');
+            }
+            byte[] body = names.append("]}").toString().getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Link", "</v2/paging/tags/tags/list?n=1000&last=a" + n + ">; rel=\"next\"");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+        })) {
+            var fetched = registry.fetch(this, "paging/tags", List.of());
 
             assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
             if (kind.equals("small pages")) {
-                Fixtures.assertOneLine(fetched, "cache-fetch", "the tag list of " + front.host() + "/paging/tags runs past 1000 pages; refused");
+                Fixtures.assertOneLine(fetched, "cache-fetch", "the tag list of " + registry.host() + "/paging/tags runs past 1000 pages; refused");
                 assertEquals(1000, pages.get());
             } else {
-                Fixtures.assertOneLine(fetched, "cache-fetch", "the tags of " + front.host() + "/paging/tags starting with 'a' take more than 64 MiB; refused");
+                Fixtures.assertOneLine(fetched, "cache-fetch", "the tags of " + registry.host() + "/paging/tags starting with 'a' take more than 64 MiB; refused");
                 assertEquals(18, pages.get()); // 3.84 MB of names a page: the 18th takes them past 64 MiB
             }
-        } finally {
-            front.close();
-            paging.stop(0);
         }
     }
 }
