@@ -21,6 +21,11 @@ record OciReference(String registry, String repository, String tag) {
 
     static final String DOCKER_HUB = "registry-1.docker.io";
 
+    /** registry/repository, and :tag unless tag is null, as messages name what they read. */
+    String named(String tag) {
+        return registry + "/" + repository + (tag == null ? "" : ":" + tag);
+    }
+
     static OciReference parse(URI uri) {
         // Read as text: an image reference's grammar is not a hierarchical URI's.
         String text = uri.toString();

@@ -83,9 +83,7 @@ public final class OciStore implements Store {
     /** A client allowed to pull, or to push too; a pull-only one is replaced when a push comes. */
     private RegistryClient client(boolean push) throws IOException {
         if (client == null || (push && !clientMayPush)) {
-            var connected = new RegistryClient(reference, push, insecure, stallTimeout, environment, log);
-            connected.connect();
-            client = connected;
+            client = RegistryClient.open(reference, push, insecure, stallTimeout, environment, log);
             clientMayPush = push;
         }
         return client;
@@ -106,7 +104,7 @@ public final class OciStore implements Store {
 
     @SuppressWarnings("unchecked")
     private StoredObject layerOf(String tag, Map<String, Object> manifest) {
-        String where = reference.registry() + "/" + reference.repository() + ":" + tag;
+        String where = reference.named(tag);
         if (!(manifest.get("layers") instanceof List<?> layers)) {
             throw new StoreError(where + " is an image index or not an image manifest; a cache is an image with one layer", null);
         }
@@ -138,7 +136,7 @@ public final class OciStore implements Store {
     public InputStream open(StoredObject object) throws IOException {
         var registry = client(false);
         return new ResumingDownload(position -> registry.getBlob(object.version(), position), object.size(),
-                reference.registry() + "/" + reference.repository() + ":" + object.path(), log);
+                reference.named(object.path()), log);
     }
 
     @Override

@@ -108,7 +108,8 @@ public final class RegistryClient {
     // Volatile: a restore key reads manifests from several threads, and any of them may renew it.
     private volatile String authorization;
 
-    RegistryClient(OciReference reference, boolean push, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
+    private RegistryClient(OciReference reference, boolean push, boolean insecure, Duration stallTimeout, Environment environment,
+            Log log) {
         this.reference = reference;
         this.push = push;
         this.insecure = insecure;
@@ -126,7 +127,13 @@ public final class RegistryClient {
     /** A client of the repository an oci:// location names, connected; push asks for a token that may push too. */
     public static RegistryClient open(URI location, boolean push, boolean insecure, Duration stallTimeout,
             Environment environment, Log log) throws IOException {
-        var client = new RegistryClient(OciReference.parse(location), push, insecure, stallTimeout, environment, log);
+        return open(OciReference.parse(location), push, insecure, stallTimeout, environment, log);
+    }
+
+    /** A client of the reference's repository, connected: the registry reached and authenticated with. */
+    static RegistryClient open(OciReference reference, boolean push, boolean insecure, Duration stallTimeout,
+            Environment environment, Log log) throws IOException {
+        var client = new RegistryClient(reference, push, insecure, stallTimeout, environment, log);
         client.connect();
         return client;
     }
@@ -145,7 +152,7 @@ public final class RegistryClient {
     }
 
     /** Reaches the registry's /v2/ endpoint and authenticates as it asks, before any real request. */
-    void connect() throws IOException {
+    private void connect() throws IOException {
         try {
             base = "https://" + reference.registry();
             ping();
@@ -194,7 +201,7 @@ public final class RegistryClient {
         if (response.statusCode() != 200) {
             throw refused(response, "GET manifest " + reference);
         }
-        return Optional.of(json(response, "the manifest of " + where(reference)));
+        return Optional.of(json(response, "the manifest of " + this.reference.named(reference)));
     }
 
     /** PUT /v2/<name>/manifests/<reference>: tags the manifest, whose blobs the registry must have. */
@@ -358,7 +365,7 @@ public final class RegistryClient {
         URI page = repositoryUri("tags/list?n=1000");
         for (int pages = 1; page != null; pages++) {
             if (pages > TAG_PAGES_MAX) {
-                throw new IOException("the tag list of " + where(null) + " runs past " + TAG_PAGES_MAX + " pages; refused");
+                throw new IOException("the tag list of " + reference.named(null) + " runs past " + TAG_PAGES_MAX + " pages; refused");
             }
             HttpResponse<InputStream> response = send("GET", page, Map.of(), null);
             if (response.statusCode() == 404) {
@@ -368,7 +375,7 @@ public final class RegistryClient {
             if (response.statusCode() != 200) {
                 throw refused(response, "GET tags/list");
             }
-            if (json(response, "the tag list of " + where(null)).get("tags") instanceof List<?> names) {
+            if (json(response, "the tag list of " + reference.named(null)).get("tags") instanceof List<?> names) {
                 for (Object tag : names) {
                     if (tag instanceof String name && name.startsWith(prefix)) {
                         tags.add(name);
@@ -377,7 +384,7 @@ public final class RegistryClient {
                 }
             }
             if (kept > TAG_NAMES_MAX) {
-                throw new IOException("the tags of " + where(null) + " starting with '" + prefix + "' take more than "
+                throw new IOException("the tags of " + reference.named(null) + " starting with '" + prefix + "' take more than "
                         + (TAG_NAMES_MAX >> 20) + " MiB; refused");
             }
             page = nextPage(page, response.headers().firstValue("Link"));
@@ -392,11 +399,6 @@ public final class RegistryClient {
         }
         String value = link.get();
         return current.resolve(value.substring(value.indexOf('<') + 1, value.indexOf('>')));
-    }
-
-    /** registry/repository[:tag], as messages name what they read. */
-    private String where(String tag) {
-        return reference.registry() + "/" + reference.repository() + (tag == null ? "" : ":" + tag);
     }
 
     /**
