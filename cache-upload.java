@@ -18,6 +18,8 @@
 //JAVAC_OPTIONS -XDstringConcat=inline
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import lib.archive.Compression;
 import lib.cli.CacheOptions;
@@ -44,6 +46,12 @@ class CacheUpload implements Callable<Integer> {
                     + " Default: file://$XDG_CACHE_HOME/tekton-caches/{{hash}}.")
     String target;
 
+    @Option(names = "--restore-key", paramLabel = "PREFIX",
+            description = "When the key has no entry yet, take the newest entry whose name starts with PREFIX (found as"
+                    + " cache-fetch finds it) as the base: the groups of files it holds already are reused, not sent again."
+                    + " Repeatable: the first that matches anything wins.")
+    List<String> restoreKeys = new ArrayList<>();
+
     @Option(names = "--compression", paramLabel = "zstd|gzip|none", defaultValue = "zstd",
             description = "How the archive is compressed (default: ${DEFAULT-VALUE}).")
     String compression;
@@ -62,7 +70,7 @@ class CacheUpload implements Callable<Integer> {
     public Integer call() {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
-                        options.workingDir(), options.patterns, Compression.parse(compression), expiresAfter(), maxAge(),
+                        options.workingDir(), options.patterns, restoreKeys, Compression.parse(compression), expiresAfter(), maxAge(),
                         options.insecure(), options.stallTimeout(), Environment.system()),
                 results, log, System::nanoTime));
     }

@@ -361,6 +361,23 @@ final class Fixtures {
         }
     }
 
+    /**
+     * The digest a store records for an entry of groups: its index frame's, the object's last frame
+     * (a zstd skippable frame, or a gzip member with a comment, whose header is found from the end).
+     */
+    static String indexDigest(byte[] object) {
+        byte[] zstd = {0x5E, 0x2A, 0x4D, 0x18};
+        byte[] gzip = {0x1f, (byte) 0x8b, 8, 0x10};
+        boolean gzipped = object.length > 0 && object[object.length - 11] == 0 && object[object.length - 10] == 3;
+        byte[] header = gzipped ? gzip : zstd;
+        for (int i = object.length - header.length; i >= 0; i--) {
+            if (java.util.Arrays.equals(object, i, i + header.length, header, 0, header.length)) {
+                return Digests.hex(Digests.sha256().digest(java.util.Arrays.copyOfRange(object, i, object.length)));
+            }
+        }
+        throw new AssertionError("no index frame at the end of the object");
+    }
+
     static String sha256(Path file) throws IOException {
         var digest = Digests.sha256();
         try (InputStream in = Files.newInputStream(file)) {

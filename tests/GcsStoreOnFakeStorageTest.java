@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.zip.GZIPOutputStream;
 import lib.archive.Compression;
@@ -73,13 +74,17 @@ class GcsStoreOnFakeStorageTest {
     }
 
     /** What Upload.run does between the folder and the store, and what it commits. */
-    private Store.Contents upload(String name, Path folder, Compression compression) throws IOException {
-        try (Store.PendingWrite upload = store.create(name)) {
-            var written = Upload.write(folder, compression, name, null, upload, new Meter("uploading", quiet(), System::nanoTime));
-            assertTrue(upload.commit(written.contents(), written.description()), "a new object is stored");
-            return written.contents();
+    private Uploaded upload(String name, Path folder, Compression compression) throws IOException {
+        try (Store.EntryWrite upload = store.createEntry(name, compression)) {
+            var written = Upload.write(folder, compression, Optional.empty(), upload, new Meter("uploading", quiet(), System::nanoTime));
+            assertTrue(upload.commit(written.description(name, null), written.level()), "a new object is stored");
         }
+        var stored = store.find(name).orElseThrow();
+        return new Uploaded(stored.sha256().orElseThrow(), stored.size());
     }
+
+    /** The digest the store recorded for an upload (its index's, for an entry of groups), and its size. */
+    private record Uploaded(String sha256, long size) {}
 
     /** What Fetch.run does between the store and the folder: the digest the store recorded checked while restoring. */
     private SafeRestore.Stats restore(String name, Path folder) throws IOException {
@@ -168,9 +173,9 @@ class GcsStoreOnFakeStorageTest {
         long generation = fake.get(BlobId.of(BUCKET, "taken/key")).getGeneration();
         Fixtures.write(cache.resolve("which.txt"), "another archive for the same key");
 
-        try (Store.PendingWrite again = store.create("taken/key")) {
-            var written = Upload.write(cache, Compression.GZIP, "k", null, again, new Meter("uploading", quiet(), System::nanoTime));
-            assertThrows(IOException.class, () -> again.commit(written.contents(), written.description()));
+        try (Store.EntryWrite again = store.createEntry("taken/key", Compression.GZIP)) {
+            var written = Upload.write(cache, Compression.GZIP, Optional.empty(), again, new Meter("uploading", quiet(), System::nanoTime));
+            assertThrows(IOException.class, () -> again.commit(written.description("k", null), written.level()));
         }
 
         assertEquals(generation, fake.get(BlobId.of(BUCKET, "taken/key")).getGeneration());

@@ -39,7 +39,7 @@ class OciImageFormatTest {
         Path project = tmp.resolve("project");
         Fixtures.write(project.resolve("package-lock.json"), "{}\n");
         Fixtures.write(project.resolve("package.json"), "{}\n");
-        Fixtures.richTree(project.resolve("node_modules"), Fixtures.MiB);
+        Fixtures.richTree(project.resolve("node_modules"), 4 * Fixtures.MiB);
         var uploaded = Fixtures.upload(project, env, "--target", "oci://" + registry.host() + "/format/ours:{{hash}}", "--folder", "node_modules",
                 "--results-dir", tmp.resolve("up").toString());
         assertEquals(0, uploaded.status(), uploaded.toString());
@@ -66,15 +66,27 @@ class OciImageFormatTest {
         var config = json(blob(layout, (String) ((Map<String, Object>) manifest.get("config")).get("digest")));
         @SuppressWarnings("unchecked")
         var diffIds = (List<Object>) ((Map<String, Object>) config.get("rootfs")).get("diff_ids");
-        var digest = Digests.sha256();
+        // One layer per group, each a tar of its own: the config lists their digests in order, and
+        // each layer's annotations repeat its own.
+        @SuppressWarnings("unchecked")
+        var layers = (List<Map<String, Object>>) (List<?>) manifest.get("layers");
+        assertTrue(layers.size() > 1, "a tree of several MiB makes several groups: " + layers.size());
+        var expected = new java.util.ArrayList<Object>();
         long tarBytes = 0;
-        try (InputStream in = new ZstdInputStream(Files.newInputStream(blob(layout, (String) layer.get("digest"))))) {
-            byte[] buffer = new byte[1 << 16];
-            for (int n; (n = in.read(buffer)) > 0; tarBytes += n) {
-                digest.update(buffer, 0, n);
+        for (var each : layers) {
+            var digest = Digests.sha256();
+            try (InputStream in = new ZstdInputStream(Files.newInputStream(blob(layout, (String) each.get("digest"))))) {
+                byte[] buffer = new byte[1 << 16];
+                for (int n; (n = in.read(buffer)) > 0; tarBytes += n) {
+                    digest.update(buffer, 0, n);
+                }
             }
+            expected.add("sha256:" + Digests.hex(digest.digest()));
+            @SuppressWarnings("unchecked")
+            var layerAnnotations = (Map<String, Object>) each.get("annotations");
+            assertEquals(expected.get(expected.size() - 1), layerAnnotations.get("io.github.openshift-pipelines.tekton-caches.diff-id"));
         }
-        assertEquals(List.of("sha256:" + Digests.hex(digest.digest())), diffIds);
+        assertEquals(expected, diffIds);
         assertEquals(Long.toString(tarBytes), annotations.get("io.github.openshift-pipelines.tekton-caches.uncompressed-size"));
     }
 

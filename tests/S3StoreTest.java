@@ -226,7 +226,8 @@ class S3StoreTest {
         env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());
         Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 8);
         assertEquals(0, upload("s3://caches/cut/{{hash}}", "--compression", "none").status());
-        proxy.truncateNext("GET /caches/cut/", 2, 3 * Fixtures.MiB);
+        // The first GET reads the object's last 64 KiB, where an entry of groups has its index: not cut.
+        proxy.truncateNext("GET /caches/cut/", 3, 3 * Fixtures.MiB);
 
         Path restored = tmp.resolve("restored");
         var fetched = fetch("s3://caches/cut/{{hash}}", restored);

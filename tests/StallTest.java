@@ -137,7 +137,8 @@ class StallTest {
     @Test
     void anS3DownloadThatStallsGoesOnByRange() throws Exception {
         upload("s3://caches/once/{{hash}}", s3Env());
-        s3Proxy.stallNext("GET /caches/once/", 1, Fixtures.MiB);
+        // The first GET reads the object's last 64 KiB, where an entry of groups has its index: not stalled.
+        s3Proxy.stallNext("GET /caches/once/", 2, Fixtures.MiB);
 
         Path restored = tmp.resolve("restored");
         var fetched = fetch("s3://caches/once/{{hash}}", s3Env(), restored);

@@ -108,7 +108,8 @@ class StepActionTest {
 
         var fallback = run(FETCH, shell, Map.of("SOURCE", uri, "CACHE_PATH", restored.toString(),
                 "RESTORE_KEYS", List.of("none yet-", "go-{{os}}-")));
-        var saved = run(UPLOAD, shell, Map.of("TARGET", uri, "FETCHED", fallback.results().get("cache-hit")));
+        var saved = run(UPLOAD, shell, Map.of("TARGET", uri, "FETCHED", fallback.results().get("cache-hit"),
+                "RESTORE_KEYS", List.of("none yet-", "go-{{os}}-")));
 
         assertEquals(0, fallback.status(), fallback.toString());
         assertEquals("true", fallback.results().get("fetched"), fallback.toString());
@@ -118,6 +119,8 @@ class StepActionTest {
         assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
         assertEquals(0, saved.status(), saved.toString());
         assertTrue(Files.isRegularFile(store.resolve("go-" + Platform.os() + "-" + saved.results().get("cache-key"))), saved.toString());
+        // The cache folder did not change, only go.sum: its one group is taken from the entry RESTORE_KEYS found.
+        assertTrue(saved.err().contains(": 1 reused from go-" + Platform.os() + "-" + first.results().get("cache-key")), saved.toString());
     }
 
     @ParameterizedTest

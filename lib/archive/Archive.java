@@ -5,28 +5,42 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Writes a folder as a PAX tar stream: regular files of any size, directories (empty ones too),
+ * Writes a folder as PAX tar streams: regular files of any size, directories (empty ones too),
  * permission bits, mtimes, symlinks with their targets as written, hardlinks within the folder
  * and UTF-8 names. Entries are relative ("a/b.txt", "a/"), children in name order, so the same
- * tree gives the same archive. Headers and file contents go into one large buffer that is handed
- * on whole, so the compressor sees few large writes whatever the files' sizes. A file that changes
- * while it is read fails the archive, which is never stored with a cut or mixed copy.
+ * tree gives the same archive. The walk is cut into groups where a GroupPlan says; each group is a
+ * complete tar of its own, written as often as its caller asks (once to learn its digest, once
+ * more to compress it), the same bytes every time while its files are unchanged. Headers and file
+ * contents go into one large buffer that is handed on whole, so the compressor sees few large
+ * writes whatever the files' sizes. A file that changes while it is read fails the archive, which
+ * is never stored with a cut or mixed copy.
  */
 public final class Archive {
 
-    /** What went into an archive. */
-    public record Stats(long files, long directories, long links, long bytes, long skipped) {}
+    /** What went into an archive, or into one group of it. */
+    public record Stats(long files, long directories, long links, long bytes, long skipped) {
+
+        public Stats plus(Stats other) {
+            return new Stats(files + other.files, directories + other.directories, links + other.links,
+                    bytes + other.bytes, skipped + other.skipped);
+        }
+    }
+
+    /** Takes the groups of a walk one by one, each before the walk goes on. */
+    public interface GroupSink {
+        void accept(Group group) throws IOException;
+    }
 
     /** Names inside the folder that belong to us (staging of a restore under way), never archived. */
     static final String OWN_PREFIX = ".tekton-caches-";
@@ -34,70 +48,95 @@ public final class Archive {
     /** tar's record: archives end on a multiple of it, as GNU tar and commons-compress end theirs. */
     private static final int RECORD = 20 * TarHeader.BLOCK;
 
-    private final OutputStream out;
     private final byte[] buffer = new byte[Compression.BUFFER];
     private final ByteBuffer view = ByteBuffer.wrap(buffer);
-    private int used;
-    private long written;
     private final TarHeader header = new TarHeader();
     /** First archived name of each multiply-linked inode, so later names become hardlinks. */
     private final Map<Object, String> linkedInodes = new HashMap<>();
+    private OutputStream out;
+    private int used;
+    private long written;
     private long files;
     private long directories;
     private long links;
     private long bytes;
-    private long skipped;
 
-    private Archive(OutputStream out) {
-        this.out = out;
-    }
+    private Archive() {}
 
-    /** Writes the folder's content to out and ends the tar stream, without closing out. */
-    public static Stats create(Path folder, OutputStream out) throws IOException {
-        var archive = new Archive(out);
-        archive.addChildren(folder, "");
-        archive.end();
-        return new Stats(archive.files, archive.directories, archive.links, archive.bytes, archive.skipped);
-    }
+    /** An entry as the walk saw it, written from that sight (a file that changed since fails the write). */
+    private record Entry(Path path, String name, FileStat stat) {}
 
-    private void addChildren(Path dir, String prefix) throws IOException {
-        var children = new ArrayList<Path>();
-        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
-            stream.forEach(children::add);
+    /** One group of entries in walk order, written as a complete tar. */
+    public final class Group {
+        private final List<Entry> entries;
+
+        private Group(List<Entry> entries) {
+            this.entries = entries;
         }
-        children.sort(null);
-        for (Path child : children) {
-            String name = child.getFileName().toString();
-            if (prefix.isEmpty() && name.startsWith(OWN_PREFIX)) {
-                continue;
+
+        /** Writes the group as a complete tar stream to out, without closing out. */
+        public Stats write(OutputStream out) throws IOException {
+            Archive archive = Archive.this;
+            archive.out = out;
+            archive.written = 0;
+            archive.files = archive.directories = archive.links = archive.bytes = 0;
+            for (Entry entry : entries) {
+                archive.add(entry);
             }
-            add(child, prefix + name);
+            archive.end();
+            return new Stats(archive.files, archive.directories, archive.links, archive.bytes, 0);
         }
     }
 
-    private void add(Path path, String name) throws IOException {
-        FileStat stat = FileStat.of(path);
+    /** Writes the folder's content to out as one tar stream, without closing out. */
+    public static Stats create(Path folder, OutputStream out) throws IOException {
+        Stats[] stats = {null};
+        long skipped = create(folder, GroupPlan.single(), group -> stats[0] = group.write(out));
+        return new Stats(stats[0].files(), stats[0].directories(), stats[0].links(), stats[0].bytes(), skipped);
+    }
+
+    /** Walks the folder, handing each group to sink as the plan cuts them; returns how many entries were skipped. */
+    public static long create(Path folder, GroupPlan plan, GroupSink sink) throws IOException {
+        var archive = new Archive();
+        var group = new ArrayList<Entry>();
+        long[] skipped = {0};
+        int[] handed = {0};
+        Walk.walk(folder, (path, name, stat) -> {
+            int type = stat.mode() & FileStat.TYPE;
+            if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
+                skipped[0]++; // sockets, fifos and devices have no place in a dependency cache
+                return;
+            }
+            group.add(new Entry(path, name, stat));
+            if (plan.cutsAfter(name)) {
+                sink.accept(archive.new Group(List.copyOf(group)));
+                group.clear();
+                handed[0]++;
+            }
+        });
+        if (!group.isEmpty() || handed[0] == 0) { // an empty folder is one empty tar
+            sink.accept(archive.new Group(List.copyOf(group)));
+        }
+        return skipped[0];
+    }
+
+    private void add(Entry entry) throws IOException {
+        FileStat stat = entry.stat();
+        String name = entry.name();
+        Path path = entry.path();
         byte type;
         byte[] link = null;
         long size = 0;
         switch (stat.mode() & FileStat.TYPE) {
-            case FileStat.DIRECTORY -> {
-                type = TarHeader.DIRECTORY;
-                name += "/";
-            }
+            case FileStat.DIRECTORY -> type = TarHeader.DIRECTORY;
             case FileStat.SYMLINK -> {
                 type = TarHeader.SYMLINK;
                 link = Files.readSymbolicLink(path).toString().getBytes(StandardCharsets.UTF_8);
             }
-            case FileStat.REGULAR -> {
+            default -> {
                 link = firstNameOfInode(stat, name);
                 type = link == null ? TarHeader.FILE : TarHeader.HARDLINK;
                 size = link == null ? stat.size() : 0;
-            }
-            default -> {
-                // Sockets, fifos and devices have no place in a dependency cache.
-                skipped++;
-                return;
             }
         }
         byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
@@ -111,21 +150,21 @@ public final class Archive {
                 bytes += size;
                 files++;
             }
-            case TarHeader.DIRECTORY -> {
-                directories++;
-                addChildren(path, name);
-            }
+            case TarHeader.DIRECTORY -> directories++;
             default -> links++;
         }
     }
 
-    /** The name this inode was archived under already, as a link target, or null (and it is remembered). */
+    /**
+     * The name this inode was archived under already, as a link target, or null (and it is
+     * remembered). A group written a second time meets its own first names again: still files.
+     */
     private byte[] firstNameOfInode(FileStat stat, String name) {
         if (stat.nlink() < 2) {
             return null;
         }
         String first = linkedInodes.putIfAbsent(stat.inode(), name);
-        return first == null ? null : first.getBytes(StandardCharsets.UTF_8);
+        return first == null || first.equals(name) ? null : first.getBytes(StandardCharsets.UTF_8);
     }
 
     /**

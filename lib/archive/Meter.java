@@ -11,14 +11,15 @@ import lib.common.Digests;
 import lib.common.Log;
 
 /**
- * Watches the bytes that pass between the archive and the store: counts them, digests them
- * (sha256), and tells the reader of stderr the size and rate every few seconds of a long transfer.
+ * Watches the bytes that pass between the archive and the store: counts them, checks a stored
+ * object's digest as it ends, and tells the reader of stderr the size and rate every few seconds of
+ * a long transfer.
  */
 public final class Meter {
 
     /** The stored bytes do not hash to the digest the store recorded for them. */
     public static final class DigestMismatch extends IOException {
-        DigestMismatch(String expected, String actual) {
+        public DigestMismatch(String expected, String actual) {
             super("archive digest mismatch: the store recorded sha256:" + expected + ", the bytes read hash to sha256:"
                     + actual + " (the object is corrupt or was truncated)");
         }
@@ -29,11 +30,9 @@ public final class Meter {
     private final String action;
     private final Log log;
     private final LongSupplier nanoTime;
-    private final MessageDigest digest = Digests.sha256();
     private final long started;
     private long nextReport;
     private long bytes;
-    private String sha256;
 
     public Meter(String action, Log log, LongSupplier nanoTime) {
         this.action = action;
@@ -51,16 +50,7 @@ public final class Meter {
         return nanoTime.getAsLong() - started;
     }
 
-    /** The digest of every byte seen; only once the stream is complete. */
-    public String sha256() {
-        if (sha256 == null) {
-            sha256 = Digests.hex(digest.digest());
-        }
-        return sha256;
-    }
-
-    private void seen(byte[] b, int off, int len) {
-        digest.update(b, off, len);
+    private void count(byte[] b, int off, int len) {
         bytes += len;
         long now = nanoTime.getAsLong();
         if (now >= nextReport) {
@@ -79,50 +69,78 @@ public final class Meter {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 out.write(b, off, len);
-                seen(b, off, len);
+                count(b, off, len);
             }
         };
     }
 
     /**
-     * Watches a stored object as it is read. When the store recorded a digest, reaching the end
-     * of the stream checks it, so a restore that reads to the end cannot miss a corrupt object.
+     * Watches a stored object as it is read, counted and reported. When the store recorded a
+     * digest, reaching the end of the stream checks it, so a restore that reads to the end cannot
+     * miss a corrupt object.
      */
     public InputStream watch(InputStream in, String expectedSha256) {
-        return new FilterInputStream(in) {
-            private boolean checked;
-
+        InputStream checked = expectedSha256 == null ? in : verified(in, expectedSha256);
+        return new ReadingFilter(checked) {
             @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = in.read(b, off, len);
+                if (n > 0) {
+                    count(b, off, n);
+                }
+                return n;
             }
+        };
+    }
+
+    /** The stream, its bytes digested and checked against expectedSha256 when it ends (DigestMismatch). */
+    public static InputStream verified(InputStream in, String expectedSha256) {
+        MessageDigest digest = Digests.sha256();
+        return new ReadingFilter(in) {
+            private boolean checked;
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
                 int n = in.read(b, off, len);
                 if (n > 0) {
-                    seen(b, off, n);
+                    digest.update(b, off, n);
                 } else if (n < 0 && !checked) {
                     checked = true;
-                    if (expectedSha256 != null && !expectedSha256.equals(sha256())) {
-                        throw new DigestMismatch(expectedSha256, sha256());
+                    String actual = Digests.hex(digest.digest());
+                    if (!expectedSha256.equals(actual)) {
+                        throw new DigestMismatch(expectedSha256, actual);
                     }
                 }
                 return n;
             }
-
-            @Override
-            public long skip(long n) throws IOException {
-                // Every byte must pass through the digest.
-                int read = read(new byte[(int) Math.min(Math.max(n, 0), 64 * 1024)]);
-                return Math.max(read, 0);
-            }
-
-            @Override
-            public boolean markSupported() {
-                return false;
-            }
         };
+    }
+
+    /** An input filter whose every byte goes through read(byte[], int, int): skip reads too. */
+    private abstract static class ReadingFilter extends FilterInputStream {
+        ReadingFilter(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public abstract int read(byte[] b, int off, int len) throws IOException;
+
+        @Override
+        public long skip(long n) throws IOException {
+            // Every byte must pass through the digest.
+            int read = read(new byte[(int) Math.min(Math.max(n, 0), 64 * 1024)]);
+            return Math.max(read, 0);
+        }
+
+        @Override
+        public boolean markSupported() {
+            return false;
+        }
     }
 }

@@ -120,6 +120,28 @@ public final class SafeRestore {
      * Whatever fails, an OutOfMemoryError included, the folder is left as it was.
      */
     public static Stats restore(InputStream stored, Path folder) throws IOException {
+        boolean[] given = {false};
+        return restore(() -> {
+            if (given[0]) {
+                return null;
+            }
+            given[0] = true;
+            return stored;
+        }, folder);
+    }
+
+    /** The stored streams of an archive's groups, each a compressed tar, one after the other. */
+    public interface Groups {
+        /** The next group's stream, checked against its digest when it ends; null after the last. */
+        InputStream next() throws IOException;
+    }
+
+    /**
+     * Restores an archive made of groups, each a tar of its own, as restore does one stream: every
+     * group read to its end and every rule applied across them (a link one group makes is never
+     * written through by another), and nothing placed until the last group is read and checked.
+     */
+    public static Stats restore(Groups groups, Path folder) throws IOException {
         Path createdTop = null; // the highest folder this restore creates, removed again on failure
         for (Path p = folder; p != null && !Files.exists(p, NOFOLLOW); p = p.getParent()) {
             createdTop = p;
@@ -138,7 +160,9 @@ public final class SafeRestore {
             lockFile.lock();
             try (var resources = new Resources(new SafeRestore(staging, folder))) {
                 SafeRestore restore = resources.restore();
-                restore.extract(stored);
+                for (InputStream group; (group = groups.next()) != null; ) {
+                    restore.extract(group);
+                }
                 restore.placement.place();
                 return new Stats(restore.files, restore.directoryEntries, restore.links, restore.bytes);
             }

@@ -5,9 +5,9 @@ import java.io.InputStream;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.LongSupplier;
 import lib.archive.Meter;
 import lib.archive.SafeRestore;
@@ -16,9 +16,7 @@ import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.common.StoreError;
-import lib.common.UsageError;
 import lib.key.CacheKey;
-import lib.key.KeyTemplate;
 import lib.store.CacheLookup;
 import lib.store.Store;
 import lib.store.StoreUri;
@@ -42,7 +40,8 @@ public final class Fetch {
     public static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
         CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
-        List<String> restoreKeys = restoreKeys(request, key.hash());
+        List<String> restoreKeys = RestoreKeys.prefixes(request.restoreKeys(), request.source(), "--source", key.hash(),
+                request.environment());
         URI location = request.source().resolve(key.hash());
         Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         try (Store store = target.store()) {
@@ -70,8 +69,9 @@ public final class Fetch {
                 return;
             }
             var meter = new Meter("restoring from " + where, log, nanoTime);
-            SafeRestore.Stats restored = restore(store, object, request.folder(), meter);
-            if (object.sha256().isEmpty()) {
+            var groups = store.groups(object);
+            SafeRestore.Stats restored = restore(store, object, groups, request.folder(), meter);
+            if (groups.isEmpty() && object.sha256().isEmpty()) {
                 log.info("note: " + where + " records no sha256 (written by the Go tool?);"
                         + " only the compressor's own checksum guarded it");
             }
@@ -84,29 +84,22 @@ public final class Fetch {
         }
     }
 
-    /** The restore keys as prefixes of an entry's name, placeholders expanded; checked before any store is touched. */
-    private static List<String> restoreKeys(Request request, String hash) {
-        var prefixes = new ArrayList<String>();
-        for (String restoreKey : request.restoreKeys()) {
-            String prefix = KeyTemplate.expand(restoreKey.strip(), hash, request.environment());
-            if (prefix.isEmpty()) {
-                throw new UsageError("--restore-key is empty; give the start of a key, such as maven-{{os}}-");
-            }
-            if (prefix.contains("/") || prefix.contains("?")) {
-                throw new UsageError("--restore-key '" + restoreKey + "' holds '/' or '?'; it is the start of an entry's name"
-                        + " within the folder --source names");
-            }
-            prefixes.add(prefix);
-        }
-        if (!prefixes.isEmpty() && !request.source().nameTemplate().contains(StoreUri.HASH)) {
-            throw new UsageError("--restore-key needs {{hash}} in the last segment of --source (e.g. .../maven-{{hash}}),"
-                    + " not in '" + request.source().template() + "'");
-        }
-        return prefixes;
+    /** Restores the entry into the folder, as the store holds it. */
+    public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Path folder, Meter meter) throws IOException {
+        return restore(store, object, store.groups(object), folder, meter);
     }
 
-    /** Restores the object into the folder, the digest the store recorded checked as the bytes stream by. */
-    public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Path folder, Meter meter) throws IOException {
+    /**
+     * Restores the entry into the folder: group by group, each checked against its digest, or, for
+     * an entry of one stream, the digest the store recorded checked as the bytes stream by.
+     */
+    public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Optional<Store.Groups> groups, Path folder,
+            Meter meter) throws IOException {
+        if (groups.isPresent()) {
+            try (Store.GroupStreams streams = store.read(object, groups.get(), in -> meter.watch(in, null))) {
+                return SafeRestore.restore(streams::next, folder);
+            }
+        }
         try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
             return SafeRestore.restore(in, folder);
         }

@@ -9,11 +9,15 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.function.LongSupplier;
 import lib.archive.Archive;
 import lib.archive.Compression;
+import lib.archive.GroupPlan;
 import lib.archive.Meter;
 import lib.common.Digests;
 import lib.common.Durations;
@@ -23,6 +27,7 @@ import lib.common.Reason;
 import lib.common.StoreError;
 import lib.common.UsageError;
 import lib.key.CacheKey;
+import lib.store.CacheLookup;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
@@ -34,8 +39,9 @@ public final class Upload {
      * What to upload. expiresAfter (oci:// only) labels the image for Quay to delete after that age;
      * maxAge (file:// only) prunes the folder's entries unused for longer. Either may be null.
      */
-    public record Request(StoreUri target, Path folder, Path workingDir, List<String> patterns, Compression compression,
-            String expiresAfter, Duration maxAge, boolean insecure, Duration stallTimeout, Environment environment) {}
+    public record Request(StoreUri target, Path folder, Path workingDir, List<String> patterns, List<String> restoreKeys,
+            Compression compression, String expiresAfter, Duration maxAge, boolean insecure, Duration stallTimeout,
+            Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
 
@@ -47,6 +53,8 @@ public final class Upload {
         }
         CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
+        List<String> restoreKeys = RestoreKeys.prefixes(request.restoreKeys(), request.target(), "--target", key.hash(),
+                request.environment());
         URI location = request.target().resolve(key.hash());
         Stores.Scheme scheme = Stores.scheme(location);
         checkLifecycleOptions(request, location, scheme.expiry());
@@ -58,7 +66,8 @@ public final class Upload {
                 log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(existing.get().size())
                         + ", made " + existing.get().modified() + "), so nothing was uploaded; " + key.describe());
             } else {
-                upload(request, store, target.path(), location, key, results, log, nanoTime);
+                Optional<Base> base = base(store, target.path(), restoreKeys, request.compression(), log);
+                upload(request, store, target.path(), location, key, base, results, log, nanoTime);
             }
             if (request.maxAge() != null) {
                 prune(store, request.maxAge(), log);
@@ -68,13 +77,44 @@ public final class Upload {
         }
     }
 
-    private static void upload(Request request, Store store, String path, URI location, CacheKey key,
+    /** The entry a save may take groups from: found by a restore key, as cache-fetch finds it, with its groups. */
+    public record Base(String name, Store.StoredObject object, Optional<Store.Groups> groups) {
+
+        int level() {
+            return groups.map(Store.Groups::level).orElse(-1);
+        }
+    }
+
+    /**
+     * The newest entry the first matching restore key finds, when the key's own has none. A base
+     * that cannot be read is no reason to fail the save: everything is sent instead.
+     */
+    private static Optional<Base> base(Store store, String path, List<String> restoreKeys, Compression compression, Log log)
+            throws IOException {
+        if (restoreKeys.isEmpty() || compression == Compression.NONE) {
+            return Optional.empty();
+        }
+        var found = CacheLookup.find(store, path, restoreKeys);
+        if (found.isEmpty()) {
+            log.info("no entry starts with " + String.join(", ", restoreKeys) + ": every group is sent");
+            return Optional.empty();
+        }
+        var object = found.get().object();
+        try {
+            return Optional.of(new Base(found.get().name(), object, store.groups(object)));
+        } catch (IOException e) {
+            log.info("the base " + found.get().name() + " cannot be read (" + Reason.of(e) + "): every group is sent");
+            return Optional.empty();
+        }
+    }
+
+    private static void upload(Request request, Store store, String path, URI location, CacheKey key, Optional<Base> base,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
-        try (Store.PendingWrite pending = store.create(path)) {
+        try (Store.EntryWrite entry = store.createEntry(path, request.compression())) {
             var meter = new Meter("uploading to " + location, log, nanoTime);
-            Written written = write(request.folder(), request.compression(), key.hash(), request.expiresAfter(), pending, meter);
+            Written written = write(request.folder(), request.compression(), base, entry, meter);
             Archive.Stats archived = written.archived();
-            boolean stored = pending.commit(written.contents(), written.description());
+            boolean stored = entry.commit(written.description(key.hash(), request.expiresAfter()), written.level());
             if (archived.skipped() > 0) {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
             }
@@ -83,11 +123,39 @@ public final class Upload {
                         + " archive was discarded; " + key.describe());
                 return;
             }
-            results.put("size", Long.toString(meter.bytes()));
+            Store.Sent sent = entry.sent();
+            results.put("size", Long.toString(sent.bytesSent() + sent.bytesReused()));
+            String label = request.compression().label();
             log.info("uploaded " + Log.entries(archived.files(), archived.directories(), archived.links())
-                    + " (" + Log.bytes(archived.bytes()) + ", " + Log.bytes(meter.bytes()) + " " + request.compression().label() + ") from " + request.folder() + " to " + location + " "
-                    + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
+                    + " (" + Log.bytes(written.tarBytes()) + ", " + Log.bytes(sent.bytesSent() + sent.bytesReused()) + " " + label
+                    + groups(sent.groupsSent() + sent.groupsReused()) + ") from " + request.folder() + " to " + location
+                    + reuse(base, sent, written.matched(), location.getScheme(), label) + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         }
+    }
+
+    private static String groups(int count) {
+        return count == 1 ? "" : " in " + count + " groups";
+    }
+
+    /** What the line says of the base: what was reused, or why nothing was. */
+    private static String reuse(Optional<Base> base, Store.Sent sent, int matched, String scheme, String label) {
+        if (base.isEmpty()) {
+            return "";
+        }
+        String from = base.get().name();
+        if (base.get().groups().isEmpty()) {
+            return ": nothing reused, " + from + " is one stream (made before groups, or by the Go tool)";
+        }
+        if (sent.groupsReused() == 0 && matched == 0) {
+            return ": no group of " + from + " was the same, all " + sent.groupsSent() + " sent";
+        }
+        if (sent.groupsReused() == 0) {
+            return ": " + matched + " groups were as in " + from + ", but " + scheme + ":// cannot copy them on its side, so all "
+                    + sent.groupsSent() + " were sent";
+        }
+        return ": " + sent.groupsReused() + " reused from " + from + " (" + Log.bytes(sent.bytesReused()) + " not sent), "
+                + sent.groupsSent() + " sent (" + Log.bytes(sent.bytesSent()) + " " + label + ")"
+                + (matched == 0 ? "" : ", " + matched + " of them as in " + from + " but no longer to be copied from it");
     }
 
     /**
@@ -112,45 +180,100 @@ public final class Upload {
         }
     }
 
-    /** What an upload's stream was given: what its commit records, and what the archive held. */
-    public record Written(Store.Contents contents, Store.Description description, Archive.Stats archived) {}
+    /**
+     * What an upload wrote: the archive's entries, its tar's size and its groups' diff_ids, the plan's
+     * level, and how many groups were the same as one of the base's but sent all the same (the store
+     * could not copy them).
+     */
+    public record Written(Archive.Stats archived, long tarBytes, List<String> diffIds, int level, int matched) {
 
-    /** The folder archived, compressed and metered into the upload as it is made: the one way from a folder to a store. */
-    public static Written write(Path folder, Compression compression, String key, String expiresAfter, Store.PendingWrite pending,
-            Meter meter) throws IOException {
-        var tar = new TarTap(pending.needsTarDigest());
-        Archive.Stats archived;
-        try (OutputStream compressed = compression.compress(keepOpen(meter.watch(pending.stream())))) {
-            archived = Archive.create(folder, tar.watch(compressed));
+        /** The description commit records; tarSha256 is the diff_id of an entry of one group, else null. */
+        public Store.Description description(String key, String expiresAfter) {
+            return new Store.Description(key, Instant.now(), tarBytes, diffIds.size() == 1 ? diffIds.get(0) : null,
+                    archived.files(), expiresAfter);
         }
-        return new Written(new Store.Contents(meter.sha256(), meter.bytes(), compression),
-                new Store.Description(key, Instant.now(), tar.bytes, tar.sha256(), archived.files(), expiresAfter), archived);
     }
 
-    /** Counts the uncompressed tar stream, and digests it when the store asks (an image's diff_id). */
-    private static final class TarTap {
-        private final MessageDigest digest;
+    /**
+     * The folder archived group by group into the entry, the one way from a folder to a store. A
+     * group whose tar is one of the base's (by its sha256, never by names, sizes or mtimes) is
+     * reused when the store can; any other is compressed and sent. With a base, each group's tar is
+     * made twice when it is sent: once to learn its digest, once into the compressor (the digest
+     * recorded is the second's, so it always names the bytes sent).
+     */
+    public static Written write(Path folder, Compression compression, Optional<Base> base, Store.EntryWrite entry, Meter meter)
+            throws IOException {
+        GroupPlan plan = compression == Compression.NONE ? GroupPlan.single()
+                : GroupPlan.of(folder, base.map(Base::level).orElse(-1));
+        var reusable = new HashMap<String, Store.StoredGroup>();
+        base.flatMap(Base::groups).filter(groups -> groups.compression() == compression)
+                .ifPresent(groups -> groups.groups().forEach(g -> {
+                    if (g.group().diffId() != null) {
+                        reusable.putIfAbsent(g.group().diffId(), g);
+                    }
+                }));
+        var diffIds = new ArrayList<String>();
+        Archive.Stats[] archived = {new Archive.Stats(0, 0, 0, 0, 0)};
+        long[] tarBytes = {0};
+        int[] matched = {0};
+        long skipped = Archive.create(folder, plan, group -> {
+            if (!reusable.isEmpty()) {
+                var probe = new Tap(OutputStream.nullOutputStream());
+                Archive.Stats stats = group.write(probe);
+                String diffId = probe.sha256();
+                Store.StoredGroup same = reusable.get(diffId);
+                if (same != null && entry.reuse(base.get().object(), same)) {
+                    archived[0] = archived[0].plus(stats);
+                    tarBytes[0] += probe.bytes;
+                    diffIds.add(diffId);
+                    return;
+                }
+                if (same != null) {
+                    matched[0]++;
+                }
+            }
+            var stored = new Tap(meter.watch(keepOpen(entry.beginGroup())));
+            Tap tar;
+            Archive.Stats stats;
+            try (OutputStream compressed = compression.compress(keepOpen(stored))) {
+                tar = new Tap(compressed);
+                stats = group.write(tar);
+            }
+            String diffId = tar.sha256();
+            entry.endGroup(new Store.Group(diffId, tar.bytes, stored.sha256(), stored.bytes));
+            archived[0] = archived[0].plus(stats);
+            tarBytes[0] += tar.bytes;
+            diffIds.add(diffId);
+        });
+        var a = archived[0];
+        return new Written(new Archive.Stats(a.files(), a.directories(), a.links(), a.bytes(), skipped), tarBytes[0], diffIds,
+                plan.level(), matched[0]);
+    }
+
+    /** Counts and digests (sha256) the bytes on their way to out. */
+    private static final class Tap extends FilterOutputStream {
+        private final MessageDigest digest = Digests.sha256();
         private long bytes;
 
-        TarTap(boolean digesting) {
-            this.digest = digesting ? Digests.sha256() : null;
+        Tap(OutputStream out) {
+            super(out);
         }
 
+        /** The digest of what was written; once, at the end (it resets the digest). */
         String sha256() {
-            return digest == null ? null : Digests.hex(digest.digest());
+            return Digests.hex(digest.digest());
         }
 
-        OutputStream watch(OutputStream out) {
-            return new FilterOutputStream(out) {
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    out.write(b, off, len);
-                    bytes += len;
-                    if (digest != null) {
-                        digest.update(b, off, len);
-                    }
-                }
-            };
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            bytes += len;
+            digest.update(b, off, len);
         }
     }
 

@@ -29,11 +29,17 @@ public final class ResumingDownload extends BulkInputStream {
 
     /** size is the object's length, or -1 when unknown; what names it in retry messages. */
     public ResumingDownload(Opener opener, long size, String what, Log log) throws IOException {
+        this(opener, 0, size, what, log);
+    }
+
+    /** The object's bytes from start on. */
+    public ResumingDownload(Opener opener, long start, long size, String what, Log log) throws IOException {
         this.opener = opener;
         this.size = size;
         this.what = what;
         this.log = log;
-        this.in = opener.open(0);
+        this.position = start;
+        this.in = opener.open(start);
     }
 
     @Override

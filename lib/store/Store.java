@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 import lib.archive.Compression;
 
 /**
@@ -38,6 +39,59 @@ public interface Store extends Closeable {
      */
     record Description(String key, Instant created, long tarBytes, String tarSha256, long files, String expiresAfter) {}
 
+    /**
+     * One group of an entry: the sha256 and size of its uncompressed tar (diffId, as an OCI image's
+     * config names a layer) and of its compressed bytes as stored.
+     */
+    record Group(String diffId, long tarBytes, String sha256, long size) {}
+
+    /** A group as an entry holds it: offset is where its bytes start in the entry's one object (0 where groups are kept apart, as layers). */
+    record StoredGroup(Group group, long offset) {}
+
+    /**
+     * What an entry is made of: its groups in the order of the walk, the level of the plan that cut
+     * them (GroupPlan, -1 when unknown), which a save with this entry as its base keeps, and their
+     * compression (null when unknown: such groups are restored, never reused).
+     */
+    record Groups(int level, Compression compression, List<StoredGroup> groups) {}
+
+    /**
+     * An entry written group by group. Nothing is visible at the path until commit, and close without
+     * commit discards what was written.
+     */
+    interface EntryWrite extends Closeable {
+        /** The stream the next group's compressed bytes go to; endGroup says when it is complete. */
+        OutputStream beginGroup() throws IOException;
+
+        /** Ends the group begun last: what it holds. */
+        void endGroup(Group group) throws IOException;
+
+        /**
+         * Makes a group of the base entry (found in this store) part of this entry without sending
+         * its bytes again. Returns false when the store cannot, for this group or at all; the caller
+         * then sends the group.
+         */
+        default boolean reuse(StoredObject base, StoredGroup group) throws IOException {
+            return false;
+        }
+
+        /**
+         * Makes the entry visible at its path only if nothing is there yet, as PendingWrite.commit;
+         * level is the group plan's. Returns false when another upload got there first.
+         */
+        boolean commit(Description description, int level) throws IOException;
+
+        /** What was reused from the base and what was sent, once committed. */
+        Sent sent();
+    }
+
+    /**
+     * The bytes an entry's write sent and reused, as stored (compressed), and how many groups each;
+     * bytesSent counts what the store needs beside the groups (an index), so that the two add up to
+     * the entry's size.
+     */
+    record Sent(int groupsSent, long bytesSent, int groupsReused, long bytesReused) {}
+
     /** A write under way: nothing is visible at the path until commit, and close without commit discards it. */
     interface PendingWrite extends Closeable {
         OutputStream stream();
@@ -54,6 +108,15 @@ public interface Store extends Closeable {
          * and blocks cleaned up). Each store's javadoc says how atomic that check is.
          */
         boolean commit(Contents contents, Description description) throws IOException;
+
+        /**
+         * Appends bytes offset to offset+length of another object of this store, as it was found, to
+         * this one without sending them (a copy on the store's side). Returns false, having written
+         * nothing, when the store cannot or the object is gone or replaced; the caller sends the bytes.
+         */
+        default boolean append(StoredObject from, long offset, long length) throws IOException {
+            return false;
+        }
     }
 
     /**
@@ -78,6 +141,48 @@ public interface Store extends Closeable {
     InputStream open(StoredObject object) throws IOException;
 
     PendingWrite create(String path) throws IOException;
+
+    /**
+     * An entry written group by group at the path. By default the groups' compressed bytes follow
+     * each other in one object, their index at its end (FramedObject); a store that keeps groups
+     * apart (an image's layers) says so here.
+     */
+    default EntryWrite createEntry(String path, Compression compression) throws IOException {
+        return FramedObject.write(create(path), compression);
+    }
+
+    /**
+     * The entry's groups, or empty for an entry written as one stream (ours before groups, the Go
+     * tool's): such an entry is read with open. By default read from the index at the object's end.
+     */
+    default Optional<Groups> groups(StoredObject object) throws IOException {
+        return FramedObject.index(this, object);
+    }
+
+    /**
+     * The groups' compressed bytes, one stream after the other, each checked against its digest as
+     * it ends; watch is laid over what comes from the store (a meter). By default the object is read
+     * once, in the order of the groups' offsets.
+     */
+    default GroupStreams read(StoredObject object, Groups groups, UnaryOperator<InputStream> watch) throws IOException {
+        return FramedObject.read(this, object, groups, watch);
+    }
+
+    /** An entry's groups read one by one. */
+    interface GroupStreams extends Closeable {
+        /** The next group's compressed bytes, checked against its digest at their end; null after the last. */
+        InputStream next() throws IOException;
+    }
+
+    /**
+     * The object's bytes from offset on, as stored when it was found (see open). Blob stores read a
+     * range; this default reads and drops what comes before it.
+     */
+    default InputStream open(StoredObject object, long offset) throws IOException {
+        InputStream in = open(object);
+        in.skipNBytes(offset);
+        return in;
+    }
 
     /** Objects whose path starts with the prefix. */
     List<StoredObject> list(String prefix) throws IOException;

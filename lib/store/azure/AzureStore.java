@@ -17,6 +17,7 @@ import com.azure.storage.blob.models.BlobHttpHeaders;
 import com.azure.storage.blob.models.BlobItem;
 import com.azure.storage.blob.models.BlobListDetails;
 import com.azure.storage.blob.models.BlobProperties;
+import com.azure.storage.blob.models.BlobRange;
 import com.azure.storage.blob.models.BlobRequestConditions;
 import com.azure.storage.blob.models.BlobStorageException;
 import com.azure.storage.blob.models.DownloadRetryOptions;
@@ -146,11 +147,16 @@ public final class AzureStore implements Store {
     /** Reads with If-Match set to the ETag found, resumed ranges too: a blob replaced since fails with 412. */
     @Override
     public InputStream open(StoredObject object) throws IOException {
+        return open(object, 0);
+    }
+
+    @Override
+    public InputStream open(StoredObject object, long offset) throws IOException {
         var conditions = new BlobRequestConditions().setIfMatch(object.version());
         try {
             // GET /container/path, resumed with a Range request where the connection breaks
             var response = container.getBlobAsyncClient(object.path())
-                    .downloadStreamWithResponse(null, new DownloadRetryOptions().setMaxRetryRequests(3), conditions, false)
+                    .downloadStreamWithResponse(offset == 0 ? null : new BlobRange(offset), new DownloadRetryOptions().setMaxRetryRequests(3), conditions, false)
                     .block();
             return new Body(response.getValue().toStream(PREFETCH), object.path());
         } catch (RuntimeException e) {

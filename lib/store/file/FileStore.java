@@ -160,8 +160,14 @@ public final class FileStore implements Store {
      */
     @Override
     public InputStream open(StoredObject object) throws IOException {
+        return open(object, 0);
+    }
+
+    @Override
+    public InputStream open(StoredObject object, long offset) throws IOException {
         Path file = root.resolve(object.path());
-        InputStream in = Files.newInputStream(file);
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        InputStream in = Channels.newInputStream(channel.position(offset));
         try {
             var attributes = Files.readAttributes(file, BasicFileAttributes.class);
             if (!version(file, attributes).equals(object.version())) {
@@ -251,6 +257,28 @@ public final class FileStore implements Store {
                     writeSidecar(file, contents.sha256());
                 }
                 return true;
+            }
+
+            /** Copies the range in the kernel (copy_file_range or sendfile), from the file as it was found. */
+            @Override
+            public boolean append(StoredObject from, long offset, long length) throws IOException {
+                stream.flush();
+                Path source = root.resolve(from.path());
+                try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
+                    if (!version(source, Files.readAttributes(source, BasicFileAttributes.class)).equals(from.version())) {
+                        return false; // replaced since it was found: its groups are not the ones the index said
+                    }
+                    for (long done = 0; done < length; ) {
+                        long n = in.transferTo(offset + done, length - done, channel);
+                        if (n <= 0) {
+                            throw new IOException(source + " ended at byte " + (offset + done) + ", inside a group of its index");
+                        }
+                        done += n;
+                    }
+                    return true;
+                } catch (NoSuchFileException e) {
+                    return false; // pruned or deleted since it was found
+                }
             }
 
             @Override

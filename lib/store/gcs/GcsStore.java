@@ -226,11 +226,18 @@ public final class GcsStore implements Store {
      */
     @Override
     public InputStream open(StoredObject object) throws IOException {
+        return open(object, 0);
+    }
+
+    @Override
+    public InputStream open(StoredObject object, long offset) throws IOException {
         InputStream in;
         try {
             BlobId blob = object.version() == null ? BlobId.of(bucket, object.path())
                     : BlobId.of(bucket, object.path(), Long.parseLong(object.version()));
-            in = Channels.newInputStream(storage.reader(blob));
+            var reader = storage.reader(blob);
+            reader.seek(offset);
+            in = Channels.newInputStream(reader);
         } catch (RuntimeException e) {
             throw failure("reading", e);
         }

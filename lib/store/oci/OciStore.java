@@ -20,7 +20,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.UnaryOperator;
 import lib.archive.Compression;
+import lib.archive.Meter;
 import lib.common.DaemonThreads;
 import lib.common.Digests;
 import lib.common.Environment;
@@ -55,6 +57,11 @@ public final class OciStore implements Store {
     static final String ANNOTATION = "io.github.openshift-pipelines.tekton-caches.";
     static final String CREATED = "org.opencontainers.image.created";
     static final String EXPIRES_AFTER = "quay.expires-after";
+    static final String DIFF_ID = ANNOTATION + "diff-id";
+    static final String TAR_SIZE = ANNOTATION + "uncompressed-size";
+    static final String LEVEL = ANNOTATION + "group-level";
+    /** More layers than this are no image of ours (we make 256 at most; ECR takes 500). */
+    private static final int MAX_LAYERS = 1000;
     /** How many manifests a restore key's listing reads at once. */
     private static final int LIST_READERS = 8;
 
@@ -102,30 +109,123 @@ public final class OciStore implements Store {
         return client(false).getManifest(tag).map(manifest -> layerOf(tag, manifest));
     }
 
-    @SuppressWarnings("unchecked")
+    /** The image as an entry: one layer is read whole by its digest; several are groups, pinned by the config's digest. */
     private StoredObject layerOf(String tag, Map<String, Object> manifest) {
-        String where = reference.named(tag);
-        if (!(manifest.get("layers") instanceof List<?> layers)) {
-            throw new StoreError(where + " is an image index or not an image manifest; a cache is an image with one layer", null);
+        List<Map<?, ?>> layers = layers(tag, manifest);
+        long size = 0;
+        for (Map<?, ?> layer : layers) {
+            size += layer.get("size") instanceof Number n ? n.longValue() : 0;
         }
-        if (layers.size() != 1 || !(layers.get(0) instanceof Map<?, ?> layer)) {
-            throw new StoreError(where + " has " + layers.size() + " layers; a cache is an image with one layer", null);
-        }
-        String digest = String.valueOf(layer.get("digest"));
-        if (!digest.matches("sha256:[0-9a-f]{64}")) {
-            throw new StoreError(where + ": layer digest '" + digest + "' is not a sha256 digest", null);
-        }
-        long size = layer.get("size") instanceof Number n ? n.longValue() : -1;
-        var annotations = manifest.get("annotations") instanceof Map<?, ?> a ? (Map<String, Object>) a : Map.<String, Object>of();
+        Map<String, Object> annotations = annotations(manifest);
         Instant created = Instant.EPOCH;
         try {
             if (annotations.get(CREATED) instanceof String text) {
                 created = Instant.parse(text);
             }
         } catch (DateTimeParseException e) {
-            log.debug(where + ": ignoring the unreadable " + CREATED + " annotation '" + annotations.get(CREATED) + "'");
+            log.debug(reference.named(tag) + ": ignoring the unreadable " + CREATED + " annotation '" + annotations.get(CREATED) + "'");
         }
-        return new StoredObject(tag, size, Optional.of(digest.substring("sha256:".length())), created, digest);
+        if (layers.size() == 1) {
+            String digest = String.valueOf(layers.get(0).get("digest"));
+            long layerSize = layers.get(0).get("size") instanceof Number n ? n.longValue() : -1;
+            return new StoredObject(tag, layerSize, Optional.of(digest.substring("sha256:".length())), created, digest);
+        }
+        String config = manifest.get("config") instanceof Map<?, ?> c ? String.valueOf(c.get("digest")) : "";
+        if (!config.matches(SHA256)) {
+            throw new StoreError(reference.named(tag) + ": config digest '" + config + "' is not a sha256 digest", null);
+        }
+        return new StoredObject(tag, size, Optional.empty(), created, config);
+    }
+
+    private static final String SHA256 = "sha256:[0-9a-f]{64}";
+
+    /** The manifest's layers, each with a sha256 digest; anything else is no cache image. */
+    private List<Map<?, ?>> layers(String tag, Map<String, Object> manifest) {
+        String where = reference.named(tag);
+        if (!(manifest.get("layers") instanceof List<?> layers)) {
+            throw new StoreError(where + " is an image index or not an image manifest; a cache is an image of layers", null);
+        }
+        if (layers.isEmpty() || layers.size() > MAX_LAYERS) {
+            throw new StoreError(where + " has " + layers.size() + " layers; a cache is an image of 1 to " + MAX_LAYERS, null);
+        }
+        var checked = new ArrayList<Map<?, ?>>();
+        for (Object layer : layers) {
+            if (!(layer instanceof Map<?, ?> map) || !String.valueOf(map.get("digest")).matches(SHA256)) {
+                throw new StoreError(where + ": a layer's digest is not a sha256 digest", null);
+            }
+            checked.add(map);
+        }
+        return checked;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> annotations(Map<?, ?> holder) {
+        return holder.get("annotations") instanceof Map<?, ?> a ? (Map<String, Object>) a : Map.of();
+    }
+
+    /**
+     * The image's layers as groups, read from its manifest again, which must still be the image
+     * found (its config, or its one layer): the tag may have moved since. A layer's diff_id is in its
+     * annotation (ours since groups); without one the layer is restored but never reused.
+     */
+    @Override
+    public Optional<Groups> groups(StoredObject object) throws IOException {
+        var manifest = client(false).getManifest(object.path())
+                .orElseThrow(() -> new IOException(reference.named(object.path()) + " was deleted since it was found; fetch again"));
+        StoredObject now = layerOf(object.path(), manifest);
+        if (!object.version().equals(now.version())) {
+            throw new IOException(reference.named(object.path()) + " was replaced since it was found; fetch again");
+        }
+        var groups = new ArrayList<StoredGroup>();
+        var mediaTypes = new java.util.HashSet<Object>();
+        for (Map<?, ?> layer : layers(object.path(), manifest)) {
+            mediaTypes.add(layer.get("mediaType"));
+            Map<String, Object> annotations = annotations(layer);
+            String diffId = annotations.get(DIFF_ID) instanceof String d && d.matches(SHA256) ? d.substring("sha256:".length()) : null;
+            long tarBytes = annotations.get(TAR_SIZE) instanceof String t && t.matches("[0-9]{1,18}") ? Long.parseLong(t) : -1;
+            groups.add(new StoredGroup(new Group(diffId, tarBytes, String.valueOf(layer.get("digest")).substring("sha256:".length()),
+                    layer.get("size") instanceof Number n ? n.longValue() : -1), 0));
+        }
+        Object level = annotations(manifest).get(LEVEL);
+        Compression compression = null; // layers of mixed or unknown types are restored, never reused
+        for (Compression c : Compression.values()) {
+            if (mediaTypes.equals(java.util.Set.of(layerMediaType(c)))) {
+                compression = c;
+            }
+        }
+        return Optional.of(new Groups(level instanceof String l && l.matches("[0-9]{1,3}") ? Integer.parseInt(l) : -1,
+                compression, groups));
+    }
+
+    /** Each layer by its digest, one request each, checked against the digest as it ends. */
+    @Override
+    public GroupStreams read(StoredObject object, Groups groups, UnaryOperator<InputStream> watch) throws IOException {
+        var registry = client(false);
+        var layers = groups.groups().iterator();
+        return new GroupStreams() {
+            private InputStream current;
+
+            @Override
+            public InputStream next() throws IOException {
+                close();
+                if (!layers.hasNext()) {
+                    return null;
+                }
+                Group group = layers.next().group();
+                String digest = "sha256:" + group.sha256();
+                current = Meter.verified(watch.apply(new ResumingDownload(position -> registry.getBlob(digest, position), group.size(),
+                        reference.named(object.path()) + " layer " + digest, log)), group.sha256());
+                return current;
+            }
+
+            @Override
+            public void close() throws IOException {
+                if (current != null) {
+                    current.close();
+                    current = null;
+                }
+            }
+        };
     }
 
     /**
@@ -134,11 +234,15 @@ public final class OciStore implements Store {
      */
     @Override
     public InputStream open(StoredObject object) throws IOException {
+        if (object.sha256().isEmpty()) {
+            throw new IOException(reference.named(object.path()) + " is an image of several layers, read by its groups");
+        }
         var registry = client(false);
         return new ResumingDownload(position -> registry.getBlob(object.version(), position), object.size(),
                 reference.named(object.path()), log);
     }
 
+    /** An image of one layer, streamed as it is written: the byte-level write; createEntry writes an image of groups. */
     @Override
     public PendingWrite create(String tag) throws IOException {
         var registry = client(true);
@@ -166,11 +270,8 @@ public final class OciStore implements Store {
                     return false;
                 }
                 blob.finish("sha256:" + contents.sha256());
-                byte[] config = config(description);
-                String configDigest = "sha256:" + Digests.hex(Digests.sha256().digest(config));
-                pushSmallBlob(registry, config, configDigest);
-                byte[] manifest = manifest(contents, description, config.length, configDigest);
-                registry.putManifest(tag, MANIFEST, manifest);
+                tagImage(registry, tag, List.of(new Group(description.tarSha256(), description.tarBytes(), contents.sha256(),
+                        contents.size())), contents.compression(), description, -1);
                 finished = true;
                 return true;
             }
@@ -184,6 +285,82 @@ public final class OciStore implements Store {
         };
     }
 
+    /**
+     * An image of one layer per group, each pushed as it is made. A group of the base is reused when
+     * the repository still has its blob (a HEAD just before: the manifest only references it). When
+     * another upload tagged the image first, the layers pushed stay in the registry unreferenced
+     * until its garbage collection, as any registry keeps an abandoned push's blobs.
+     */
+    @Override
+    public EntryWrite createEntry(String tag, Compression compression) throws IOException {
+        var registry = client(true);
+        return new EntryWrite() {
+            private final List<Group> layers = new ArrayList<>();
+            private ChunkedBlobUpload blob;
+            private int groupsSent;
+            private long bytesSent;
+            private int groupsReused;
+            private long bytesReused;
+
+            @Override
+            public OutputStream beginGroup() throws IOException {
+                blob = new ChunkedBlobUpload(registry);
+                return blob;
+            }
+
+            @Override
+            public void endGroup(Group group) throws IOException {
+                blob.finish("sha256:" + group.sha256());
+                blob = null;
+                layers.add(group);
+                groupsSent++;
+                bytesSent += group.size();
+            }
+
+            @Override
+            public boolean reuse(StoredObject base, StoredGroup group) throws IOException {
+                if (!registry.headBlob("sha256:" + group.group().sha256())) {
+                    return false;
+                }
+                layers.add(group.group());
+                groupsReused++;
+                bytesReused += group.group().size();
+                return true;
+            }
+
+            @Override
+            public boolean commit(Description description, int level) throws IOException {
+                // A registry has no conditional manifest PUT: this check, just before it, is all there is.
+                if (registry.getManifest(tag).isPresent()) {
+                    return false;
+                }
+                tagImage(registry, tag, layers, compression, description, level);
+                return true;
+            }
+
+            @Override
+            public Sent sent() {
+                return new Sent(groupsSent, bytesSent, groupsReused, bytesReused);
+            }
+
+            @Override
+            public void close() {
+                if (blob != null) {
+                    blob.cancel();
+                }
+            }
+        };
+    }
+
+    /** Pushes the config and tags the manifest of an image whose layers the registry has. */
+    private static void tagImage(RegistryClient registry, String tag, List<Group> layers, Compression compression,
+            Description description, int level) throws IOException {
+        byte[] config = config(description, layers);
+        String configDigest = "sha256:" + Digests.hex(Digests.sha256().digest(config));
+        pushSmallBlob(registry, config, configDigest);
+        registry.putManifest(tag, MANIFEST, manifest(layers, compression, description, level, config.length, configDigest));
+    }
+
     /** Pushes a blob held in memory in one request, unless the registry has it already. */
     private static void pushSmallBlob(RegistryClient registry, byte[] content, String digest) throws IOException {
         if (!registry.headBlob(digest)) {
@@ -192,7 +369,7 @@ public final class OciStore implements Store {
     }
 
     /** An OCI image config, so that image tools (skopeo, crane, podman) accept the cache as an image. */
-    private static byte[] config(Description description) throws IOException {
+    private static byte[] config(Description description, List<Group> layers) throws IOException {
         var config = new LinkedHashMap<String, Object>();
         config.put("created", description.created().toString());
         config.put("architecture", Platform.arch());
@@ -200,23 +377,35 @@ public final class OciStore implements Store {
         // Quay deletes a tag carrying this label once that time has passed since its push.
         config.put("config", description.expiresAfter() == null ? Map.of()
                 : Map.of("Labels", Map.of(EXPIRES_AFTER, description.expiresAfter())));
-        config.put("rootfs", Map.of("type", "layers", "diff_ids", List.of("sha256:" + description.tarSha256())));
+        var diffIds = new ArrayList<String>();
+        layers.forEach(layer -> diffIds.add("sha256:" + layer.diffId()));
+        config.put("rootfs", Map.of("type", "layers", "diff_ids", diffIds));
         return JSON.std.asBytes(config);
     }
 
-    private static byte[] manifest(Contents contents, Description description, long configSize, String configDigest)
-            throws IOException {
+    private static byte[] manifest(List<Group> layers, Compression compression, Description description, int level,
+            long configSize, String configDigest) throws IOException {
         var annotations = new LinkedHashMap<String, Object>();
         annotations.put(CREATED, description.created().toString());
         annotations.put(ANNOTATION + "key", description.key());
         annotations.put(ANNOTATION + "version", Version.NUMBER);
-        annotations.put(ANNOTATION + "uncompressed-size", Long.toString(description.tarBytes()));
+        annotations.put(TAR_SIZE, Long.toString(description.tarBytes()));
         annotations.put(ANNOTATION + "files", Long.toString(description.files()));
+        if (level >= 0) {
+            annotations.put(LEVEL, Integer.toString(level));
+        }
+        var descriptors = new ArrayList<Map<String, Object>>();
+        for (Group layer : layers) {
+            var descriptor = descriptor(layerMediaType(compression), "sha256:" + layer.sha256(), layer.size());
+            // Each layer's diff_id beside it, so that a later save finds them without the config.
+            descriptor.put("annotations", Map.of(DIFF_ID, "sha256:" + layer.diffId(), TAR_SIZE, Long.toString(layer.tarBytes())));
+            descriptors.add(descriptor);
+        }
         var manifest = new LinkedHashMap<String, Object>();
         manifest.put("schemaVersion", 2);
         manifest.put("mediaType", MANIFEST);
         manifest.put("config", descriptor(CONFIG, configDigest, configSize));
-        manifest.put("layers", List.of(descriptor(layerMediaType(contents.compression()), "sha256:" + contents.sha256(), contents.size())));
+        manifest.put("layers", descriptors);
         manifest.put("annotations", annotations);
         return JSON.std.asBytes(manifest);
     }

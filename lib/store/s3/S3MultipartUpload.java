@@ -171,7 +171,22 @@ public final class S3MultipartUpload implements Store.PendingWrite {
                             "application/octet-stream")));
             return committed;
         }
-        stream.sendRest();
+        return commitAfter(List.of(), contents);
+    }
+
+    /** A range of another object of the bucket, as found (its ETag), that goes into the key ahead of what was streamed. */
+    record Source(String key, String etag, long offset, long length) {}
+
+    /**
+     * Commits the key as the copied ranges (each at least 5 MiB, S3's least part but the last),
+     * then everything streamed, all assembled on the server. The streamed bytes go through the
+     * temporary object even when they are few, as the last part of the copy.
+     */
+    boolean commitAfter(List<Source> copied, Store.Contents contents) throws IOException {
+        if (uploadId == null && taken()) {
+            return false;
+        }
+        stream.sendRest(); // the temporary's last part, of any size, perhaps its only one
         var completed = new ArrayList<CompletedPart>();
         for (var part : parts) {
             completed.add(result(part));
@@ -179,7 +194,10 @@ public final class S3MultipartUpload implements Store.PendingWrite {
         call("completing the upload", () -> store.client().completeMultipartUpload(b -> b.bucket(store.bucket())
                 .key(temporary).uploadId(uploadId).multipartUpload(u -> u.parts(completed))));
         temporaryComplete = true;
-        if (taken() || !copyToKey(contents.size(), metadata, contentType)) {
+        var sources = new ArrayList<>(copied);
+        long streamed = contents.size() - copied.stream().mapToLong(Source::length).sum();
+        sources.add(new Source(temporary, null, 0, streamed));
+        if (taken() || !copyToKey(sources, Map.of(BlobUri.SHA256_METADATA, contents.sha256()), contents.compression().contentType())) {
             return false; // close() deletes the temporary object
         }
         committed = true;
@@ -197,12 +215,12 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     }
 
     /**
-     * Copies the complete temporary object to the key with the digest as metadata, unless an
-     * object is there: CopyObject takes no If-None-Match in this SDK, CompleteMultipartUpload
+     * Copies the sources (ranges of the base entry, then the complete temporary object) to the key
+     * with the digest as metadata, unless an object is there: CopyObject takes no If-None-Match in this SDK, CompleteMultipartUpload
      * does, so the copy is a multipart one of server-side ranges. False when another upload's
      * object was there first.
      */
-    private boolean copyToKey(long size, Map<String, String> metadata, String contentType) throws IOException {
+    private boolean copyToKey(List<Source> sources, Map<String, String> metadata, String contentType) throws IOException {
         var s3 = store.client();
         String bucket = store.bucket();
         // POST /bucket/key?uploads
@@ -211,14 +229,17 @@ public final class S3MultipartUpload implements Store.PendingWrite {
         boolean created = false;
         try {
             var copied = new ArrayList<CompletedPart>();
-            for (long from = 0; from < size; from += COPY_PART) {
-                int number = copied.size() + 1;
-                String range = "bytes=" + from + "-" + (Math.min(size, from + COPY_PART) - 1);
-                // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range
-                String etag = call("copying " + range, () -> s3.uploadPartCopy(b -> b.sourceBucket(bucket).sourceKey(temporary)
-                        .destinationBucket(bucket).destinationKey(key).uploadId(copyId).partNumber(number)
-                        .copySourceRange(range)).copyPartResult().eTag());
-                copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+            for (Source source : sources) {
+                long end = source.offset() + source.length();
+                for (long from = source.offset(); from < end; from += COPY_PART) {
+                    int number = copied.size() + 1;
+                    String range = "bytes=" + from + "-" + (Math.min(end, from + COPY_PART) - 1);
+                    // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range, x-amz-copy-source-if-match
+                    String etag = call("copying " + range + " of " + source.key(), () -> s3.uploadPartCopy(b -> b.sourceBucket(bucket)
+                            .sourceKey(source.key()).copySourceIfMatch(source.etag()).destinationBucket(bucket).destinationKey(key)
+                            .uploadId(copyId).partNumber(number).copySourceRange(range)).copyPartResult().eTag());
+                    copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+                }
             }
             // POST /bucket/key?uploadId=ID, If-None-Match: *
             created = created("completing the copy to " + key, () -> s3.completeMultipartUpload(b -> b.bucket(bucket).key(key)

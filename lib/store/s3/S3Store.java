@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import lib.archive.Compression;
 import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
@@ -207,7 +208,12 @@ public final class S3Store implements Store {
     /** Every GET, the first and those resuming it, carries If-Match with the ETag found: a replaced object fails with 412. */
     @Override
     public InputStream open(StoredObject object) throws IOException {
-        return new ResumingDownload(position -> openAt(object.path(), object.version(), position), object.size(),
+        return open(object, 0);
+    }
+
+    @Override
+    public InputStream open(StoredObject object, long offset) throws IOException {
+        return new ResumingDownload(position -> openAt(object.path(), object.version(), position), offset, object.size(),
                 "s3://" + bucket + "/" + object.path(), log);
     }
 
@@ -229,6 +235,25 @@ public final class S3Store implements Store {
     @Override
     public PendingWrite create(String key) throws IOException {
         return new S3MultipartUpload(this, key);
+    }
+
+    /** An entry of groups whose base's groups are copied on the server (S3EntryWrite); uncompressed, one stream. */
+    @Override
+    public EntryWrite createEntry(String key, Compression compression) throws IOException {
+        if (compression == Compression.NONE) {
+            return Store.super.createEntry(key, compression);
+        }
+        return new S3EntryWrite(this, new S3MultipartUpload(this, key), compression);
+    }
+
+    /** length bytes of the object from offset, by one bounded ranged GET, if it is still at the ETag found. */
+    InputStream openRange(StoredObject object, long offset, long length) throws IOException {
+        try {
+            return s3.getObject(b -> b.bucket(bucket).key(object.path()).ifMatch(object.version())
+                    .range("bytes=" + offset + "-" + (offset + length - 1)));
+        } catch (SdkException e) {
+            throw failure(e, "GET " + object.path());
+        }
     }
 
     S3Client client() {

@@ -1,0 +1,46 @@
+package lib.archive;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+
+/**
+ * The folder's entries in archive order: children by name, a folder just before what it holds, our
+ * own staging left out. Both the group plan and the archive walk this way, so that a name the plan
+ * chose to cut after is met at the same place by the archive.
+ */
+final class Walk {
+
+    interface Visitor {
+        /** An entry; name is relative, a folder's ends with '/'. A folder's children follow it. */
+        void visit(Path path, String name, FileStat stat) throws IOException;
+    }
+
+    private Walk() {}
+
+    static void walk(Path folder, Visitor visitor) throws IOException {
+        children(folder, "", visitor);
+    }
+
+    private static void children(Path dir, String prefix, Visitor visitor) throws IOException {
+        var children = new ArrayList<Path>();
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+            stream.forEach(children::add);
+        }
+        children.sort(null);
+        for (Path child : children) {
+            String name = prefix + child.getFileName();
+            if (prefix.isEmpty() && name.startsWith(Archive.OWN_PREFIX)) {
+                continue;
+            }
+            FileStat stat = FileStat.of(child);
+            boolean directory = (stat.mode() & FileStat.TYPE) == FileStat.DIRECTORY;
+            visitor.visit(child, directory ? name + "/" : name, stat);
+            if (directory) {
+                children(child, name + "/", visitor);
+            }
+        }
+    }
+}

@@ -1,0 +1,321 @@
+package lib.store;
+
+import java.io.EOFException;
+import java.io.FilterInputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+import lib.archive.Compression;
+import lib.archive.Meter;
+import lib.common.Digests;
+
+/**
+ * An entry as one object in a blob store or a folder: its groups' compressed frames one after the
+ * other, then an index frame that says where each group is (offset, size, sha256) and what it holds
+ * (its tar's size and sha256). One object, so bucket lifecycle rules and --max-age treat an entry
+ * as a whole and nothing is shared between entries.
+ *
+ * <p>The index is a frame the decompressor passes over, so that {@code zstd -dc OBJECT | tar -xiC
+ * DIR} (or gzip) still extracts the whole folder: for zstd a skippable frame, for gzip an empty
+ * member whose comment holds it. It ends with a footer, the index's length in ten digits and
+ * TKCINDEX, at the object's end (for gzip just before the member's fixed 11 last bytes), so a
+ * reader finds it with one ranged read of the tail. The digest the store records for the object is
+ * the index frame's; each group is checked against the index as it is read. An object without the
+ * footer is a single stream (ours before groups, the Go tool's, --compression none), read whole.
+ */
+public final class FramedObject {
+
+    private static final byte[] MAGIC = "TKCINDEX".getBytes(StandardCharsets.US_ASCII);
+    private static final int DIGITS = 10;
+    private static final int FOOTER = DIGITS + 8;
+    private static final String HEADING = "tekton-caches groups 1";
+    /** zstd's skippable frame 0x184D2A5E, little-endian, then the frame's length. */
+    private static final byte[] ZSTD_SKIPPABLE = {0x5E, 0x2A, 0x4D, 0x18};
+    /** A gzip member's header with only a comment (FLG 0x10), no time, unknown OS. */
+    private static final byte[] GZIP_HEADER = {0x1f, (byte) 0x8b, 8, 0x10, 0, 0, 0, 0, 0, (byte) 0xff};
+    /** The comment's terminating zero, an empty final deflate block, CRC32 and ISIZE of nothing. */
+    private static final byte[] GZIP_END = {0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    /** What one ranged read of the tail takes: the index of 256 groups fits. */
+    private static final int TAIL = 64 << 10;
+    /** An index listing more groups than this is refused unread: no writer of ours makes them. */
+    private static final int MAX_GROUPS = 4096;
+
+    private FramedObject() {}
+
+    /** A write of an entry's groups into one object through a store's PendingWrite. */
+    static Store.EntryWrite write(Store.PendingWrite pending, Compression compression) {
+        return new Store.EntryWrite() {
+            private final List<Store.StoredGroup> groups = new ArrayList<>();
+            private long position;
+            private int groupsSent;
+            private long bytesSent;
+            private int groupsReused;
+            private long bytesReused;
+
+            @Override
+            public OutputStream beginGroup() {
+                if (compression == Compression.NONE && !groups.isEmpty()) {
+                    throw new IllegalStateException("an uncompressed entry is one stream, one group");
+                }
+                return keepOpen(pending.stream());
+            }
+
+            @Override
+            public void endGroup(Store.Group group) {
+                groups.add(new Store.StoredGroup(group, position));
+                position += group.size();
+                groupsSent++;
+                bytesSent += group.size();
+            }
+
+            @Override
+            public boolean reuse(Store.StoredObject base, Store.StoredGroup group) throws IOException {
+                if (compression == Compression.NONE || !pending.append(base, group.offset(), group.group().size())) {
+                    return false;
+                }
+                groups.add(new Store.StoredGroup(group.group(), position));
+                position += group.group().size();
+                groupsReused++;
+                bytesReused += group.group().size();
+                return true;
+            }
+
+            @Override
+            public boolean commit(Store.Description description, int level) throws IOException {
+                if (compression == Compression.NONE) {
+                    return pending.commit(new Store.Contents(groups.get(0).group().sha256(), position, compression), description);
+                }
+                byte[] index = frame(compression, level, groups);
+                pending.stream().write(index);
+                bytesSent += index.length; // so that sent and reused add up to the object's size
+                return pending.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(index)), position + index.length,
+                        compression), description);
+            }
+
+            @Override
+            public Store.Sent sent() {
+                return new Store.Sent(groupsSent, bytesSent, groupsReused, bytesReused);
+            }
+
+            @Override
+            public void close() throws IOException {
+                pending.close();
+            }
+        };
+    }
+
+    /** The index frame of these groups, as it ends the object. */
+    public static byte[] frame(Compression compression, int level, List<Store.StoredGroup> groups) {
+        var text = new StringBuilder(HEADING).append("\nlevel ").append(level).append('\n');
+        for (Store.StoredGroup stored : groups) {
+            Store.Group group = stored.group();
+            text.append(stored.offset()).append(' ').append(group.size()).append(' ').append(group.sha256()).append(' ')
+                    .append(group.tarBytes()).append(' ').append(group.diffId()).append('\n');
+        }
+        byte[] body = text.toString().getBytes(StandardCharsets.US_ASCII);
+        byte[] footer = (String.format("%0" + DIGITS + "d", body.length) + "TKCINDEX").getBytes(StandardCharsets.US_ASCII);
+        var frame = new java.io.ByteArrayOutputStream(body.length + FOOTER + 32);
+        if (compression == Compression.ZSTD) {
+            frame.writeBytes(ZSTD_SKIPPABLE);
+            int length = body.length + FOOTER;
+            frame.writeBytes(new byte[] {(byte) length, (byte) (length >> 8), (byte) (length >> 16), (byte) (length >> 24)});
+            frame.writeBytes(body);
+            frame.writeBytes(footer);
+        } else {
+            frame.writeBytes(GZIP_HEADER);
+            frame.writeBytes(body);
+            frame.writeBytes(footer);
+            frame.writeBytes(GZIP_END);
+        }
+        return frame.toByteArray();
+    }
+
+    /** The groups of a stored object, from the index at its end; empty when it has none (a single stream). */
+    static Optional<Store.Groups> index(Store store, Store.StoredObject object) throws IOException {
+        long size = object.size();
+        int tailLength = (int) Math.min(size, TAIL);
+        if (tailLength < FOOTER + GZIP_END.length) {
+            return Optional.empty();
+        }
+        byte[] tail = readAt(store, object, size - tailLength, tailLength);
+        boolean gzip = Arrays.equals(tail, tailLength - GZIP_END.length, tailLength, GZIP_END, 0, GZIP_END.length);
+        int footerEnd = gzip ? tailLength - GZIP_END.length : tailLength;
+        if (!Arrays.equals(tail, footerEnd - MAGIC.length, footerEnd, MAGIC, 0, MAGIC.length)) {
+            return Optional.empty();
+        }
+        String digits = new String(tail, footerEnd - FOOTER, DIGITS, StandardCharsets.US_ASCII);
+        if (!digits.matches("[0-9]{" + DIGITS + "}")) {
+            return Optional.empty();
+        }
+        long bodyLength = Long.parseLong(digits);
+        int header = gzip ? GZIP_HEADER.length : ZSTD_SKIPPABLE.length + 4;
+        long frameLength = header + bodyLength + FOOTER + (tailLength - footerEnd);
+        if (frameLength > size || bodyLength > (long) MAX_GROUPS * 300) {
+            throw new IOException("the index at the end of " + object.path() + " says it is " + bodyLength
+                    + " bytes long, which the object cannot hold");
+        }
+        byte[] frame = frameLength <= tailLength ? Arrays.copyOfRange(tail, (int) (tailLength - frameLength), tailLength)
+                : readAt(store, object, size - frameLength, (int) frameLength);
+        byte[] expectedHeader = gzip ? GZIP_HEADER : zstdHeader((int) (bodyLength + FOOTER));
+        if (!Arrays.equals(frame, 0, header, expectedHeader, 0, header)) {
+            throw new IOException("the index at the end of " + object.path() + " does not start as its frame must");
+        }
+        String recorded = object.sha256().orElse(null);
+        String actual = Digests.hex(Digests.sha256().digest(frame));
+        if (recorded != null && !recorded.equals(actual)) {
+            throw new Meter.DigestMismatch(recorded, actual);
+        }
+        String body = new String(frame, header, (int) bodyLength, StandardCharsets.US_ASCII);
+        return Optional.of(parse(body, size - frameLength, gzip ? Compression.GZIP : Compression.ZSTD, object.path()));
+    }
+
+    private static byte[] zstdHeader(int length) {
+        return new byte[] {ZSTD_SKIPPABLE[0], ZSTD_SKIPPABLE[1], ZSTD_SKIPPABLE[2], ZSTD_SKIPPABLE[3],
+            (byte) length, (byte) (length >> 8), (byte) (length >> 16), (byte) (length >> 24)};
+    }
+
+    private static byte[] readAt(Store store, Store.StoredObject object, long offset, int length) throws IOException {
+        try (InputStream in = store.open(object, offset)) {
+            byte[] bytes = in.readNBytes(length);
+            if (bytes.length != length) {
+                throw new EOFException(object.path() + " ended " + (length - bytes.length) + " bytes early");
+            }
+            return bytes;
+        }
+    }
+
+    /** Reads an index, refusing anything but groups that cover the frames before it exactly, each once. */
+    private static Store.Groups parse(String body, long framesEnd, Compression compression, String path) throws IOException {
+        String[] lines = body.split("\n", -1);
+        if (lines.length < 3 || !lines[0].equals(HEADING) || !lines[1].matches("level [0-9]{1,3}")
+                || !lines[lines.length - 1].isEmpty()) {
+            throw new IOException("the index at the end of " + path + " is not one this tool reads");
+        }
+        int level = Integer.parseInt(lines[1].substring("level ".length()));
+        var groups = new ArrayList<Store.StoredGroup>();
+        for (int i = 2; i < lines.length - 1; i++) {
+            String[] f = lines[i].split(" ", -1);
+            if (f.length != 5 || !f[0].matches("[0-9]{1,18}") || !f[1].matches("[0-9]{1,18}") || !f[2].matches("[0-9a-f]{64}")
+                    || !f[3].matches("[0-9]{1,18}") || !f[4].matches("[0-9a-f]{64}")) {
+                throw new IOException("the index at the end of " + path + " has the malformed line '" + lines[i] + "'");
+            }
+            groups.add(new Store.StoredGroup(new Store.Group(f[4], Long.parseLong(f[3]), f[2], Long.parseLong(f[1])),
+                    Long.parseLong(f[0])));
+        }
+        var byOffset = new ArrayList<>(groups);
+        byOffset.sort(Comparator.comparingLong(Store.StoredGroup::offset));
+        long next = 0;
+        for (Store.StoredGroup group : byOffset) {
+            if (group.offset() != next) {
+                throw new IOException("the index at the end of " + path + " leaves bytes " + Math.min(next, group.offset())
+                        + " to " + Math.max(next, group.offset()) + " to no group or to two");
+            }
+            next += group.group().size();
+        }
+        if (next != framesEnd || groups.isEmpty()) {
+            throw new IOException("the index at the end of " + path + " covers " + next + " bytes, not the " + framesEnd
+                    + " before it");
+        }
+        return new Store.Groups(level, compression, groups);
+    }
+
+    /** Reads the object once, from its start, cut into its groups in the order of their offsets. */
+    static Store.GroupStreams read(Store store, Store.StoredObject object, Store.Groups groups,
+            UnaryOperator<InputStream> watch) throws IOException {
+        var byOffset = new ArrayList<>(groups.groups());
+        byOffset.sort(Comparator.comparingLong(Store.StoredGroup::offset));
+        InputStream whole = watch.apply(store.open(object));
+        return new Store.GroupStreams() {
+            private int next;
+
+            @Override
+            public InputStream next() throws IOException {
+                if (next == byOffset.size()) {
+                    // The index frame: read too, so the meter counts the whole object.
+                    whole.transferTo(OutputStream.nullOutputStream());
+                    next++;
+                    return null;
+                }
+                if (next > byOffset.size()) {
+                    return null;
+                }
+                Store.Group group = byOffset.get(next++).group();
+                return Meter.verified(new Slice(whole, group.size(), object.path()), group.sha256());
+            }
+
+            @Override
+            public void close() throws IOException {
+                whole.close();
+            }
+        };
+    }
+
+    /** The next length bytes of a stream, which stays open; ending early is an error, not a short group. */
+    private static final class Slice extends FilterInputStream {
+        private long left;
+        private final String path;
+
+        Slice(InputStream in, long length, String path) {
+            super(in);
+            this.left = length;
+            this.path = path;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (left == 0) {
+                return -1;
+            }
+            int n = in.read(b, off, (int) Math.min(len, left));
+            if (n < 0) {
+                throw new EOFException(path + " ends " + left + " bytes before the end of a group its index lists");
+            }
+            left -= n;
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            return Math.max(read(new byte[(int) Math.min(Math.max(n, 0), 64 * 1024)]), 0);
+        }
+
+        @Override
+        public int available() {
+            return 0;
+        }
+
+        @Override
+        public void close() {
+            // the object's stream goes on to the next group
+        }
+    }
+
+    /** The group's stream ends with its compressor's frame; the object's stream stays open for the next one. */
+    private static OutputStream keepOpen(OutputStream out) {
+        return new FilterOutputStream(out) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+            }
+
+            @Override
+            public void close() throws IOException {
+                out.flush();
+            }
+        };
+    }
+}

@@ -1,0 +1,251 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.security.DigestOutputStream;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import lib.archive.Archive;
+import lib.archive.GroupPlan;
+import lib.archive.SafeRestore;
+import lib.common.Digests;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Where an archive is cut into groups, on real folders: how many groups a folder makes, that a cut
+ * stays where it was when names are added or removed elsewhere, that a file and its hard links
+ * stay in one group, and that the groups together are the folder.
+ */
+class GroupPlanTest {
+
+    @TempDir
+    Path tmp;
+
+    /** One group of a walk: its tar's sha256 and size, and its entries' names and hard-link targets. */
+    private record Written(String sha256, long bytes, List<String> names, Map<String, String> hardlinks) {}
+
+    /** The groups the plan cuts the folder into, each written once to learn what it holds. */
+    private static List<Written> groups(Path folder, GroupPlan plan) throws IOException {
+        var groups = new ArrayList<Written>();
+        Archive.create(folder, plan, group -> {
+            var digest = Digests.sha256();
+            var bytes = new java.io.ByteArrayOutputStream();
+            try (var out = new DigestOutputStream(bytes, digest)) {
+                group.write(out);
+            }
+            var names = new ArrayList<String>();
+            var hardlinks = new HashMap<String, String>();
+            try (var tar = new TarArchiveInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+                for (TarArchiveEntry entry; (entry = tar.getNextEntry()) != null; ) {
+                    names.add(entry.getName());
+                    if (entry.isLink()) {
+                        hardlinks.put(entry.getName(), entry.getLinkName());
+                    }
+                }
+            }
+            groups.add(new Written(Digests.hex(digest.digest()), bytes.size(), names, hardlinks));
+        });
+        return groups;
+    }
+
+    /** How many groups the walk hands over, without writing them. */
+    private static int count(Path folder, GroupPlan plan) throws IOException {
+        int[] n = {0};
+        Archive.create(folder, plan, group -> n[0]++);
+        return n[0];
+    }
+
+    /** files files of size bytes each, spread over folders of ten, with fixed mtimes. */
+    private static void tree(Path root, String prefix, int files, int size, long seed) throws IOException {
+        for (int i = 0; i < files; i++) {
+            Path file = root.resolve(String.format("%s%03d/file-%03d.bin", prefix, i / 10, i));
+            Fixtures.writeRandom(file, size, seed + i);
+            Files.setLastModifiedTime(file, FileTime.from(Instant.parse("2024-01-01T00:00:00Z").plusSeconds(i)));
+        }
+    }
+
+    @Test
+    void aFolderOf40MiBIsCutIntoSeveralGroupsAndOneUnder1MiBIsOne() throws Exception {
+        Path big = tmp.resolve("big");
+        tree(big, "d", 400, 100 << 10, 1); // 400 files of 100 KiB: about 39 MiB
+        GroupPlan plan = GroupPlan.of(big, -1);
+        int groups = count(big, plan);
+        assertTrue(groups > 1, "40 MiB made " + groups + " group(s)");
+        assertTrue(groups <= GroupPlan.MAX_GROUPS, groups + " groups");
+        // About one group per MiB: the level is the lowest with at most 39 cuts, each level a fifth fewer.
+        assertTrue(groups >= 10 && groups <= 40, "40 MiB made " + groups + " groups, not about one per MiB");
+
+        Path tiny = tmp.resolve("tiny");
+        tree(tiny, "d", 40, 10 << 10, 2); // 400 KiB
+        GroupPlan tinyPlan = GroupPlan.of(tiny, -1);
+        assertEquals(1, count(tiny, tinyPlan));
+        assertEquals(1, tinyPlan.groups());
+
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertEquals(1, count(empty, GroupPlan.of(empty, -1)), "an empty folder is one empty tar");
+    }
+
+    /**
+     * GroupPlan.groups() says how many groups the plan makes of the folder. Here the walk's last
+     * entry, d039/file-399.bin, is of a level that makes it a cut: the archive then hands over no
+     * empty group after it, so the plan must not count one.
+     */
+    @Test
+    void thePlanCountsTheGroupsTheArchiveMakesWhenTheLastEntryIsACut() throws Exception {
+        Path big = tmp.resolve("big");
+        tree(big, "d", 400, 100 << 10, 1);
+        GroupPlan plan = GroupPlan.of(big, -1);
+        assertEquals(plan.groups(), count(big, plan), "the plan counts the groups the archive makes");
+    }
+
+    /** Sparse files: gigabytes to the plan, which only stats them, nothing on disk. */
+    @Test
+    void aHugeFolderIsCutIntoAtMost256Groups() throws Exception {
+        Path huge = tmp.resolve("huge");
+        for (int i = 0; i < 3000; i++) {
+            Path file = huge.resolve(String.format("p%02d/q%03d.bin", i / 100, i));
+            Files.createDirectories(file.getParent());
+            try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
+                raf.setLength(1 << 20);
+            }
+        }
+        GroupPlan plan = GroupPlan.of(huge, -1);
+        int groups = count(huge, plan);
+        assertTrue(groups <= GroupPlan.MAX_GROUPS, "3 GiB made " + groups + " groups");
+        assertTrue(groups > GroupPlan.MAX_GROUPS / 2, "3 GiB made only " + groups + " groups: the level is too high");
+        // A base's level that would make more than 256 groups is not kept.
+        for (int baseLevel = 0; baseLevel <= 20; baseLevel++) {
+            int withBase = count(huge, GroupPlan.of(huge, baseLevel));
+            assertTrue(withBase <= GroupPlan.MAX_GROUPS, "with base level " + baseLevel + ": " + withBase + " groups");
+        }
+    }
+
+    @Test
+    void cutsStayWhereTheyWereWhenAFolderIsAddedAndAnotherRemoved() throws Exception {
+        Path folder = tmp.resolve("folder");
+        tree(folder, "d", 400, 100 << 10, 3);
+        GroupPlan first = GroupPlan.of(folder, -1);
+        List<Written> before = groups(folder, first);
+        assertTrue(before.size() >= 10, "the test needs many groups, got " + before.size());
+
+        // In the middle of the sorted order: d019x sorts between d019 and d020.
+        tree(folder, "d019x", 10, 100 << 10, 1000);
+        SafeRestore.deleteTree(folder.resolve("d031"));
+        List<Written> after = groups(folder, GroupPlan.of(folder, first.level()));
+
+        Set<String> old = new HashSet<>();
+        before.forEach(g -> old.add(g.sha256()));
+        long changed = after.stream().filter(g -> !old.contains(g.sha256())).count();
+        assertTrue(changed <= 4, changed + " of " + after.size() + " groups changed for one folder added and one removed");
+        assertTrue(after.size() - changed >= before.size() - 6, "groups kept: " + (after.size() - changed) + " of " + before.size());
+        // The groups after the change are still whole groups of the first walk, in order, not shifted.
+        assertTrue(after.get(after.size() - 1).sha256().equals(before.get(before.size() - 1).sha256()), "the last group moved");
+        assertTrue(after.get(0).sha256().equals(before.get(0).sha256()), "the first group moved");
+    }
+
+    @Test
+    void aFileAndItsHardLinksStayInOneGroupThatExtractsAlone() throws Exception {
+        Path folder = tmp.resolve("folder");
+        tree(folder, "d", 300, 100 << 10, 5);
+        // A twin tree with copies where folder gets links: the same names, so the cuts the plan would
+        // make without links. Each link spans three folders of 1 MiB, where such cuts are.
+        Path twin = tmp.resolve("twin");
+        tree(twin, "d", 300, 100 << 10, 5);
+        var pairs = new ArrayList<String[]>();
+        for (int i = 0; i < 30; i += 5) {
+            String first = String.format("d%03d/link-%02d", i, i);
+            String second = String.format("d%03d/link-%02d", i + 3, i);
+            Fixtures.writeRandom(folder.resolve(first), 1000, 100 + i);
+            Files.createLink(folder.resolve(second), folder.resolve(first));
+            Fixtures.writeRandom(twin.resolve(first), 1000, 100 + i);
+            Fixtures.writeRandom(twin.resolve(second), 1000, 100 + i);
+            pairs.add(new String[] {first, second});
+        }
+
+        GroupPlan plan = GroupPlan.of(folder, -1);
+        List<Written> groups = groups(folder, plan);
+        assertTrue(groups.size() >= 8, "the test needs many groups, got " + groups.size());
+        List<Written> unlinked = groups(twin, GroupPlan.of(twin, plan.level()));
+        long straddling = pairs.stream().filter(p -> groupOf(unlinked, p[0]) != groupOf(unlinked, p[1])).count();
+        assertTrue(straddling > 0, "no link pair spans a cut of the twin tree: the test shows nothing");
+
+        int links = 0;
+        for (Written group : groups) {
+            for (var link : group.hardlinks().entrySet()) {
+                assertTrue(group.names().contains(link.getValue()), link.getKey() + " links to " + link.getValue()
+                        + ", which is in another group");
+                links++;
+            }
+        }
+        assertEquals(pairs.size(), links, "each pair is archived as a file and a hard link to it");
+        for (String[] pair : pairs) {
+            assertEquals(groupOf(groups, pair[0]), groupOf(groups, pair[1]), pair[0] + " and " + pair[1]);
+        }
+
+        // Each group extracts on its own with GNU tar, as an image's layers are applied one by one.
+        var tars = new ArrayList<Path>();
+        Archive.create(folder, plan, group -> {
+            Path tar = tmp.resolve("group-" + tars.size() + ".tar");
+            try (OutputStream out = Files.newOutputStream(tar)) {
+                group.write(out);
+            }
+            tars.add(tar);
+        });
+        assertEquals(groups.size(), tars.size());
+        for (Path tar : tars) {
+            Path into = Files.createDirectories(tmp.resolve("alone-" + tar.getFileName()));
+            var run = Fixtures.run(List.of("tar", "-xf", tar.toString(), "-C", into.toString()), tmp, System.getenv());
+            assertEquals(0, run.status(), tar.getFileName() + " alone: " + run);
+        }
+    }
+
+    private static int groupOf(List<Written> groups, String name) {
+        for (int i = 0; i < groups.size(); i++) {
+            if (groups.get(i).names().contains(name)) {
+                return i;
+            }
+        }
+        throw new AssertionError(name + " is in no group");
+    }
+
+    @Test
+    void theGroupsOneAfterTheOtherAreTheFolder() throws Exception {
+        Path folder = tmp.resolve("folder");
+        Fixtures.richTree(folder, 0);
+        tree(folder, "data/d", 60, 100 << 10, 7);
+        GroupPlan plan = GroupPlan.of(folder, -1);
+        Path all = tmp.resolve("all.tar");
+        int[] n = {0};
+        try (OutputStream out = Files.newOutputStream(all)) {
+            Archive.create(folder, plan, group -> {
+                group.write(out);
+                n[0]++;
+            });
+        }
+        assertTrue(n[0] > 1, "the test needs groups, got " + n[0]);
+
+        Path restored = Files.createDirectories(tmp.resolve("restored"));
+        // -i reads past each group's end-of-archive blocks to the next group.
+        var run = Fixtures.run(List.of("tar", "-xif", all.toString(), "-C", restored.toString()), tmp, System.getenv());
+
+        assertEquals(0, run.status(), run.toString());
+        assertEquals(Fixtures.snapshot(folder, false), Fixtures.snapshot(restored, false));
+        try (InputStream in = Files.newInputStream(all)) {
+            assertTrue(in.readAllBytes().length % 10240 == 0, "each group ends on a whole tar record");
+        }
+    }
+}
