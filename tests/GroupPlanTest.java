@@ -93,23 +93,9 @@ class GroupPlanTest {
         tree(tiny, "d", 40, 10 << 10, 2); // 400 KiB
         GroupPlan tinyPlan = GroupPlan.of(tiny, -1);
         assertEquals(1, count(tiny, tinyPlan));
-        assertEquals(1, tinyPlan.groups());
 
         Path empty = Files.createDirectories(tmp.resolve("empty"));
         assertEquals(1, count(empty, GroupPlan.of(empty, -1)), "an empty folder is one empty tar");
-    }
-
-    /**
-     * GroupPlan.groups() says how many groups the plan makes of the folder. Here the walk's last
-     * entry, d039/file-399.bin, is of a level that makes it a cut: the archive then hands over no
-     * empty group after it, so the plan must not count one.
-     */
-    @Test
-    void thePlanCountsTheGroupsTheArchiveMakesWhenTheLastEntryIsACut() throws Exception {
-        Path big = tmp.resolve("big");
-        tree(big, "d", 400, 100 << 10, 1);
-        GroupPlan plan = GroupPlan.of(big, -1);
-        assertEquals(plan.groups(), count(big, plan), "the plan counts the groups the archive makes");
     }
 
     /** Sparse files: gigabytes to the plan, which only stats them, nothing on disk. */

@@ -74,6 +74,16 @@ public final class Archive {
             this.entries = entries;
         }
 
+        /** About how long the group's tar is: its headers, contents and end, a long name's PAX header apart. */
+        public long estimatedTarBytes() {
+            long bytes = RECORD;
+            for (Entry entry : entries) {
+                bytes += 2 * TarHeader.BLOCK + ((entry.stat().mode() & FileStat.TYPE) == FileStat.REGULAR
+                        ? TarHeader.padded(entry.stat().size()) : 0);
+            }
+            return bytes;
+        }
+
         /** Writes the group as a complete tar stream to out, without closing out. */
         public Stats write(OutputStream out) throws IOException {
             Archive archive = Archive.this;
@@ -106,6 +116,11 @@ public final class Archive {
             if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
                 skipped[0]++; // sockets, fifos and devices have no place in a dependency cache
                 return;
+            }
+            if (plan.cutsBefore(name) && !group.isEmpty()) {
+                sink.accept(archive.new Group(List.copyOf(group)));
+                group.clear();
+                handed[0]++;
             }
             group.add(new Entry(path, name, stat));
             if (plan.cutsAfter(name)) {

@@ -2,6 +2,8 @@
 
 package lib.archive;
 
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdInputStream;
 import com.github.luben.zstd.ZstdOutputStream;
 import java.io.BufferedInputStream;
@@ -27,6 +29,8 @@ public enum Compression {
     public static final int BUFFER = 1 << 20;
     /** zstd level 3, zstd's own default: near gzip's ratio at many times its speed. */
     private static final int ZSTD_LEVEL = 3;
+    /** zstd's job for its workers: a frame is one group, a few MiB, and the default (8 MiB at level 3) would leave a core idle. */
+    private static final int JOB = 1 << 20;
 
     private final String label;
     private final byte[] magic;
@@ -74,6 +78,135 @@ public enum Compression {
             };
             case NONE -> out;
         };
+    }
+
+    /**
+     * The first length bytes of src as one complete frame (a gzip member), compressed on the
+     * calling thread alone: the way a small group is compressed, several at once on several threads.
+     */
+    public byte[] compressWhole(byte[] src, int length) throws IOException {
+        return switch (this) {
+            case ZSTD -> {
+                ZstdCompressCtx ctx = ZSTD_CONTEXT.get();
+                byte[] dst = new byte[(int) Zstd.compressBound(length)];
+                int n = ctx.compressByteArray(dst, 0, dst.length, src, 0, length);
+                yield Arrays.copyOf(dst, n);
+            }
+            case GZIP -> {
+                var out = new java.io.ByteArrayOutputStream(length / 2 + 64);
+                try (OutputStream gzip = compress(out)) {
+                    gzip.write(src, 0, length);
+                }
+                yield out.toByteArray();
+            }
+            case NONE -> Arrays.copyOf(src, length);
+        };
+    }
+
+    /** One context a thread, reused from group to group: making one costs more than a small group's compression. */
+    private static final ThreadLocal<ZstdCompressCtx> ZSTD_CONTEXT = ThreadLocal.withInitial(() -> {
+        var ctx = new ZstdCompressCtx();
+        ctx.setLevel(ZSTD_LEVEL);
+        ctx.setChecksum(true);
+        return ctx;
+    });
+
+    /**
+     * One compressed frame after another, each into a stream of its own: an entry's groups. zstd
+     * keeps one compressor (its context and worker threads) for all the frames, ending each with a
+     * flush; gzip makes a member per frame; none passes the bytes on.
+     */
+    public Frames frames() {
+        return this == ZSTD ? new ZstdFrames() : new Frames() {
+            private OutputStream frame;
+
+            @Override
+            public OutputStream begin(OutputStream to) throws IOException {
+                frame = compress(to);
+                return frame;
+            }
+
+            @Override
+            public void end() throws IOException {
+                frame.close(); // the caller's stream stays open: it gave one whose close only flushes
+            }
+        };
+    }
+
+    /** Frames of one compression, begun and ended in turn; closing releases the compressor. */
+    public interface Frames extends java.io.Closeable {
+        /** The stream the frame's uncompressed bytes go to, compressed into to. Do not close it: end the frame. */
+        OutputStream begin(OutputStream to) throws IOException;
+
+        /** Ends the frame: its last compressed bytes are written to the stream begin was given. */
+        void end() throws IOException;
+
+        @Override
+        default void close() throws IOException {}
+    }
+
+    /** zstd frames from one compressor, each ended by a flush, into whichever stream the frame was begun with. */
+    private static final class ZstdFrames implements Frames {
+        private final Redirect sink = new Redirect();
+        private ZstdOutputStream zstd;
+
+        @Override
+        public OutputStream begin(OutputStream to) throws IOException {
+            sink.target = to;
+            if (zstd == null) {
+                zstd = (ZstdOutputStream) ZSTD.compress(sink);
+                zstd.setCloseFrameOnFlush(true);
+                zstd.setJobSize(JOB);
+            }
+            ZstdOutputStream frame = zstd;
+            return new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    frame.write(b);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    frame.write(b, off, len);
+                }
+                // flush and close are not passed on: a flush would end the frame before its end
+            };
+        }
+
+        @Override
+        public void end() throws IOException {
+            zstd.flush(); // ends the frame
+            sink.target.flush();
+            sink.target = OutputStream.nullOutputStream();
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (zstd != null) {
+                sink.target = OutputStream.nullOutputStream(); // the empty frame a close may end with goes nowhere
+                zstd.close();
+            }
+        }
+    }
+
+    /** An output stream whose destination changes from frame to frame. */
+    private static final class Redirect extends OutputStream {
+        private OutputStream target = OutputStream.nullOutputStream();
+
+        @Override
+        public void write(int b) throws IOException {
+            target.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            target.write(b, off, len);
+        }
+
+        @Override
+        public void flush() {
+            // the frame's end flushes its own stream
+        }
     }
 
     /** The compression whose magic bytes start the stream; NONE when neither does. */

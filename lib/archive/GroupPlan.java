@@ -3,6 +3,7 @@ package lib.archive;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -38,19 +39,19 @@ public final class GroupPlan {
     private static final int NONE = 999;
 
     private final Set<String> cuts;
+    /** Big files that start a group of their own (the group before them ends). */
+    private final Set<String> cutsBefore;
     private final int level;
-    /** The walk's last entry: when it is a cut, no group follows it. */
-    private final String last;
 
-    private GroupPlan(Set<String> cuts, int level, String last) {
+    private GroupPlan(Set<String> cuts, Set<String> cutsBefore, int level) {
         this.cuts = cuts;
+        this.cutsBefore = cutsBefore;
         this.level = level;
-        this.last = last;
     }
 
     /** One group: the archive as a single tar, as before groups (and for --compression none). */
     public static GroupPlan single() {
-        return new GroupPlan(Set.of(), NONE, null);
+        return new GroupPlan(Set.of(), Set.of(), NONE);
     }
 
     /** The level of the plan: a later save with this entry as its base passes it back to of(). */
@@ -58,13 +59,12 @@ public final class GroupPlan {
         return level;
     }
 
-    /** How many groups the plan makes of the folder as it was walked. */
-    public int groups() {
-        return cuts.size() + (cuts.contains(last) ? 0 : 1);
-    }
-
     boolean cutsAfter(String name) {
         return cuts.contains(name);
+    }
+
+    boolean cutsBefore(String name) {
+        return cutsBefore.contains(name);
     }
 
     /**
@@ -73,7 +73,11 @@ public final class GroupPlan {
      * ones: each level up has a fifth fewer cuts, not half, so the plan lands near MAX_GROUPS.
      */
     static int level(String name) {
-        byte[] hash = Digests.sha256().digest(name.getBytes(StandardCharsets.UTF_8));
+        return level(name, Digests.sha256());
+    }
+
+    private static int level(String name, MessageDigest sha256) {
+        byte[] hash = sha256.digest(name.getBytes(StandardCharsets.UTF_8));
         long first = 0;
         for (int i = 0; i < 8; i++) {
             first = first << 8 | (hash[i] & 0xff);
@@ -84,27 +88,99 @@ public final class GroupPlan {
 
     private record Candidate(long index, String name, int level) {}
 
+    /** One of the largest files; before and after say whether a cut there keeps hard links together. */
+    private record Big(long index, String name, long size, boolean before, boolean after) {}
+
+    /** How many of the largest files may have a group of their own: at most half the groups. */
+    private static final int BIG_FILES = MAX_GROUPS / 4;
+    /** A file this big or more, and twice the average group, is a group of its own. */
+    static final long MIN_BIG_FILE = 2 * MIN_GROUP_BYTES;
+
     /** The plan for the folder; baseLevel is the base entry's level, or -1 when there is none. */
     public static GroupPlan of(Path folder, int baseLevel) throws IOException {
+        return survey(folder).plan(baseLevel);
+    }
+
+    /**
+     * What a plan needs to know of the folder, from one walk: the entries of the highest levels,
+     * where hard links lie, and how many bytes the files hold. Made before the base is known (on a
+     * thread of its own while the key is computed and the store asked), planned once it is.
+     */
+    public static final class Survey {
+        private final List<Candidate> candidates;
+        private final int floor;
+        private final long bytes;
+        /** The largest files (BIG_FILES at most), by size; a cut before or after one that would split hard links is marked so. */
+        private final List<Big> largest;
+
+        private Survey(List<Candidate> candidates, int floor, long bytes, List<Big> largest) {
+            this.candidates = candidates;
+            this.floor = floor;
+            this.bytes = bytes;
+            this.largest = largest;
+        }
+
+        /** The plan, keeping baseLevel (-1 for none) while it gives at most MAX_GROUPS groups. */
+        public GroupPlan plan(int baseLevel) {
+            // Big files first: each a group of its own, so a change beside one does not send it again.
+            long big = Math.max(MIN_BIG_FILE, 2 * bytes / MAX_GROUPS);
+            var cuts = new HashSet<String>();
+            var cutsBefore = new HashSet<String>();
+            for (Big file : largest) {
+                if (file.size() >= big && (bytes / MIN_GROUP_BYTES) > 2L * (cuts.size() + cutsBefore.size() + 2)) {
+                    if (file.before()) {
+                        cutsBefore.add(file.name());
+                    }
+                    if (file.after()) {
+                        cuts.add(file.name());
+                    }
+                }
+            }
+            int budget = MAX_GROUPS - 1 - cuts.size() - cutsBefore.size();
+            int maxCuts = (int) Math.min(budget, bytes / MIN_GROUP_BYTES - cuts.size() - cutsBefore.size());
+            int level = baseLevel >= floor && count(candidates, baseLevel) <= budget ? baseLevel : NONE;
+            if (level == NONE) {
+                level = floor;
+                while (level < NONE && count(candidates, level) > maxCuts) {
+                    level++;
+                }
+            }
+            for (Candidate c : candidates) {
+                if (c.level() >= level) {
+                    cuts.add(c.name());
+                }
+            }
+            return new GroupPlan(cuts, cutsBefore, level);
+        }
+    }
+
+    /** Walks the folder for a plan. */
+    public static Survey survey(Path folder) throws IOException {
         var candidates = new ArrayList<Candidate>();
         var linked = new HashMap<Object, long[]>(); // inode -> first and last index of its names
         long[] counts = {0, 0}; // entries, bytes
         int[] floor = {0};
-        String[] last = {null};
+        var largest = new java.util.PriorityQueue<Big>(java.util.Comparator.comparingLong(Big::size)); // the smallest on top
+        MessageDigest sha256 = Digests.sha256();
         Walk.walk(folder, (path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
             if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
                 return; // not archived, so no place to cut
             }
             long index = counts[0]++;
-            last[0] = name;
             if (type == FileStat.REGULAR) {
                 counts[1] += stat.size();
                 if (stat.nlink() > 1) {
                     linked.computeIfAbsent(stat.inode(), inode -> new long[] {index, index})[1] = index;
                 }
+                if (stat.size() >= MIN_BIG_FILE && (largest.size() < BIG_FILES || stat.size() > largest.peek().size())) {
+                    largest.add(new Big(index, name, stat.size(), true, true));
+                    if (largest.size() > BIG_FILES) {
+                        largest.poll();
+                    }
+                }
             }
-            int level = level(name);
+            int level = level(name, sha256);
             if (level >= floor[0]) {
                 candidates.add(new Candidate(index, name, level));
                 if (candidates.size() > MAX_CANDIDATES) {
@@ -115,21 +191,13 @@ public final class GroupPlan {
         });
         List<long[]> spans = spans(linked.values());
         candidates.removeIf(c -> splitsLinks(spans, c.index()));
-        int maxCuts = (int) Math.min(MAX_GROUPS - 1, counts[1] / MIN_GROUP_BYTES);
-        int level = baseLevel >= floor[0] && count(candidates, baseLevel) <= MAX_GROUPS - 1 ? baseLevel : NONE;
-        if (level == NONE) {
-            level = floor[0];
-            while (level < NONE && count(candidates, level) > maxCuts) {
-                level++;
-            }
+        var big = new ArrayList<Big>();
+        for (Big file : largest) {
+            big.add(new Big(file.index(), file.name(), file.size(), file.index() > 0 && !splitsLinks(spans, file.index() - 1),
+                    !splitsLinks(spans, file.index())));
         }
-        var cuts = new HashSet<String>();
-        for (Candidate c : candidates) {
-            if (c.level() >= level) {
-                cuts.add(c.name());
-            }
-        }
-        return new GroupPlan(cuts, level, last[0]);
+        big.sort(java.util.Comparator.comparingLong(Big::size).reversed().thenComparing(Big::name));
+        return new Survey(candidates, floor[0], counts[1], big);
     }
 
     private static int count(List<Candidate> candidates, int level) {

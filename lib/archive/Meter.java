@@ -50,7 +50,12 @@ public final class Meter {
         return nanoTime.getAsLong() - started;
     }
 
-    private void count(byte[] b, int off, int len) {
+    /** Counts bytes that went to the store other than through a watched stream (a group put whole). */
+    public void sent(long count) {
+        count(count);
+    }
+
+    private void count(long len) {
         bytes += len;
         long now = nanoTime.getAsLong();
         if (now >= nextReport) {
@@ -69,7 +74,7 @@ public final class Meter {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 out.write(b, off, len);
-                count(b, off, len);
+                count(len);
             }
         };
     }
@@ -86,7 +91,7 @@ public final class Meter {
             public int read(byte[] b, int off, int len) throws IOException {
                 int n = in.read(b, off, len);
                 if (n > 0) {
-                    count(b, off, n);
+                    count(n);
                 }
                 return n;
             }

@@ -127,7 +127,7 @@ public final class SafeRestore {
             }
             given[0] = true;
             return stored;
-        }, folder);
+        }, false, folder);
     }
 
     /** The stored streams of an archive's groups, each a compressed tar, one after the other. */
@@ -142,6 +142,11 @@ public final class SafeRestore {
      * written through by another), and nothing placed until the last group is read and checked.
      */
     public static Stats restore(Groups groups, Path folder) throws IOException {
+        return restore(groups, true, folder);
+    }
+
+    /** concatenated: the groups' tars follow each other, each with its end-of-archive blocks (tar -i). */
+    private static Stats restore(Groups groups, boolean concatenated, Path folder) throws IOException {
         Path createdTop = null; // the highest folder this restore creates, removed again on failure
         for (Path p = folder; p != null && !Files.exists(p, NOFOLLOW); p = p.getParent()) {
             createdTop = p;
@@ -160,9 +165,7 @@ public final class SafeRestore {
             lockFile.lock();
             try (var resources = new Resources(new SafeRestore(staging, folder))) {
                 SafeRestore restore = resources.restore();
-                for (InputStream group; (group = groups.next()) != null; ) {
-                    restore.extract(group);
-                }
+                restore.extract(groups, concatenated);
                 restore.placement.place();
                 return new Stats(restore.files, restore.directoryEntries, restore.links, restore.bytes);
             }
@@ -241,33 +244,113 @@ public final class SafeRestore {
         return Files.getLastModifiedTime(staging, NOFOLLOW).toInstant().isBefore(Instant.now().minus(UNLOCKED_STAGING_AGE));
     }
 
-    private void extract(InputStream stored) throws IOException {
-        var fromStore = new StoreStream(stored);
-        var buffered = new BufferedInputStream(fromStore, Compression.BUFFER);
-        Compression compression = Compression.detect(buffered);
-        String archive = compression == Compression.NONE ? "the uncompressed archive" : "the " + compression.label() + " archive";
-        // Read, digested and decompressed on a thread of their own while this one writes files.
-        try (InputStream decompressed = new ReadAhead(compression.decompress(buffered), Compression.BUFFER)) {
-            extractTar(buffered, decompressed);
+    /**
+     * Reads the groups, decompressed one after the other on a thread of their own (ReadAhead: one
+     * pipeline for them all, so that no group waits for its first bytes), into one tar reader.
+     */
+    private void extract(Groups groups, boolean concatenated) throws IOException {
+        var decompressing = new Decompressing(groups);
+        try (InputStream decompressed = new ReadAhead(decompressing, Compression.BUFFER)) {
+            extractTar(decompressed, concatenated);
         } catch (HostileArchive | Meter.DigestMismatch | TargetFailure e) {
             throw e;
         } catch (TarReader.Corrupt e) {
-            throw new IOException(archive + " is corrupt: " + e.getMessage(), e);
+            throw new IOException(decompressing.archive() + " is corrupt: " + e.getMessage(), e);
         } catch (IOException e) {
-            if (e == fromStore.failure) {
+            if (decompressing.isStoreFailure(e)) {
                 throw e; // the store's read failed, after its retries: no fault of the archive's
             }
             // What is left is the decompressor or tar refusing the bytes: say which format it was.
-            throw new IOException(archive + " is corrupt or truncated: " + Reason.of(e), e);
+            throw new IOException(decompressing.archive() + " is corrupt or truncated: " + Reason.of(e), e);
         }
     }
 
-    /** The stored object's stream, remembering what it threw, so that a store's failure is not called a corrupt archive. */
-    private static final class StoreStream extends java.io.FilterInputStream {
-        private volatile IOException failure; // set on the read-ahead thread, read on this one
+    /**
+     * The groups' tars, each decompressed by what its first bytes say, one after the other. Each
+     * group's stored stream is read to its end, so that the digest check around it runs.
+     */
+    private static final class Decompressing extends InputStream {
+        private static final int BUFFER = 256 * 1024;
+        private final Groups groups;
+        private StoreStream stored;
+        private InputStream buffered;
+        private InputStream current;
+        private volatile Compression compression = Compression.NONE;
+        private volatile IOException storeFailure; // set on the read-ahead thread, read on this one
+        private boolean ended;
 
-        StoreStream(InputStream in) {
+        Decompressing(Groups groups) {
+            this.groups = groups;
+        }
+
+        String archive() {
+            return compression == Compression.NONE ? "the uncompressed archive" : "the " + compression.label() + " archive";
+        }
+
+        boolean isStoreFailure(IOException e) {
+            return e == storeFailure;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            while (!ended) {
+                if (current == null && !open()) {
+                    ended = true;
+                    break;
+                }
+                int n = current.read(b, off, len);
+                if (n != 0 || len == 0) {
+                    if (n > 0) {
+                        return n;
+                    }
+                    // The decompressor is done: what follows its frame in the group is read too.
+                    buffered.transferTo(OutputStream.nullOutputStream());
+                    current.close();
+                    current = null;
+                }
+            }
+            return -1;
+        }
+
+        private boolean open() throws IOException {
+            InputStream next;
+            try {
+                next = groups.next();
+            } catch (IOException e) {
+                storeFailure = e;
+                throw e;
+            }
+            if (next == null) {
+                return false;
+            }
+            stored = new StoreStream(next, this);
+            buffered = new BufferedInputStream(stored, BUFFER);
+            compression = Compression.detect((BufferedInputStream) buffered);
+            current = compression.decompress(buffered);
+            return true;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (current != null) {
+                current.close();
+            }
+        }
+    }
+
+    /** A group's stored stream, telling what it threw, so that a store's failure is not called a corrupt archive. */
+    private static final class StoreStream extends java.io.FilterInputStream {
+        private final Decompressing owner;
+
+        StoreStream(InputStream in, Decompressing owner) {
             super(in);
+            this.owner = owner;
         }
 
         @Override
@@ -275,7 +358,7 @@ public final class SafeRestore {
             try {
                 return super.read();
             } catch (IOException e) {
-                failure = e;
+                owner.storeFailure = e;
                 throw e;
             }
         }
@@ -285,14 +368,14 @@ public final class SafeRestore {
             try {
                 return super.read(b, off, len);
             } catch (IOException e) {
-                failure = e;
+                owner.storeFailure = e;
                 throw e;
             }
         }
     }
 
-    private void extractTar(InputStream buffered, InputStream decompressed) throws IOException {
-        var tar = new TarReader(decompressed);
+    private void extractTar(InputStream decompressed, boolean concatenated) throws IOException {
+        var tar = new TarReader(decompressed, concatenated);
         for (TarReader.Entry entry; (entry = tar.next()) != null; ) {
             String name = checkedName(entry.name());
             if (name.isEmpty()) {
@@ -307,7 +390,6 @@ public final class SafeRestore {
         // Read past tar's end-of-archive blocks to the end of the stored object, so that a digest
         // check around it covers every byte, and trailing garbage is noticed by the decompressor.
         decompressed.transferTo(OutputStream.nullOutputStream());
-        buffered.transferTo(OutputStream.nullOutputStream());
     }
 
     private void extractEntry(TarReader tar, TarReader.Entry entry, String name) throws IOException {

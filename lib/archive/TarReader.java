@@ -60,8 +60,16 @@ final class TarReader {
     private int padding;
     private long offset;
 
+    /** Whether tars follow each other, as an entry's groups do: zero blocks end one, and the next may follow (tar -i). */
+    private final boolean concatenated;
+
     TarReader(InputStream in) {
+        this(in, false);
+    }
+
+    TarReader(InputStream in, boolean concatenated) {
         this.in = in;
+        this.concatenated = concatenated;
     }
 
     /**
@@ -79,7 +87,9 @@ final class TarReader {
                 throw new Corrupt("it ends at byte " + offset + " without tar's end-of-archive block");
             }
             if (isZero(header)) {
-                return null;
+                if (!concatenated || !skipZeros()) {
+                    return null;
+                }
             }
             checkChecksum();
             byte type = header[156];
@@ -194,6 +204,19 @@ final class TarReader {
         if (n < length) {
             throw new EOFException("it ends inside an entry, " + (length - n) + " bytes short");
         }
+    }
+
+    /**
+     * Past a tar's end-of-archive and record padding to the next tar's first header: true when one
+     * follows (it is in the header buffer), false at the end of the stream.
+     */
+    private boolean skipZeros() throws IOException {
+        do {
+            if (!readBlock()) {
+                return false;
+            }
+        } while (isZero(header));
+        return true;
     }
 
     private static boolean isZero(byte[] block) {

@@ -1,25 +1,25 @@
 package lib.cli;
 
-import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.Map;
 import java.util.function.LongSupplier;
 import lib.archive.Archive;
 import lib.archive.Compression;
 import lib.archive.GroupPlan;
 import lib.archive.Meter;
-import lib.common.Digests;
+import lib.common.DaemonThreads;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.Log;
@@ -51,6 +51,12 @@ public final class Upload {
         if (!Files.isDirectory(request.folder())) {
             throw new UsageError("--folder " + request.folder() + " is not a directory: nothing to upload");
         }
+        // The folder's walk for the group plan goes on beside the key, the store's answers and the JVM's warming up.
+        FutureTask<GroupPlan.Survey> survey = request.compression() == Compression.NONE ? null
+                : new FutureTask<>(() -> GroupPlan.survey(request.folder()));
+        if (survey != null) {
+            DaemonThreads.named("group-plan").newThread(survey).start();
+        }
         CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
         results.put("cache-key", key.hash());
         List<String> restoreKeys = RestoreKeys.prefixes(request.restoreKeys(), request.target(), "--target", key.hash(),
@@ -67,7 +73,7 @@ public final class Upload {
                         + ", made " + existing.get().modified() + "), so nothing was uploaded; " + key.describe());
             } else {
                 Optional<Base> base = base(store, target.path(), restoreKeys, request.compression(), log);
-                upload(request, store, target.path(), location, key, base, results, log, nanoTime);
+                upload(request, store, target.path(), location, key, survey, base, results, log, nanoTime);
             }
             if (request.maxAge() != null) {
                 prune(store, request.maxAge(), log);
@@ -108,11 +114,13 @@ public final class Upload {
         }
     }
 
-    private static void upload(Request request, Store store, String path, URI location, CacheKey key, Optional<Base> base,
+    private static void upload(Request request, Store store, String path, URI location, CacheKey key,
+            FutureTask<GroupPlan.Survey> survey, Optional<Base> base,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.EntryWrite entry = store.createEntry(path, request.compression())) {
             var meter = new Meter("uploading to " + location, log, nanoTime);
-            Written written = write(request.folder(), request.compression(), base, entry, meter);
+            Written written = write(request.folder(), request.compression(), survey == null ? null : surveyed(survey), base,
+                    entry, meter);
             Archive.Stats archived = written.archived();
             boolean stored = entry.commit(written.description(key.hash(), request.expiresAfter()), written.level());
             if (archived.skipped() > 0) {
@@ -130,6 +138,24 @@ public final class Upload {
                     + " (" + Log.bytes(written.tarBytes()) + ", " + Log.bytes(sent.bytesSent() + sent.bytesReused()) + " " + label
                     + groups(sent.groupsSent() + sent.groupsReused()) + ") from " + request.folder() + " to " + location
                     + reuse(base, sent, written.matched(), location.getScheme(), label) + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
+        }
+    }
+
+    /** The survey's result; its failure as the walk threw it. */
+    private static GroupPlan.Survey surveyed(FutureTask<GroupPlan.Survey> survey) throws IOException {
+        try {
+            return survey.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while the folder was walked");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IOException(e.getCause());
         }
     }
 
@@ -195,16 +221,19 @@ public final class Upload {
     }
 
     /**
-     * The folder archived group by group into the entry, the one way from a folder to a store. A
-     * group whose tar is one of the base's (by its sha256, never by names, sizes or mtimes) is
-     * reused when the store can; any other is compressed and sent. With a base, each group's tar is
-     * made twice when it is sent: once to learn its digest, once into the compressor (the digest
-     * recorded is the second's, so it always names the bytes sent).
+     * The folder archived group by group into the entry, the one way from a folder to a store: cut
+     * where the plan says (the base's level kept), each group reused from the base or sent
+     * (GroupWriter).
      */
     public static Written write(Path folder, Compression compression, Optional<Base> base, Store.EntryWrite entry, Meter meter)
             throws IOException {
-        GroupPlan plan = compression == Compression.NONE ? GroupPlan.single()
-                : GroupPlan.of(folder, base.map(Base::level).orElse(-1));
+        return write(folder, compression, compression == Compression.NONE ? null : GroupPlan.survey(folder), base, entry, meter);
+    }
+
+    /** write, with the folder's survey made already (null for --compression none: one group). */
+    static Written write(Path folder, Compression compression, GroupPlan.Survey survey, Optional<Base> base,
+            Store.EntryWrite entry, Meter meter) throws IOException {
+        GroupPlan plan = survey == null ? GroupPlan.single() : survey.plan(base.map(Base::level).orElse(-1));
         var reusable = new HashMap<String, Store.StoredGroup>();
         base.flatMap(Base::groups).filter(groups -> groups.compression() == compression)
                 .ifPresent(groups -> groups.groups().forEach(g -> {
@@ -212,83 +241,15 @@ public final class Upload {
                         reusable.putIfAbsent(g.group().diffId(), g);
                     }
                 }));
-        var diffIds = new ArrayList<String>();
-        Archive.Stats[] archived = {new Archive.Stats(0, 0, 0, 0, 0)};
-        long[] tarBytes = {0};
-        int[] matched = {0};
-        long skipped = Archive.create(folder, plan, group -> {
-            if (!reusable.isEmpty()) {
-                var probe = new Tap(OutputStream.nullOutputStream());
-                Archive.Stats stats = group.write(probe);
-                String diffId = probe.sha256();
-                Store.StoredGroup same = reusable.get(diffId);
-                if (same != null && entry.reuse(base.get().object(), same)) {
-                    archived[0] = archived[0].plus(stats);
-                    tarBytes[0] += probe.bytes;
-                    diffIds.add(diffId);
-                    return;
-                }
-                if (same != null) {
-                    matched[0]++;
-                }
-            }
-            var stored = new Tap(meter.watch(keepOpen(entry.beginGroup())));
-            Tap tar;
-            Archive.Stats stats;
-            try (OutputStream compressed = compression.compress(keepOpen(stored))) {
-                tar = new Tap(compressed);
-                stats = group.write(tar);
-            }
-            String diffId = tar.sha256();
-            entry.endGroup(new Store.Group(diffId, tar.bytes, stored.sha256(), stored.bytes));
-            archived[0] = archived[0].plus(stats);
-            tarBytes[0] += tar.bytes;
-            diffIds.add(diffId);
-        });
-        var a = archived[0];
-        return new Written(new Archive.Stats(a.files(), a.directories(), a.links(), a.bytes(), skipped), tarBytes[0], diffIds,
-                plan.level(), matched[0]);
-    }
-
-    /** Counts and digests (sha256) the bytes on their way to out. */
-    private static final class Tap extends FilterOutputStream {
-        private final MessageDigest digest = Digests.sha256();
-        private long bytes;
-
-        Tap(OutputStream out) {
-            super(out);
+        if (!reusable.isEmpty()) {
+            entry.expect(base.get().object(), base.get().groups().get());
         }
-
-        /** The digest of what was written; once, at the end (it resets the digest). */
-        String sha256() {
-            return Digests.hex(digest.digest());
+        try (var writer = new GroupWriter(compression, entry, meter, base.map(Base::object).orElse(null), reusable)) {
+            long skipped = Archive.create(folder, plan, writer::accept);
+            writer.finish();
+            var a = writer.archived();
+            return new Written(new Archive.Stats(a.files(), a.directories(), a.links(), a.bytes(), skipped), writer.tarBytes(),
+                    writer.diffIds(), plan.level(), writer.matched());
         }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-            bytes += len;
-            digest.update(b, off, len);
-        }
-    }
-
-    /** The compressor's close ends its frame; the store's stream stays open until the upload commits. */
-    private static OutputStream keepOpen(OutputStream out) {
-        return new FilterOutputStream(out) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                out.flush();
-            }
-        };
     }
 }

@@ -66,6 +66,14 @@ public interface Store extends Closeable {
         /** Ends the group begun last: what it holds. */
         void endGroup(Group group) throws IOException;
 
+        /** A whole group compressed in memory, as beginGroup, a write and endGroup would put it; a store may do better. */
+        default void putGroup(Group group, byte[] bytes) throws IOException {
+            OutputStream out = beginGroup();
+            out.write(bytes);
+            out.flush();
+            endGroup(group);
+        }
+
         /**
          * Makes a group of the base entry (found in this store) part of this entry without sending
          * its bytes again. Returns false when the store cannot, for this group or at all; the caller
@@ -74,6 +82,9 @@ public interface Store extends Closeable {
         default boolean reuse(StoredObject base, StoredGroup group) throws IOException {
             return false;
         }
+
+        /** Says, before the first group, which base's groups reuse may be asked for: a store may check them all at once. */
+        default void expect(StoredObject base, Groups groups) throws IOException {}
 
         /**
          * Makes the entry visible at its path only if nothing is there yet, as PendingWrite.commit;

@@ -27,15 +27,21 @@ final class ChunkedBlobUpload extends PartStream {
     private final RegistryClient registry;
     private final ExecutorService sender = Executors.newSingleThreadExecutor(DaemonThreads.named("blob-upload"));
     /** Two buffers: one travels while the other fills. */
-    private final ArrayDeque<byte[]> free = new ArrayDeque<>(List.of(new byte[CHUNK], new byte[CHUNK]));
+    private final ArrayDeque<byte[]> free;
     private URI location;
     private long sent;
     private Future<?> inFlight;
     private byte[] travelling;
 
     ChunkedBlobUpload(RegistryClient registry) throws IOException {
+        this(registry, List.of(new byte[CHUNK], new byte[CHUNK]));
+    }
+
+    /** An upload into the two buffers given (of CHUNK bytes), which an image's layers pass on from one to the next. */
+    ChunkedBlobUpload(RegistryClient registry, List<byte[]> buffers) throws IOException {
         super(CHUNK);
         this.registry = registry;
+        this.free = new ArrayDeque<>(buffers);
         this.location = registry.startUpload();
     }
 

@@ -296,6 +296,8 @@ public final class OciStore implements Store {
         var registry = client(true);
         return new EntryWrite() {
             private final List<Group> layers = new ArrayList<>();
+            /** The chunk buffers, made at the first big layer and passed on to the next. */
+            private List<byte[]> buffers;
             private ChunkedBlobUpload blob;
             private int groupsSent;
             private long bytesSent;
@@ -304,8 +306,20 @@ public final class OciStore implements Store {
 
             @Override
             public OutputStream beginGroup() throws IOException {
-                blob = new ChunkedBlobUpload(registry);
+                if (buffers == null) {
+                    buffers = List.of(new byte[ChunkedBlobUpload.CHUNK], new byte[ChunkedBlobUpload.CHUNK]);
+                }
+                blob = new ChunkedBlobUpload(registry, buffers);
                 return blob;
+            }
+
+            /** A group in memory goes up in one request, unless the repository has its blob already. */
+            @Override
+            public void putGroup(Group group, byte[] bytes) throws IOException {
+                pushSmallBlob(registry, bytes, "sha256:" + group.sha256());
+                layers.add(group);
+                groupsSent++;
+                bytesSent += group.size();
             }
 
             @Override
@@ -317,9 +331,25 @@ public final class OciStore implements Store {
                 bytesSent += group.size();
             }
 
+            /** Whether the repository has each of the base's layers, asked LIST_READERS at a time before the walk. */
+            private final Map<String, Future<Boolean>> present = new java.util.HashMap<>();
+            private ExecutorService heads;
+
+            @Override
+            public void expect(StoredObject base, Groups groups) {
+                heads = Executors.newFixedThreadPool(LIST_READERS, DaemonThreads.named("oci-head"));
+                for (StoredGroup group : groups.groups()) {
+                    String digest = "sha256:" + group.group().sha256();
+                    present.computeIfAbsent(digest, d -> heads.submit(() -> registry.headBlob(d)));
+                }
+            }
+
+            /** The layer is the base's, referenced by the new manifest, once a HEAD says the repository still has it. */
             @Override
             public boolean reuse(StoredObject base, StoredGroup group) throws IOException {
-                if (!registry.headBlob("sha256:" + group.group().sha256())) {
+                String digest = "sha256:" + group.group().sha256();
+                Future<Boolean> head = present.get(digest);
+                if (!(head == null ? registry.headBlob(digest) : answer(head))) {
                     return false;
                 }
                 layers.add(group.group());
@@ -345,11 +375,25 @@ public final class OciStore implements Store {
 
             @Override
             public void close() {
+                if (heads != null) {
+                    heads.shutdownNow();
+                }
                 if (blob != null) {
                     blob.cancel();
                 }
             }
         };
+    }
+
+    private static boolean answer(Future<Boolean> head) throws IOException {
+        try {
+            return head.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while asking for a layer");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        }
     }
 
     /** Pushes the config and tags the manifest of an image whose layers the registry has. */

@@ -1,0 +1,298 @@
+package lib.cli;
+
+import java.io.Closeable;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.security.MessageDigest;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import lib.archive.Archive;
+import lib.archive.Compression;
+import lib.archive.Meter;
+import lib.common.DaemonThreads;
+import lib.common.Digests;
+import lib.store.Store;
+
+/**
+ * Takes an entry's groups from the archive's walk and puts each into the store: reused from the
+ * base when its tar is one of the base's (by its sha256, never by names, sizes or mtimes), or
+ * compressed and sent.
+ *
+ * <p>Most groups are small: their tar is made in memory and, on a thread of their own, digested
+ * and, unless the base has it, compressed with a one-shot compressor, as many at once as there are
+ * cores; they reach the store in the walk's order. One frame per group is too small for zstd's own
+ * workers to share, so this is what keeps every core busy. A big group waits for those before it,
+ * then streams through the compressor, whose workers share it out; with a base, its tar is made
+ * twice when it is sent, once to learn its digest and once to compress it (the digest recorded is
+ * the second's, so it names the bytes sent). Memory: the groups in flight, each at most SMALL and
+ * its compressed copy.
+ */
+final class GroupWriter implements Closeable {
+
+    /** A group whose tar is at most this long is made in memory and compressed on a thread of its own. */
+    static final int SMALL = 4 << 20;
+
+    private final Compression compression;
+    private final Store.EntryWrite entry;
+    private final Meter meter;
+    private final Store.StoredObject base;
+    private final Map<String, Store.StoredGroup> reusable;
+    private final int parallel = Runtime.getRuntime().availableProcessors();
+    private final ExecutorService compressors;
+    /** Digests a big group's tar and compressed bytes beside the thread that reads the files and feeds the compressor. */
+    private final ExecutorService hasher;
+    private final Compression.Frames frames;
+    private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+    private final List<String> diffIds = new ArrayList<>();
+    private Archive.Stats archived = new Archive.Stats(0, 0, 0, 0, 0);
+    private long tarBytes;
+    private int matched;
+
+    /** A small group made in memory, being digested and compressed. */
+    private record InFlight(Archive.Stats stats, Buffer tar, Future<Done> done) {}
+
+    /** A small group digested: its tar's sha256, and unless the base has it, its compressed bytes and their sha256. */
+    private record Done(String diffId, byte[] compressed, String sha256) {}
+
+    /** base is the base entry and reusable its groups by diff_id (empty when there is none to take from). */
+    GroupWriter(Compression compression, Store.EntryWrite entry, Meter meter, Store.StoredObject base,
+            Map<String, Store.StoredGroup> reusable) {
+        this.compression = compression;
+        this.entry = entry;
+        this.meter = meter;
+        this.base = base;
+        this.reusable = reusable;
+        this.compressors = Executors.newFixedThreadPool(parallel, DaemonThreads.named("group-compressor"));
+        this.hasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
+        this.frames = compression.frames();
+    }
+
+    void accept(Archive.Group group) throws IOException {
+        if (group.estimatedTarBytes() <= SMALL) {
+            // This thread reads the files; the digests and the compression are the compressors' work.
+            var buffer = new Buffer((int) group.estimatedTarBytes());
+            Archive.Stats stats = group.write(buffer);
+            inFlight.add(new InFlight(stats, buffer, compressors.submit(() -> {
+                String diffId = sha256(buffer.bytes(), buffer.length());
+                if (reusable.containsKey(diffId)) {
+                    return new Done(diffId, null, null); // the base's, unless the store cannot take it
+                }
+                byte[] compressed = compression.compressWhole(buffer.bytes(), buffer.length());
+                return new Done(diffId, compressed, sha256(compressed, compressed.length));
+            })));
+            drain(parallel);
+            return;
+        }
+        drain(0); // the entry takes its groups in the walk's order
+        if (!reusable.isEmpty()) {
+            var probe = new Tap(OutputStream.nullOutputStream(), hasher);
+            Archive.Stats stats = group.write(probe);
+            String diffId = probe.sha256();
+            if (reused(diffId)) {
+                added(stats, probe.bytes, diffId);
+                return;
+            }
+        }
+        try (var stored = new Tap(meter.watch(keepOpen(entry.beginGroup())), hasher); var tar = new Tap(null, hasher)) {
+            tar.to(frames.begin(keepOpen(stored)));
+            Archive.Stats stats = group.write(tar);
+            frames.end();
+            String diffId = tar.sha256();
+            entry.endGroup(new Store.Group(diffId, tar.bytes, stored.sha256(), stored.bytes));
+            added(stats, tar.bytes, diffId);
+        }
+    }
+
+    /** Whether the group of this digest was taken from the base; one the base has but the store cannot take is counted. */
+    private boolean reused(String diffId) throws IOException {
+        Store.StoredGroup same = reusable.get(diffId);
+        if (same == null) {
+            return false;
+        }
+        if (entry.reuse(base, same)) {
+            return true;
+        }
+        matched++;
+        return false;
+    }
+
+    private static String sha256(byte[] bytes, int length) {
+        var digest = Digests.sha256();
+        digest.update(bytes, 0, length);
+        return Digests.hex(digest.digest());
+    }
+
+    private void added(Archive.Stats stats, long bytes, String diffId) {
+        archived = archived.plus(stats);
+        tarBytes += bytes;
+        diffIds.add(diffId);
+    }
+
+    /**
+     * Puts the oldest groups in flight into the entry, in the walk's order, waiting for their digest
+     * and compression, until at most keep are left. One the base has is reused; if the store cannot
+     * take it after all, it is compressed here and sent.
+     */
+    private void drain(int keep) throws IOException {
+        while (inFlight.size() > keep) {
+            InFlight group = inFlight.poll();
+            Done done = await(group.done());
+            int tarLength = group.tar().length();
+            if (done.compressed() == null) {
+                if (reused(done.diffId())) {
+                    added(group.stats(), tarLength, done.diffId());
+                    continue;
+                }
+                byte[] compressed = compression.compressWhole(group.tar().bytes(), tarLength);
+                done = new Done(done.diffId(), compressed, sha256(compressed, compressed.length));
+            }
+            entry.putGroup(new Store.Group(done.diffId(), tarLength, done.sha256(), done.compressed().length), done.compressed());
+            meter.sent(done.compressed().length);
+            added(group.stats(), tarLength, done.diffId());
+        }
+    }
+
+    /** Sends what is still in flight; then what was written is complete. */
+    void finish() throws IOException {
+        drain(0);
+    }
+
+    Archive.Stats archived() {
+        return archived;
+    }
+
+    long tarBytes() {
+        return tarBytes;
+    }
+
+    List<String> diffIds() {
+        return diffIds;
+    }
+
+    int matched() {
+        return matched;
+    }
+
+    @Override
+    public void close() throws IOException {
+        compressors.shutdownNow();
+        hasher.shutdownNow();
+        frames.close();
+    }
+
+    /** A group's tar in memory, grown as needed. */
+    private static final class Buffer extends OutputStream {
+        private byte[] bytes;
+        private int length;
+
+        Buffer(int capacity) {
+            bytes = new byte[Math.max(capacity, 1024)];
+        }
+
+        byte[] bytes() {
+            return bytes;
+        }
+
+        int length() {
+            return length;
+        }
+
+        @Override
+        public void write(int b) {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            if (length + len > bytes.length) {
+                bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + len));
+            }
+            System.arraycopy(b, off, bytes, length, len);
+            length += len;
+        }
+    }
+
+    /**
+     * Counts the bytes on their way to out, and digests them (sha256) on the hasher's thread: each
+     * write is copied and handed over, at most a few at a time, so that memory stays bounded.
+     */
+    private static final class Tap extends FilterOutputStream {
+        private static final int QUEUED = 4;
+        private final MessageDigest digest = Digests.sha256();
+        private final ExecutorService hasher;
+        private final ArrayDeque<Future<?>> queued = new ArrayDeque<>();
+        private long bytes;
+
+        Tap(OutputStream out, ExecutorService hasher) {
+            super(out);
+            this.hasher = hasher;
+        }
+
+        /** The digest of what was written; once, at the end (it resets the digest). */
+        String sha256() throws IOException {
+            return Digests.hex(await(hasher.submit((Callable<byte[]>) digest::digest)));
+        }
+
+        /** Where the bytes go, for a tap made before its destination. */
+        void to(OutputStream destination) {
+            out = destination;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            bytes += len;
+            byte[] copy = Arrays.copyOfRange(b, off, off + len);
+            queued.add(hasher.submit(() -> digest.update(copy)));
+            while (queued.size() > QUEUED) {
+                await(queued.poll());
+            }
+        }
+
+        @Override
+        public void close() {
+            // out is the store's or the compressor's, closed by its owner
+        }
+    }
+
+    private static <T> T await(Future<T> future) throws IOException {
+        try {
+            return future.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while digesting");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        }
+    }
+
+    /** A frame's close ends it; the store's stream stays open until the upload commits. */
+    private static OutputStream keepOpen(OutputStream out) {
+        return new FilterOutputStream(out) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+            }
+
+            @Override
+            public void close() throws IOException {
+                out.flush();
+            }
+        };
+    }
+}
