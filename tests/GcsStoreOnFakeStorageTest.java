@@ -103,6 +103,39 @@ class GcsStoreOnFakeStorageTest {
         return names;
     }
 
+    /**
+     * GCS copies no group on its side (no compose nor rewrite proven on the fake): a save with a
+     * base sends every group, counts those the base had, and its entry restores whole.
+     */
+    @Test
+    void aSaveWithABaseSendsEveryGroupAndCountsTheOnesTheBaseHad() throws Exception {
+        Path cache = tmp.resolve("cache");
+        Fixtures.richTree(cache, 0);
+        for (int i = 0; i < 6; i++) {
+            Fixtures.writeRandom(cache.resolve("jars/lib-" + i + ".jar"), 700 * 1024, 40 + i);
+        }
+        upload("ci/m2-base", cache, Compression.ZSTD);
+        var object = store.find("ci/m2-base").orElseThrow();
+        var groups = store.groups(object);
+        assertTrue(groups.isPresent() && groups.get().groups().size() > 1, "an entry of several groups: " + groups);
+        var base = new Upload.Base("m2-base", object, groups);
+
+        Upload.Written written;
+        Store.Sent sent;
+        try (Store.EntryWrite next = store.createEntry("ci/m2-next", Compression.ZSTD)) {
+            written = Upload.write(cache, Compression.ZSTD, Optional.of(base), next, new Meter("uploading", quiet(), System::nanoTime));
+            assertTrue(next.commit(written.description("next", null), written.level()));
+            sent = next.sent();
+        }
+
+        assertEquals(0, sent.groupsReused());
+        assertEquals(groups.get().groups().size(), sent.groupsSent());
+        assertEquals(groups.get().groups().size(), written.matched(), "every group was the base's, and was sent all the same");
+        Path restored = tmp.resolve("restored");
+        restore("ci/m2-next", restored);
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+    }
+
     @Test
     void aTreeGoesUpInSeveralResumableChunksAndRestoresWithItsDigestChecked() throws Exception {
         Path cache = tmp.resolve("cache");

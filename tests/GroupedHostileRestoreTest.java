@@ -100,9 +100,9 @@ class GroupedHostileRestoreTest {
         try (Store.EntryWrite write = store.createEntry(name, Compression.ZSTD)) {
             long tarBytes = 0;
             for (Frame frame : frames) {
-                try (OutputStream out = write.beginGroup()) {
-                    out.write(frame.compressed());
-                }
+                OutputStream out = write.beginGroup(); // the store's own stream: never closed by the caller
+                out.write(frame.compressed());
+                out.flush();
                 write.endGroup(frame.group());
                 tarBytes += frame.tar().length;
             }

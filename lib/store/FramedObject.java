@@ -2,7 +2,6 @@ package lib.store;
 
 import java.io.EOFException;
 import java.io.FilterInputStream;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -65,7 +64,7 @@ public final class FramedObject {
                 if (compression == Compression.NONE && !groups.isEmpty()) {
                     throw new IllegalStateException("an uncompressed entry is one stream, one group");
                 }
-                return keepOpen(pending.stream());
+                return pending.stream();
             }
 
             @Override
@@ -302,20 +301,5 @@ public final class FramedObject {
         public void close() {
             // the object's stream goes on to the next group
         }
-    }
-
-    /** The group's stream ends with its compressor's frame; the object's stream stays open for the next one. */
-    private static OutputStream keepOpen(OutputStream out) {
-        return new FilterOutputStream(out) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                out.flush();
-            }
-        };
     }
 }

@@ -60,7 +60,7 @@ public interface Store extends Closeable {
      * commit discards what was written.
      */
     interface EntryWrite extends Closeable {
-        /** The stream the next group's compressed bytes go to; endGroup says when it is complete. */
+        /** The stream the next group's compressed bytes go to; endGroup says when it is complete. The caller never closes it. */
         OutputStream beginGroup() throws IOException;
 
         /** Ends the group begun last: what it holds. */

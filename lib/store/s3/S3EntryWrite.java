@@ -1,6 +1,5 @@
 package lib.store.s3;
 
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -79,7 +78,7 @@ final class S3EntryWrite implements Store.EntryWrite {
     @Override
     public OutputStream beginGroup() throws IOException {
         closeRun();
-        return keepOpen(upload.stream());
+        return upload.stream();
     }
 
     @Override
@@ -176,20 +175,5 @@ final class S3EntryWrite implements Store.EntryWrite {
     @Override
     public void close() {
         upload.close();
-    }
-
-    /** The compressor's close ends its frame; the upload's stream stays open for the next group. */
-    private static OutputStream keepOpen(OutputStream out) {
-        return new FilterOutputStream(out) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                out.flush();
-            }
-        };
     }
 }
