@@ -33,8 +33,8 @@ public interface Store extends Closeable {
     /**
      * What an entry says of itself beyond its bytes, for a store that records more than them (an OCI
      * image's config and annotations); the other stores ignore it. key is the cache key it was made
-     * for; tarBytes and tarSha256 are the uncompressed tar's size and sha256 (an image's diff_id, null
-     * unless the write asked for it, see needsTarDigest); files counts the files it holds;
+     * for; tarBytes is the uncompressed tar's size (all groups'), tarSha256 its sha256 when it is one
+     * group (an image's one diff_id; null for an entry of several); files counts the files it holds;
      * expiresAfter is the quay.expires-after label an image gets (null for none).
      */
     record Description(String key, Instant created, long tarBytes, String tarSha256, long files, String expiresAfter) {}
@@ -106,11 +106,6 @@ public interface Store extends Closeable {
     /** A write under way: nothing is visible at the path until commit, and close without commit discards it. */
     interface PendingWrite extends Closeable {
         OutputStream stream();
-
-        /** Whether commit needs Description.tarSha256, the digest of the uncompressed tar (it costs a pass of sha256). */
-        default boolean needsTarDigest() {
-            return false;
-        }
 
         /**
          * Makes the object visible at its path only if nothing is there yet. Returns false, leaving

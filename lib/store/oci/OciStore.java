@@ -256,11 +256,6 @@ public final class OciStore implements Store {
             }
 
             @Override
-            public boolean needsTarDigest() {
-                return true; // an image config lists its layers' uncompressed digests
-            }
-
-            @Override
             public boolean commit(Contents contents, Description description) throws IOException {
                 blob.flushChunks();
                 // A registry has no conditional manifest PUT: this check, just before it, is all there is.
