@@ -1,6 +1,5 @@
 package lib.archive;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -249,7 +248,7 @@ public final class SafeRestore {
      * pipeline for them all, so that no group waits for its first bytes), into one tar reader.
      */
     private void extract(Groups groups, boolean concatenated) throws IOException {
-        var decompressing = new Decompressing(groups);
+        var decompressing = new DecompressedGroups(groups);
         try (InputStream decompressed = new ReadAhead(decompressing, Compression.BUFFER)) {
             extractTar(decompressed, concatenated);
         } catch (HostileArchive | Meter.DigestMismatch | TargetFailure e) {
@@ -262,115 +261,6 @@ public final class SafeRestore {
             }
             // What is left is the decompressor or tar refusing the bytes: say which format it was.
             throw new IOException(decompressing.archive() + " is corrupt or truncated: " + Reason.of(e), e);
-        }
-    }
-
-    /**
-     * The groups' tars, each decompressed by what its first bytes say, one after the other. Each
-     * group's stored stream is read to its end, so that the digest check around it runs.
-     */
-    private static final class Decompressing extends InputStream {
-        private static final int BUFFER = 256 * 1024;
-        private final Groups groups;
-        private StoreStream stored;
-        private InputStream buffered;
-        private InputStream current;
-        private volatile Compression compression = Compression.NONE;
-        private volatile IOException storeFailure; // set on the read-ahead thread, read on this one
-        private boolean ended;
-
-        Decompressing(Groups groups) {
-            this.groups = groups;
-        }
-
-        String archive() {
-            return compression == Compression.NONE ? "the uncompressed archive" : "the " + compression.label() + " archive";
-        }
-
-        boolean isStoreFailure(IOException e) {
-            return e == storeFailure;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            while (!ended) {
-                if (current == null && !open()) {
-                    ended = true;
-                    break;
-                }
-                int n = current.read(b, off, len);
-                if (n != 0 || len == 0) {
-                    if (n > 0) {
-                        return n;
-                    }
-                    // The decompressor is done: what follows its frame in the group is read too.
-                    buffered.transferTo(OutputStream.nullOutputStream());
-                    current.close();
-                    current = null;
-                }
-            }
-            return -1;
-        }
-
-        private boolean open() throws IOException {
-            InputStream next;
-            try {
-                next = groups.next();
-            } catch (IOException e) {
-                storeFailure = e;
-                throw e;
-            }
-            if (next == null) {
-                return false;
-            }
-            stored = new StoreStream(next, this);
-            buffered = new BufferedInputStream(stored, BUFFER);
-            compression = Compression.detect((BufferedInputStream) buffered);
-            current = compression.decompress(buffered);
-            return true;
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (current != null) {
-                current.close();
-            }
-        }
-    }
-
-    /** A group's stored stream, telling what it threw, so that a store's failure is not called a corrupt archive. */
-    private static final class StoreStream extends java.io.FilterInputStream {
-        private final Decompressing owner;
-
-        StoreStream(InputStream in, Decompressing owner) {
-            super(in);
-            this.owner = owner;
-        }
-
-        @Override
-        public int read() throws IOException {
-            try {
-                return super.read();
-            } catch (IOException e) {
-                owner.storeFailure = e;
-                throw e;
-            }
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            try {
-                return super.read(b, off, len);
-            } catch (IOException e) {
-                owner.storeFailure = e;
-                throw e;
-            }
         }
     }
 

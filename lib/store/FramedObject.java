@@ -1,7 +1,6 @@
 package lib.store;
 
 import java.io.EOFException;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -14,6 +13,7 @@ import java.util.Optional;
 import java.util.function.UnaryOperator;
 import lib.archive.Compression;
 import lib.archive.Meter;
+import lib.common.BulkInputStream;
 import lib.common.Digests;
 
 /**
@@ -257,21 +257,19 @@ public final class FramedObject {
         };
     }
 
-    /** The next length bytes of a stream, which stays open; ending early is an error, not a short group. */
-    private static final class Slice extends FilterInputStream {
+    /**
+     * The next length bytes of a stream, which stays open; ending early is an error, not a short
+     * group. Its skip reads (InputStream's), so every byte passes the digest around it.
+     */
+    private static final class Slice extends BulkInputStream {
+        private final InputStream in;
         private long left;
         private final String path;
 
         Slice(InputStream in, long length, String path) {
-            super(in);
+            this.in = in;
             this.left = length;
             this.path = path;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
@@ -285,21 +283,6 @@ public final class FramedObject {
             }
             left -= n;
             return n;
-        }
-
-        @Override
-        public long skip(long n) throws IOException {
-            return Math.max(read(new byte[(int) Math.min(Math.max(n, 0), 64 * 1024)]), 0);
-        }
-
-        @Override
-        public int available() {
-            return 0;
-        }
-
-        @Override
-        public void close() {
-            // the object's stream goes on to the next group
         }
     }
 }
