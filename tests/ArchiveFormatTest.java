@@ -105,6 +105,28 @@ class ArchiveFormatTest {
         assertEquals(0, first.length % 10240);
     }
 
+    /**
+     * A group is made in arrays reused from group to group: what an earlier group left there (here,
+     * all ones) must not show through, in the padding of a PAX header or anywhere else, or a group
+     * would not have the same bytes, and the same diff_id, from one save to the next.
+     */
+    @Test
+    void aGroupsBytesDoNotDependOnTheArrayItIsMadeIn() throws Exception {
+        Path root = tree();
+        byte[][] made = new byte[2][];
+        for (int i = 0; i < 2; i++) {
+            byte[] spare = new byte[1 << 20];
+            java.util.Arrays.fill(spare, (byte) (i == 0 ? 0 : 0xFF));
+            int round = i;
+            Archive.create(root, lib.archive.GroupPlan.single(), group -> {
+                Archive.InMemory tar = group.inMemory(spare);
+                made[round] = java.util.Arrays.copyOf(tar.bytes(), tar.length());
+            });
+        }
+        assertArrayEquals(made[0], made[1]);
+        assertArrayEquals(archive(root), made[0], "the same bytes as streamed");
+    }
+
     /** A sparse file costs no disk, and the archive is stopped once its headers are out. */
     @Test
     void aFileOf8GiBOrMoreHasItsSizeInAPaxRecord() throws Exception {

@@ -133,7 +133,7 @@ class FileChangedWhileReadTest {
         }
         var requests = vm.eventRequestManager();
         var prepare = requests.createClassPrepareRequest();
-        prepare.addClassFilter("lib.archive.Archive");
+        prepare.addClassFilter("lib.archive.Archive$TarWriter");
         prepare.enable();
         vm.resume();
         events:

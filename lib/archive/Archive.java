@@ -17,11 +17,12 @@ import java.util.Map;
 
 /**
  * Writes a folder as PAX tar streams: regular files of any size, directories (empty ones too),
- * permission bits, mtimes, symlinks with their targets as written, hardlinks within the folder
- * and UTF-8 names. Entries are relative ("a/b.txt", "a/"), children in name order, so the same
+ * permission bits, mtimes, symlinks with their targets as written, hardlinks within a group
+ * (the plan never cuts between two names of one inode) and UTF-8 names. Entries are relative ("a/b.txt", "a/"), children in name order, so the same
  * tree gives the same archive. The walk is cut into groups where a GroupPlan says; each group is a
  * complete tar of its own, written as often as its caller asks (once to learn its digest, once
- * more to compress it), the same bytes every time while its files are unchanged. Headers and file
+ * more to compress it) and on whichever thread, the same bytes every time while its files are
+ * unchanged. Headers and file
  * contents go into one large buffer that is handed on whole, so the compressor sees few large
  * writes whatever the files' sizes. A file that changes while it is read fails the archive, which
  * is never stored with a cut or mixed copy.
@@ -48,26 +49,13 @@ public final class Archive {
     /** tar's record: archives end on a multiple of it, as GNU tar and commons-compress end theirs. */
     private static final int RECORD = 20 * TarHeader.BLOCK;
 
-    private final byte[] buffer = new byte[Compression.BUFFER];
-    private final ByteBuffer view = ByteBuffer.wrap(buffer);
-    private final TarHeader header = new TarHeader();
-    /** First archived name of each multiply-linked inode, so later names become hardlinks. */
-    private final Map<Object, String> linkedInodes = new HashMap<>();
-    private OutputStream out;
-    private int used;
-    private long written;
-    private long files;
-    private long directories;
-    private long links;
-    private long bytes;
-
     private Archive() {}
 
     /** An entry as the walk saw it, written from that sight (a file that changed since fails the write). */
     private record Entry(Path path, String name, FileStat stat) {}
 
     /** One group of entries in walk order, written as a complete tar. */
-    public final class Group {
+    public static final class Group {
         private final List<Entry> entries;
 
         private Group(List<Entry> entries) {
@@ -84,19 +72,35 @@ public final class Archive {
             return bytes;
         }
 
-        /** Writes the group as a complete tar stream to out, without closing out. */
+        /**
+         * Writes the group as a complete tar stream to out, without closing out. Any thread may
+         * write any group, several at once: each write has a writer of its own.
+         */
         public Stats write(OutputStream out) throws IOException {
-            Archive archive = Archive.this;
-            archive.out = out;
-            archive.written = 0;
-            archive.files = archive.directories = archive.links = archive.bytes = 0;
-            for (Entry entry : entries) {
-                archive.add(entry);
-            }
-            archive.end();
-            return new Stats(archive.files, archive.directories, archive.links, archive.bytes, 0);
+            var writer = new TarWriter(BUFFERS.get(), out);
+            writer.write(entries);
+            return writer.stats();
+        }
+
+        /**
+         * The group's tar in one array, made on the calling thread: no buffer between the files and
+         * the array. The array is spare when that is long enough (a caller's, reused from group to
+         * group), else a new one.
+         */
+        public InMemory inMemory(byte[] spare) throws IOException {
+            long estimate = estimatedTarBytes();
+            byte[] buffer = spare != null && spare.length >= estimate ? spare : new byte[(int) Math.min(Integer.MAX_VALUE - 16, estimate)];
+            var writer = new TarWriter(buffer, null);
+            writer.write(entries);
+            return new InMemory(writer.buffer, writer.used, writer.stats());
         }
     }
+
+    /** A group's tar: its first length bytes. */
+    public record InMemory(byte[] bytes, int length, Stats stats) {}
+
+    /** The buffer a thread writes groups through to a stream, reused from group to group. */
+    private static final ThreadLocal<byte[]> BUFFERS = ThreadLocal.withInitial(() -> new byte[Compression.BUFFER]);
 
     /** Writes the folder's content to out as one tar stream, without closing out. */
     public static Stats create(Path folder, OutputStream out) throws IOException {
@@ -107,153 +111,217 @@ public final class Archive {
 
     /** Walks the folder, handing each group to sink as the plan cuts them; returns how many entries were skipped. */
     public static long create(Path folder, GroupPlan plan, GroupSink sink) throws IOException {
-        var archive = new Archive();
+        return create(visitor -> Walk.walk(folder, visitor), plan, sink);
+    }
+
+    /** create, from the entries the survey's walk saw rather than a walk of its own. */
+    public static long create(GroupPlan.Survey survey, GroupPlan plan, GroupSink sink) throws IOException {
+        return create(survey::entries, plan, sink);
+    }
+
+    private static long create(Walk.Source entries, GroupPlan plan, GroupSink sink) throws IOException {
         var group = new ArrayList<Entry>();
         long[] skipped = {0};
         int[] handed = {0};
-        Walk.walk(folder, (path, name, stat) -> {
+        entries.walk((path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
             if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
                 skipped[0]++; // sockets, fifos and devices have no place in a dependency cache
                 return;
             }
             if (plan.cutsBefore(name) && !group.isEmpty()) {
-                sink.accept(archive.new Group(List.copyOf(group)));
+                sink.accept(new Group(List.copyOf(group)));
                 group.clear();
                 handed[0]++;
             }
             group.add(new Entry(path, name, stat));
             if (plan.cutsAfter(name)) {
-                sink.accept(archive.new Group(List.copyOf(group)));
+                sink.accept(new Group(List.copyOf(group)));
                 group.clear();
                 handed[0]++;
             }
         });
         if (!group.isEmpty() || handed[0] == 0) { // an empty folder is one empty tar
-            sink.accept(archive.new Group(List.copyOf(group)));
+            sink.accept(new Group(List.copyOf(group)));
         }
         return skipped[0];
     }
 
-    private void add(Entry entry) throws IOException {
-        FileStat stat = entry.stat();
-        String name = entry.name();
-        Path path = entry.path();
-        byte type;
-        byte[] link = null;
-        long size = 0;
-        switch (stat.mode() & FileStat.TYPE) {
-            case FileStat.DIRECTORY -> type = TarHeader.DIRECTORY;
-            case FileStat.SYMLINK -> {
-                type = TarHeader.SYMLINK;
-                link = Files.readSymbolicLink(path).toString().getBytes(StandardCharsets.UTF_8);
-            }
-            default -> {
-                link = firstNameOfInode(stat, name);
-                type = link == null ? TarHeader.FILE : TarHeader.HARDLINK;
-                size = link == null ? stat.size() : 0;
-            }
-        }
-        byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
-        reserve(TarHeader.room(nameBytes, link));
-        used = header.encode(buffer, used, type, nameBytes, link, stat.mode() & 07777,
-                Integer.toUnsignedLong(stat.uid()), Integer.toUnsignedLong(stat.gid()), size,
-                stat.mtime());
-        switch (type) {
-            case TarHeader.FILE -> {
-                copyContent(path, stat, name);
-                bytes += size;
-                files++;
-            }
-            case TarHeader.DIRECTORY -> directories++;
-            default -> links++;
-        }
-    }
-
     /**
-     * The name this inode was archived under already, as a link target, or null (and it is
-     * remembered). A group written a second time meets its own first names again: still files.
+     * Writes one group's entries as a tar, through buffer: to out when it is full, or, when out is
+     * null, into buffer itself, grown as needed. A writer of its own for each write, so that groups
+     * are written on several threads at once; hard links are looked up within the group only,
+     * where the plan keeps them.
      */
-    private byte[] firstNameOfInode(FileStat stat, String name) {
-        if (stat.nlink() < 2) {
-            return null;
-        }
-        String first = linkedInodes.putIfAbsent(stat.inode(), name);
-        return first == null || first.equals(name) ? null : first.getBytes(StandardCharsets.UTF_8);
-    }
+    private static final class TarWriter {
+        private byte[] buffer;
+        private ByteBuffer view;
+        private final OutputStream out;
+        private final TarHeader header = new TarHeader();
+        /** First archived name of each multiply-linked inode, so later names become hardlinks. */
+        private final Map<Object, String> linkedInodes = new HashMap<>();
+        private int used;
+        private long written;
+        private long files;
+        private long directories;
+        private long links;
+        private long bytes;
 
-    /**
-     * Reads exactly the size the header announced, straight into the buffer, pads to a whole block,
-     * then checks that the file is still as the walk saw it.
-     */
-    private void copyContent(Path path, FileStat stat, String name) throws IOException {
-        long size = stat.size();
-        if (size > 0) {
-            try (FileChannel in = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-                for (long left = size; left > 0; ) {
-                    if (used == buffer.length) {
-                        flush();
-                    }
-                    view.limit((int) Math.min(buffer.length, used + left)).position(used);
-                    int n = in.read(view);
-                    if (n < 0) {
-                        throw changedWhileRead(name, stat, FileStat.of(path));
-                    }
-                    used += n;
-                    left -= n;
+        TarWriter(byte[] buffer, OutputStream out) {
+            this.buffer = buffer;
+            this.view = ByteBuffer.wrap(buffer);
+            this.out = out;
+        }
+
+        void write(List<Entry> entries) throws IOException {
+            for (Entry entry : entries) {
+                add(entry);
+            }
+            end();
+        }
+
+        Stats stats() {
+            return new Stats(files, directories, links, bytes, 0);
+        }
+
+        private void add(Entry entry) throws IOException {
+            FileStat stat = entry.stat();
+            String name = entry.name();
+            Path path = entry.path();
+            byte type;
+            byte[] link = null;
+            long size = 0;
+            switch (stat.mode() & FileStat.TYPE) {
+                case FileStat.DIRECTORY -> type = TarHeader.DIRECTORY;
+                case FileStat.SYMLINK -> {
+                    type = TarHeader.SYMLINK;
+                    link = Files.readSymbolicLink(path).toString().getBytes(StandardCharsets.UTF_8);
+                }
+                default -> {
+                    link = firstNameOfInode(stat, name);
+                    type = link == null ? TarHeader.FILE : TarHeader.HARDLINK;
+                    size = link == null ? stat.size() : 0;
                 }
             }
-            zeros((int) (TarHeader.padded(size) - size));
+            byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
+            reserve(TarHeader.room(nameBytes, link));
+            used = header.encode(buffer, used, type, nameBytes, link, stat.mode() & 07777,
+                    Integer.toUnsignedLong(stat.uid()), Integer.toUnsignedLong(stat.gid()), size,
+                    stat.mtime());
+            switch (type) {
+                case TarHeader.FILE -> {
+                    copyContent(path, stat, name);
+                    bytes += size;
+                    files++;
+                }
+                case TarHeader.DIRECTORY -> directories++;
+                default -> links++;
+            }
         }
-        checkUnchanged(path, stat, name);
-    }
 
-    /**
-     * GNU tar's "file changed as we read it", by one more lstat: a file that grew would otherwise be
-     * stored cut at the size in its header, and one rewritten in place (same size, new mtime) would
-     * mix two versions, either of which breaks the next build (a jar a build daemon is still writing).
-     * Archiving it again is no option: its header and part of its bytes may already be compressed and
-     * sent, and a stream cannot take them back. Nor is starting the whole archive over, as a file
-     * still being written is likely to change again. So the upload fails: its store discards what
-     * was sent without commit, so the store keeps exactly what it held, and the next upload, once
-     * the build has finished writing, stores a whole archive.
-     */
-    private static void checkUnchanged(Path path, FileStat before, String name) throws IOException {
-        FileStat after = FileStat.of(path);
-        if (after.size() != before.size() || !after.mtime().equals(before.mtime())) {
-            throw changedWhileRead(name, before, after);
+        /**
+         * The name this inode was archived under already, as a link target, or null (and it is
+         * remembered). A group written a second time meets its own first names again: still files.
+         */
+        private byte[] firstNameOfInode(FileStat stat, String name) {
+            if (stat.nlink() < 2) {
+                return null;
+            }
+            String first = linkedInodes.putIfAbsent(stat.inode(), name);
+            return first == null || first.equals(name) ? null : first.getBytes(StandardCharsets.UTF_8);
         }
-    }
 
-    private static IOException changedWhileRead(String name, FileStat before, FileStat after) {
-        return new IOException(name + " changed while it was read (" + before.size() + " bytes modified " + before.mtime()
-                + " when the walk saw it, " + after.size() + " bytes modified " + after.mtime()
-                + " after): nothing was stored rather than a cut or mixed copy");
-    }
-
-    /** Two zero blocks end a tar stream, and zeros fill its last record. */
-    private void end() throws IOException {
-        zeros(2 * TarHeader.BLOCK);
-        zeros((int) ((RECORD - (written + used) % RECORD) % RECORD));
-        flush();
-    }
-
-    private void zeros(int count) throws IOException {
-        reserve(count);
-        Arrays.fill(buffer, used, used + count, (byte) 0);
-        used += count;
-    }
-
-    /** Makes room for count bytes (at most the buffer's size) after what is buffered. */
-    private void reserve(int count) throws IOException {
-        if (used + count > buffer.length) {
-            flush();
+        /**
+         * Reads exactly the size the header announced, straight into the buffer, pads to a whole block,
+         * then checks that the file is still as the walk saw it.
+         */
+        private void copyContent(Path path, FileStat stat, String name) throws IOException {
+            long size = stat.size();
+            if (size > 0) {
+                try (FileChannel in = open(path, name)) {
+                    for (long left = size; left > 0; ) {
+                        if (used == buffer.length) {
+                            reserve(1);
+                        }
+                        view.limit((int) Math.min(buffer.length, used + left)).position(used);
+                        int n = in.read(view);
+                        if (n < 0) {
+                            throw changedWhileRead(name, stat, FileStat.of(path));
+                        }
+                        used += n;
+                        left -= n;
+                    }
+                }
+                zeros((int) (TarHeader.padded(size) - size));
+            }
+            checkUnchanged(path, stat, name);
         }
-    }
 
-    private void flush() throws IOException {
-        out.write(buffer, 0, used);
-        written += used;
-        used = 0;
+        /** The file, for reading; one removed since the walk saw it fails the archive, as one that changed does. */
+        private static FileChannel open(Path path, String name) throws IOException {
+            try {
+                return FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new IOException(name + " was removed after the walk saw it: nothing was stored rather than an archive"
+                        + " without it", e);
+            }
+        }
+
+        /**
+         * GNU tar's "file changed as we read it", by one more lstat: a file that grew would otherwise be
+         * stored cut at the size in its header, and one rewritten in place (same size, new mtime) would
+         * mix two versions, either of which breaks the next build (a jar a build daemon is still writing).
+         * Archiving it again is no option: its header and part of its bytes may already be compressed and
+         * sent, and a stream cannot take them back. Nor is starting the whole archive over, as a file
+         * still being written is likely to change again. So the upload fails: its store discards what
+         * was sent without commit, so the store keeps exactly what it held, and the next upload, once
+         * the build has finished writing, stores a whole archive.
+         */
+        private static void checkUnchanged(Path path, FileStat before, String name) throws IOException {
+            FileStat after = FileStat.of(path);
+            if (after.size() != before.size() || !after.mtime().equals(before.mtime())) {
+                throw changedWhileRead(name, before, after);
+            }
+        }
+
+        private static IOException changedWhileRead(String name, FileStat before, FileStat after) {
+            return new IOException(name + " changed while it was read (" + before.size() + " bytes modified " + before.mtime()
+                    + " when the walk saw it, " + after.size() + " bytes modified " + after.mtime()
+                    + " after): nothing was stored rather than a cut or mixed copy");
+        }
+
+        /** Two zero blocks end a tar stream, and zeros fill its last record. */
+        private void end() throws IOException {
+            zeros(2 * TarHeader.BLOCK);
+            zeros((int) ((RECORD - (written + used) % RECORD) % RECORD));
+            if (out != null) {
+                flush();
+            }
+        }
+
+        private void zeros(int count) throws IOException {
+            reserve(count);
+            Arrays.fill(buffer, used, used + count, (byte) 0);
+            used += count;
+        }
+
+        /** Makes room for count bytes (at most the buffer's size) after what is buffered. */
+        private void reserve(int count) throws IOException {
+            if (used + count <= buffer.length) {
+                return;
+            }
+            if (out != null) {
+                flush();
+            } else { // the tar is made in memory, longer than its estimate (long names' PAX headers)
+                buffer = Arrays.copyOf(buffer, Math.max(used + count, 2 * buffer.length));
+                view = ByteBuffer.wrap(buffer);
+            }
+        }
+
+        private void flush() throws IOException {
+            out.write(buffer, 0, used);
+            written += used;
+            used = 0;
+        }
     }
 }

@@ -83,12 +83,21 @@ public enum Compression {
     /**
      * The first length bytes of src as one complete frame (a gzip member), compressed on the
      * calling thread alone: the way a small group is compressed, several at once on several threads.
+     * zstd stores what does not compress in raw blocks (RawZstd).
      */
     public byte[] compressWhole(byte[] src, int length) throws IOException {
         return switch (this) {
             case ZSTD -> {
+                if (!RawZstd.compressible(src, length)) {
+                    yield RawZstd.frame(src, length);
+                }
                 ZstdCompressCtx ctx = ZSTD_CONTEXT.get();
-                byte[] dst = new byte[(int) Zstd.compressBound(length)];
+                int bound = (int) Zstd.compressBound(length);
+                byte[] dst = ZSTD_DESTINATION.get();
+                if (dst.length < bound) {
+                    dst = new byte[bound];
+                    ZSTD_DESTINATION.set(dst);
+                }
                 int n = ctx.compressByteArray(dst, 0, dst.length, src, 0, length);
                 yield Arrays.copyOf(dst, n);
             }
@@ -103,6 +112,9 @@ public enum Compression {
         };
     }
 
+    /** Where a thread compresses a group before the copy of the compressed length is made, reused from group to group. */
+    private static final ThreadLocal<byte[]> ZSTD_DESTINATION = ThreadLocal.withInitial(() -> new byte[0]);
+
     /** One context a thread, reused from group to group: making one costs more than a small group's compression. */
     private static final ThreadLocal<ZstdCompressCtx> ZSTD_CONTEXT = ThreadLocal.withInitial(() -> {
         var ctx = new ZstdCompressCtx();
@@ -114,7 +126,8 @@ public enum Compression {
     /**
      * One compressed frame after another, each into a stream of its own: an entry's groups. zstd
      * keeps one compressor (its context and worker threads) for all the frames, ending each with a
-     * flush; gzip makes a member per frame; none passes the bytes on.
+     * flush, and stores a frame whose first bytes do not compress in raw blocks (RawZstd); gzip
+     * makes a member per frame; none passes the bytes on.
      */
     public Frames frames() {
         return this == ZSTD ? new ZstdFrames() : new Frames() {
@@ -145,37 +158,75 @@ public enum Compression {
         default void close() throws IOException {}
     }
 
-    /** zstd frames from one compressor, each ended by a flush, into whichever stream the frame was begun with. */
+    /**
+     * zstd frames from one compressor, each ended by a flush, into whichever stream the frame was
+     * begun with; or raw frames. A frame's first RawZstd.SAMPLE bytes are held until they say which.
+     */
     private static final class ZstdFrames implements Frames {
         private final Redirect sink = new Redirect();
+        private final byte[] sample = new byte[RawZstd.SAMPLE];
+        private int sampled;
+        /** Where the frame's bytes go once the sample has chosen: the compressor, or a raw frame. */
+        private OutputStream chosen;
+        private RawZstd.FrameStream raw;
         private ZstdOutputStream zstd;
 
         @Override
-        public OutputStream begin(OutputStream to) throws IOException {
+        public OutputStream begin(OutputStream to) {
             sink.target = to;
-            if (zstd == null) {
-                zstd = (ZstdOutputStream) ZSTD.compress(sink);
-                zstd.setCloseFrameOnFlush(true);
-                zstd.setJobSize(JOB);
-            }
-            ZstdOutputStream frame = zstd;
+            sampled = 0;
+            chosen = null;
+            raw = null;
             return new OutputStream() {
                 @Override
                 public void write(int b) throws IOException {
-                    frame.write(b);
+                    write(new byte[] {(byte) b}, 0, 1);
                 }
 
                 @Override
                 public void write(byte[] b, int off, int len) throws IOException {
-                    frame.write(b, off, len);
+                    if (chosen == null) {
+                        int n = Math.min(len, sample.length - sampled);
+                        System.arraycopy(b, off, sample, sampled, n);
+                        sampled += n;
+                        off += n;
+                        len -= n;
+                        if (sampled < sample.length) {
+                            return;
+                        }
+                        choose();
+                    }
+                    chosen.write(b, off, len);
                 }
                 // flush and close are not passed on: a flush would end the frame before its end
             };
         }
 
+        private void choose() throws IOException {
+            if (RawZstd.compressible(sample, sampled)) {
+                if (zstd == null) {
+                    zstd = (ZstdOutputStream) ZSTD.compress(sink);
+                    zstd.setCloseFrameOnFlush(true);
+                    zstd.setJobSize(JOB);
+                }
+                chosen = zstd;
+            } else {
+                raw = new RawZstd.FrameStream(sink.target);
+                chosen = raw;
+            }
+            chosen.write(sample, 0, sampled);
+        }
+
         @Override
         public void end() throws IOException {
-            zstd.flush(); // ends the frame
+            if (chosen == null) {
+                choose();
+            }
+            if (raw != null) {
+                raw.finish();
+            } else {
+                zstd.flush(); // ends the frame
+            }
             sink.target.flush();
             sink.target = OutputStream.nullOutputStream();
         }

@@ -26,9 +26,10 @@ import lib.common.Digests;
  * A cut never separates a file from its hard links in the folder, so that every group is a tar that
  * extracts on its own (an image's layers are applied one by one).
  *
- * <p>The plan walks the folder once, before the archive does, keeping only the entries of the
- * highest levels (MAX_CANDIDATES at most) and the hard-linked inodes: memory does not grow with the
- * number of files beyond what the archive itself keeps for hard links.
+ * <p>The plan walks the folder, before the archive reads it, keeping only the entries of the
+ * highest levels (MAX_CANDIDATES at most) and the hard-linked inodes in memory, and every entry in
+ * a file for the archive (WalkLog): memory does not grow with the number of files beyond what is
+ * kept for hard links.
  */
 public final class GroupPlan {
 
@@ -98,22 +99,30 @@ public final class GroupPlan {
 
     /** The plan for the folder; baseLevel is the base entry's level, or -1 when there is none. */
     public static GroupPlan of(Path folder, int baseLevel) throws IOException {
-        return survey(folder).plan(baseLevel);
+        try (Survey survey = survey(folder)) {
+            return survey.plan(baseLevel);
+        }
     }
 
     /**
      * What a plan needs to know of the folder, from one walk: the entries of the highest levels,
      * where hard links lie, and how many bytes the files hold. Made before the base is known (on a
-     * thread of its own while the key is computed and the store asked), planned once it is.
+     * thread of its own while the key is computed and the store asked), planned once it is. It
+     * keeps the walk's entries for the archive (WalkLog), so that a save walks the folder once.
      */
-    public static final class Survey {
+    public static final class Survey implements java.io.Closeable {
+        private final Path folder;
+        /** The walk's entries; null when they could not be kept, and the archive walks again. */
+        private final WalkLog log;
         private final List<Candidate> candidates;
         private final int floor;
         private final long bytes;
         /** The largest files (BIG_FILES at most), by size; a cut before or after one that would split hard links is marked so. */
         private final List<Big> largest;
 
-        private Survey(List<Candidate> candidates, int floor, long bytes, List<Big> largest) {
+        private Survey(Path folder, WalkLog log, List<Candidate> candidates, int floor, long bytes, List<Big> largest) {
+            this.folder = folder;
+            this.log = log;
             this.candidates = candidates;
             this.floor = floor;
             this.bytes = bytes;
@@ -152,10 +161,41 @@ public final class GroupPlan {
             }
             return new GroupPlan(cuts, cutsBefore, level);
         }
+
+        /**
+         * The folder's entries as the survey's walk saw them, in its order (for a hard-linked file,
+         * the inode is the number of its first name's entry); walked again if they could not be kept.
+         */
+        void entries(Walk.Visitor visitor) throws IOException {
+            if (log != null) {
+                log.replay(folder, visitor);
+            } else {
+                Walk.walk(folder, visitor);
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (log != null) {
+                log.close();
+            }
+        }
     }
 
-    /** Walks the folder for a plan. */
+    /** Walks the folder for a plan. The survey holds a file open: close it. */
     public static Survey survey(Path folder) throws IOException {
+        WalkLog log = WalkLog.open().orElse(null);
+        try {
+            return survey(folder, log);
+        } catch (IOException | RuntimeException e) {
+            if (log != null) {
+                log.close();
+            }
+            throw e;
+        }
+    }
+
+    private static Survey survey(Path folder, WalkLog log) throws IOException {
         var candidates = new ArrayList<Candidate>();
         var linked = new HashMap<Object, long[]>(); // inode -> first and last index of its names
         long[] counts = {0, 0}; // entries, bytes
@@ -165,13 +205,19 @@ public final class GroupPlan {
         Walk.walk(folder, (path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
             if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
+                if (log != null) {
+                    log.append(name, stat, -1); // for the archive to count as skipped
+                }
                 return; // not archived, so no place to cut
             }
             long index = counts[0]++;
+            long inode = index;
             if (type == FileStat.REGULAR) {
                 counts[1] += stat.size();
                 if (stat.nlink() > 1) {
-                    linked.computeIfAbsent(stat.inode(), inode -> new long[] {index, index})[1] = index;
+                    long[] span = linked.computeIfAbsent(stat.inode(), key -> new long[] {index, index});
+                    span[1] = index;
+                    inode = span[0];
                 }
                 if (stat.size() >= MIN_BIG_FILE && (largest.size() < BIG_FILES || stat.size() > largest.peek().size())) {
                     largest.add(new Big(index, name, stat.size(), true, true));
@@ -179,6 +225,9 @@ public final class GroupPlan {
                         largest.poll();
                     }
                 }
+            }
+            if (log != null) {
+                log.append(name, stat, inode);
             }
             int level = level(name, sha256);
             if (level >= floor[0]) {
@@ -197,7 +246,7 @@ public final class GroupPlan {
                     !splitsLinks(spans, file.index())));
         }
         big.sort(java.util.Comparator.comparingLong(Big::size).reversed().thenComparing(Big::name));
-        return new Survey(candidates, floor[0], counts[1], big);
+        return new Survey(folder, log, candidates, floor[0], counts[1], big);
     }
 
     private static int count(List<Candidate> candidates, int level) {

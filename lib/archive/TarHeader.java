@@ -73,6 +73,7 @@ final class TarHeader {
             ustar(buffer, at, PAX, paxName, null, 0644, 0, 0, recordsLength, headerSeconds);
             at += BLOCK;
             System.arraycopy(records, 0, buffer, at, recordsLength);
+            Arrays.fill(buffer, at + recordsLength, at + padded(recordsLength), (byte) 0); // the buffer holds earlier bytes
             at += padded(recordsLength);
         }
         ustar(buffer, at, type, name, link, mode, uid > MAX_OCTAL_7 ? 0 : uid, gid > MAX_OCTAL_7 ? 0 : gid,

@@ -13,6 +13,11 @@ import java.util.ArrayList;
  */
 final class Walk {
 
+    /** Entries in archive order, from a walk or from a log of one. */
+    interface Source {
+        void walk(Visitor visitor) throws IOException;
+    }
+
     interface Visitor {
         /** An entry; name is relative, a folder's ends with '/'. A folder's children follow it. */
         void visit(Path path, String name, FileStat stat) throws IOException;

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -28,14 +29,15 @@ import lib.store.Store;
  * base when its tar is one of the base's (by its sha256, never by names, sizes or mtimes), or
  * compressed and sent.
  *
- * <p>Most groups are small: their tar is made in memory and, on a thread of their own, digested
- * and, unless the base has it, compressed with a one-shot compressor, as many at once as there are
- * cores; they reach the store in the walk's order. One frame per group is too small for zstd's own
- * workers to share, so this is what keeps every core busy. A big group waits for those before it,
- * then streams through the compressor, whose workers share it out; with a base, its tar is made
- * twice when it is sent, once to learn its digest and once to compress it (the digest recorded is
- * the second's, so it names the bytes sent). Memory: the groups in flight, each at most SMALL and
- * its compressed copy.
+ * <p>Most groups are small: on a thread of their own, as many at once as there are cores, their
+ * files are read into a tar in memory, which is digested and, unless the base has it, compressed
+ * with a one-shot compressor; they reach the store in the walk's order. One frame per group is too
+ * small for zstd's own workers to share, and the walk's thread alone cannot read the files as fast
+ * as they compress, so this is what keeps every core busy. A big group waits for those before it,
+ * then streams through the compressor, whose workers share it out, while two more threads digest
+ * its tar and what is stored; with a base, its tar is made twice when it is sent, once to learn its
+ * digest and once to compress it (the digest recorded is the second's, so it names the bytes
+ * sent). Memory: the groups in flight (inFlightMost), each at most SMALL and its compressed copy.
  */
 final class GroupWriter implements Closeable {
 
@@ -49,20 +51,27 @@ final class GroupWriter implements Closeable {
     private final Map<String, Store.StoredGroup> reusable;
     private final int parallel = Runtime.getRuntime().availableProcessors();
     private final ExecutorService compressors;
-    /** Digests a big group's tar and compressed bytes beside the thread that reads the files and feeds the compressor. */
-    private final ExecutorService hasher;
+    /** Digest a big group's tar, and its stored bytes, beside the thread that reads the files and feeds the compressor. */
+    private final ExecutorService tarHasher;
+    private final ExecutorService storedHasher;
     private final Compression.Frames frames;
-    private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
+    private final ArrayDeque<Future<Done>> inFlight = new ArrayDeque<>();
+    /**
+     * How many small groups may be in flight beyond the one just handed over: two a core keep the
+     * cores busy while the oldest is put into the store, and at most 4 keep memory within about
+     * 60 MiB whatever the cores (the JVM has 128 MiB): 5 groups, each its tar, its compressed copy
+     * and its thread's compressor output, of SMALL at most.
+     */
+    private final int inFlightMost = Math.min(2 * parallel, 4);
+    /** The arrays of the tars put into the store, for the next groups' tars: made once, not once a group. */
+    private final ArrayBlockingQueue<byte[]> spareTars = new ArrayBlockingQueue<>(8);
     private final List<String> diffIds = new ArrayList<>();
     private Archive.Stats archived = new Archive.Stats(0, 0, 0, 0, 0);
     private long tarBytes;
     private int matched;
 
-    /** A small group made in memory, being digested and compressed. */
-    private record InFlight(Archive.Stats stats, Buffer tar, Future<Done> done) {}
-
-    /** A small group digested: its tar's sha256, and unless the base has it, its compressed bytes and their sha256. */
-    private record Done(String diffId, byte[] compressed, String sha256) {}
+    /** A small group made in memory and digested: its tar and the tar's sha256, and unless the base has it, its compressed bytes and their sha256. */
+    private record Done(Archive.InMemory tar, String diffId, byte[] compressed, String sha256) {}
 
     /** base is the base entry and reusable its groups by diff_id (empty when there is none to take from). */
     GroupWriter(Compression compression, Store.EntryWrite entry, Meter meter, Store.StoredObject base,
@@ -72,30 +81,31 @@ final class GroupWriter implements Closeable {
         this.meter = meter;
         this.base = base;
         this.reusable = reusable;
-        this.compressors = Executors.newFixedThreadPool(parallel, DaemonThreads.named("group-compressor"));
-        this.hasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
+        this.compressors = Executors.newFixedThreadPool(Math.min(parallel, inFlightMost + 1), DaemonThreads.named("group-compressor"));
+        this.tarHasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
+        this.storedHasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
         this.frames = compression.frames();
     }
 
     void accept(Archive.Group group) throws IOException {
         if (group.estimatedTarBytes() <= SMALL) {
-            // This thread reads the files; the digests and the compression are the compressors' work.
-            var buffer = new Buffer((int) group.estimatedTarBytes());
-            Archive.Stats stats = group.write(buffer);
-            inFlight.add(new InFlight(stats, buffer, compressors.submit(() -> {
-                String diffId = sha256(buffer.bytes(), buffer.length());
+            // This thread walks on; reading the files, the digests and the compression are the compressors' work.
+            inFlight.add(compressors.submit(() -> {
+                byte[] spare = spareTars.poll();
+                Archive.InMemory tar = group.inMemory(spare != null ? spare : new byte[SMALL]);
+                String diffId = sha256(tar.bytes(), tar.length());
                 if (reusable.containsKey(diffId)) {
-                    return new Done(diffId, null, null); // the base's, unless the store cannot take it
+                    return new Done(tar, diffId, null, null); // the base's, unless the store cannot take it
                 }
-                byte[] compressed = compression.compressWhole(buffer.bytes(), buffer.length());
-                return new Done(diffId, compressed, sha256(compressed, compressed.length));
-            })));
-            drain(parallel);
+                byte[] compressed = compression.compressWhole(tar.bytes(), tar.length());
+                return new Done(tar, diffId, compressed, sha256(compressed, compressed.length));
+            }));
+            drain(inFlightMost);
             return;
         }
         drain(0); // the entry takes its groups in the walk's order
         if (!reusable.isEmpty()) {
-            var probe = new Tap(OutputStream.nullOutputStream(), hasher);
+            var probe = new Tap(OutputStream.nullOutputStream(), tarHasher);
             Archive.Stats stats = group.write(probe);
             String diffId = probe.sha256();
             if (reused(diffId)) {
@@ -103,7 +113,7 @@ final class GroupWriter implements Closeable {
                 return;
             }
         }
-        try (var stored = new Tap(meter.watch(keepOpen(entry.beginGroup())), hasher); var tar = new Tap(null, hasher)) {
+        try (var stored = new Tap(meter.watch(keepOpen(entry.beginGroup())), storedHasher); var tar = new Tap(null, tarHasher)) {
             tar.to(frames.begin(keepOpen(stored)));
             Archive.Stats stats = group.write(tar);
             frames.end();
@@ -145,20 +155,20 @@ final class GroupWriter implements Closeable {
      */
     private void drain(int keep) throws IOException {
         while (inFlight.size() > keep) {
-            InFlight group = inFlight.poll();
-            Done done = await(group.done());
-            int tarLength = group.tar().length();
-            if (done.compressed() == null) {
-                if (reused(done.diffId())) {
-                    added(group.stats(), tarLength, done.diffId());
-                    continue;
-                }
-                byte[] compressed = compression.compressWhole(group.tar().bytes(), tarLength);
-                done = new Done(done.diffId(), compressed, sha256(compressed, compressed.length));
+            Done done = await(inFlight.poll());
+            Archive.InMemory tar = done.tar();
+            if (done.compressed() == null && !reused(done.diffId())) {
+                byte[] compressed = compression.compressWhole(tar.bytes(), tar.length());
+                done = new Done(tar, done.diffId(), compressed, sha256(compressed, compressed.length));
             }
-            entry.putGroup(new Store.Group(done.diffId(), tarLength, done.sha256(), done.compressed().length), done.compressed());
-            meter.sent(done.compressed().length);
-            added(group.stats(), tarLength, done.diffId());
+            if (done.compressed() != null) {
+                entry.putGroup(new Store.Group(done.diffId(), tar.length(), done.sha256(), done.compressed().length), done.compressed());
+                meter.sent(done.compressed().length);
+            }
+            added(tar.stats(), tar.length(), done.diffId());
+            if (tar.bytes().length <= 2 * SMALL) {
+                spareTars.offer(tar.bytes());
+            }
         }
     }
 
@@ -186,40 +196,9 @@ final class GroupWriter implements Closeable {
     @Override
     public void close() throws IOException {
         compressors.shutdownNow();
-        hasher.shutdownNow();
+        tarHasher.shutdownNow();
+        storedHasher.shutdownNow();
         frames.close();
-    }
-
-    /** A group's tar in memory, grown as needed. */
-    private static final class Buffer extends OutputStream {
-        private byte[] bytes;
-        private int length;
-
-        Buffer(int capacity) {
-            bytes = new byte[Math.max(capacity, 1024)];
-        }
-
-        byte[] bytes() {
-            return bytes;
-        }
-
-        int length() {
-            return length;
-        }
-
-        @Override
-        public void write(int b) {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) {
-            if (length + len > bytes.length) {
-                bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + len));
-            }
-            System.arraycopy(b, off, bytes, length, len);
-            length += len;
-        }
     }
 
     /**

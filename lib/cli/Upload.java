@@ -230,10 +230,21 @@ public final class Upload {
         return write(folder, compression, compression == Compression.NONE ? null : GroupPlan.survey(folder), base, entry, meter);
     }
 
-    /** write, with the folder's survey made already (null for --compression none: one group). */
+    /** write, with the folder's survey made already (null for --compression none: one group), which it closes. */
     static Written write(Path folder, Compression compression, GroupPlan.Survey survey, Optional<Base> base,
             Store.EntryWrite entry, Meter meter) throws IOException {
-        GroupPlan plan = survey == null ? GroupPlan.single() : survey.plan(base.map(Base::level).orElse(-1));
+        try {
+            return archive(folder, compression, survey, survey == null ? GroupPlan.single() : survey.plan(base.map(Base::level).orElse(-1)),
+                    base, entry, meter);
+        } finally {
+            if (survey != null) {
+                survey.close();
+            }
+        }
+    }
+
+    private static Written archive(Path folder, Compression compression, GroupPlan.Survey survey, GroupPlan plan, Optional<Base> base,
+            Store.EntryWrite entry, Meter meter) throws IOException {
         var reusable = new HashMap<String, Store.StoredGroup>();
         base.flatMap(Base::groups).filter(groups -> groups.compression() == compression)
                 .ifPresent(groups -> groups.groups().forEach(g -> {
@@ -245,7 +256,7 @@ public final class Upload {
             entry.expect(base.get().object(), base.get().groups().get());
         }
         try (var writer = new GroupWriter(compression, entry, meter, base.map(Base::object).orElse(null), reusable)) {
-            long skipped = Archive.create(folder, plan, writer::accept);
+            long skipped = survey == null ? Archive.create(folder, plan, writer::accept) : Archive.create(survey, plan, writer::accept);
             writer.finish();
             var a = writer.archived();
             return new Written(new Archive.Stats(a.files(), a.directories(), a.links(), a.bytes(), skipped), writer.tarBytes(),
