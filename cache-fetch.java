@@ -22,6 +22,7 @@ import lib.cli.CacheOptions;
 import lib.cli.Cli;
 import lib.cli.Fetch;
 import lib.common.Environment;
+import lib.common.QuickExit;
 import lib.common.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -67,6 +68,6 @@ class CacheFetch implements Callable<Integer> {
     }
 
     public static void main(String... args) {
-        System.exit(Cli.commandLine(new CacheFetch()).execute(args));
+        QuickExit.exit(Cli.commandLine(new CacheFetch()).execute(args));
     }
 }

@@ -27,6 +27,7 @@ import lib.cli.Cli;
 import lib.cli.Upload;
 import lib.common.Durations;
 import lib.common.Environment;
+import lib.common.QuickExit;
 import lib.common.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -88,6 +89,6 @@ class CacheUpload implements Callable<Integer> {
     }
 
     public static void main(String... args) {
-        System.exit(Cli.commandLine(new CacheUpload()).execute(args));
+        QuickExit.exit(Cli.commandLine(new CacheUpload()).execute(args));
     }
 }

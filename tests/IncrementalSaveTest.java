@@ -77,6 +77,8 @@ class IncrementalSaveTest {
     private Path m2;
     private Path xdg;
     private int jarBytes = 300 << 10;
+    /** A file bump() also rewrites in place, with its size and mtime kept (none when null). */
+    private Path alsoRewritten;
 
     /** Where a test's entries go: the URI before the entry's name, and the environment reaching the store. */
     private record Where(String kind, String base, Map<String, String> env) {
@@ -147,6 +149,12 @@ class IncrementalSaveTest {
         Files.writeString(pom, changed, StandardCharsets.UTF_8);
         Files.setLastModifiedTime(pom, mtime);
         assertEquals(mtime, Files.getLastModifiedTime(pom), "the pom keeps its mtime");
+        if (alsoRewritten != null) {
+            FileTime kept = Files.getLastModifiedTime(alsoRewritten);
+            long size = Files.size(alsoRewritten);
+            Fixtures.writeRandom(alsoRewritten, size, 999);
+            Files.setLastModifiedTime(alsoRewritten, kept);
+        }
         Fixtures.write(project.resolve("pom.xml"), "<project><!-- dependencies, version 2; " + tmp + " --></project>\n");
         return changed;
     }
@@ -229,6 +237,27 @@ class IncrementalSaveTest {
             long shared = second.stream().filter(first::contains).count();
             assertTrue(shared >= second.size() - 3, shared + " of " + second.size() + " layers shared with the base");
         }
+    }
+
+    /**
+     * Files bigger than a group made in memory (GroupWriter.SMALL, 4 MiB) are each a group of their
+     * own, digested first and compressed only if the base does not have them: of three 5 MiB jars,
+     * the one rewritten in place (size and mtime kept) is sent, the two others are reused.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"file", "oci"})
+    void bigFilesAreReusedUnlessTheirBytesChanged(String kind) throws Exception {
+        for (int i = 0; i < 3; i++) {
+            Fixtures.writeRandom(m2.resolve(String.format("big/b%d/1.0/b%d-1.0.jar", i, i)), 5 << 20, 500 + i);
+        }
+        alsoRewritten = m2.resolve("big/b1/1.0/b1-1.0.jar");
+        Saves saves = saveBumpSave(where(kind));
+        Matcher m = REUSED.matcher(saves.line());
+        assertTrue(m.find(), saves.line());
+        int sent = Integer.parseInt(m.group(4));
+        assertTrue(sent >= 1 && sent <= 4, sent + " groups sent for a bump and one big jar rewritten: " + saves.line());
+        assertTrue(saves.line().matches(".* \\(([2-9][0-9]|1[0-9])\\.[0-9] MB not sent\\).*"),
+                "the two big jars left as they were, 10 MiB, are among what was not sent: " + saves.line());
     }
 
     /**

@@ -82,15 +82,9 @@ public final class Archive {
             return writer.stats();
         }
 
-        /**
-         * The group's tar in one array, made on the calling thread: no buffer between the files and
-         * the array. The array is spare when that is long enough (a caller's, reused from group to
-         * group), else a new one.
-         */
-        public InMemory inMemory(byte[] spare) throws IOException {
-            long estimate = estimatedTarBytes();
-            byte[] buffer = spare != null && spare.length >= estimate ? spare : new byte[(int) Math.min(Integer.MAX_VALUE - 16, estimate)];
-            var writer = new TarWriter(buffer, null);
+        /** The group's tar in one array, made on the calling thread: no buffer between the files and the array. */
+        public InMemory inMemory() throws IOException {
+            var writer = new TarWriter(new byte[(int) Math.min(Integer.MAX_VALUE - 16, estimatedTarBytes())], null);
             writer.write(entries);
             return new InMemory(writer.buffer, writer.used, writer.stats());
         }

@@ -92,12 +92,7 @@ public enum Compression {
                     yield RawZstd.frame(src, length);
                 }
                 ZstdCompressCtx ctx = ZSTD_CONTEXT.get();
-                int bound = (int) Zstd.compressBound(length);
-                byte[] dst = ZSTD_DESTINATION.get();
-                if (dst.length < bound) {
-                    dst = new byte[bound];
-                    ZSTD_DESTINATION.set(dst);
-                }
+                byte[] dst = new byte[(int) Zstd.compressBound(length)];
                 int n = ctx.compressByteArray(dst, 0, dst.length, src, 0, length);
                 yield Arrays.copyOf(dst, n);
             }
@@ -111,9 +106,6 @@ public enum Compression {
             case NONE -> Arrays.copyOf(src, length);
         };
     }
-
-    /** Where a thread compresses a group before the copy of the compressed length is made, reused from group to group. */
-    private static final ThreadLocal<byte[]> ZSTD_DESTINATION = ThreadLocal.withInitial(() -> new byte[0]);
 
     /** One context a thread, reused from group to group: making one costs more than a small group's compression. */
     private static final ThreadLocal<ZstdCompressCtx> ZSTD_CONTEXT = ThreadLocal.withInitial(() -> {

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -35,9 +34,9 @@ import lib.store.Store;
  * small for zstd's own workers to share, and the walk's thread alone cannot read the files as fast
  * as they compress, so this is what keeps every core busy. A big group waits for those before it,
  * then streams through the compressor, whose workers share it out, while two more threads digest
- * its tar and what is stored; with a base, its tar is made twice when it is sent, once to learn its
- * digest and once to compress it (the digest recorded is the second's, so it names the bytes
- * sent). Memory: the groups in flight (inFlightMost), each at most SMALL and its compressed copy.
+ * its tar and what is stored. With a base, a big group's tar is first made only to be digested, on a
+ * compressor's thread like a small group, and made again to be compressed if the base does not
+ * have it (the digest recorded is the second's, so it names the bytes sent). Memory: the groups in flight (inFlightMost), each at most SMALL and its compressed copy.
  */
 final class GroupWriter implements Closeable {
 
@@ -57,21 +56,48 @@ final class GroupWriter implements Closeable {
     private final Compression.Frames frames;
     private final ArrayDeque<Future<Done>> inFlight = new ArrayDeque<>();
     /**
-     * How many small groups may be in flight beyond the one just handed over: two a core keep the
-     * cores busy while the oldest is put into the store, and at most 4 keep memory within about
-     * 60 MiB whatever the cores (the JVM has 128 MiB): 5 groups, each its tar, its compressed copy
-     * and its thread's compressor output, of SMALL at most.
+     * How many groups may be in flight beyond the one just handed over: two a core keep the cores
+     * busy while the oldest is put into the store, and at most 3 keep memory within 32 MiB whatever
+     * the cores (the JVM has 128 MiB, and an OCI push holds 32 MiB of chunks): 4 groups, each its
+     * tar and its compressed copy, of SMALL at most.
      */
-    private final int inFlightMost = Math.min(2 * parallel, 4);
-    /** The arrays of the tars put into the store, for the next groups' tars: made once, not once a group. */
-    private final ArrayBlockingQueue<byte[]> spareTars = new ArrayBlockingQueue<>(8);
+    private final int inFlightMost = Math.min(2 * parallel, 3);
     private final List<String> diffIds = new ArrayList<>();
     private Archive.Stats archived = new Archive.Stats(0, 0, 0, 0, 0);
     private long tarBytes;
     private int matched;
 
-    /** A small group made in memory and digested: its tar and the tar's sha256, and unless the base has it, its compressed bytes and their sha256. */
-    private record Done(Archive.InMemory tar, String diffId, byte[] compressed, String sha256) {}
+    /**
+     * A group digested: a small one's tar made in memory, or a big one's probe (its tar was only
+     * digested); the tar's sha256; and unless the base has it, a small one's compressed bytes and
+     * their sha256.
+     */
+    private record Done(Archive.InMemory tar, Probed probed, String diffId, byte[] compressed, String sha256) {}
+
+    /** A big group whose tar was digested, to be streamed if the base does not have it after all. */
+    private record Probed(Archive.Group group, Archive.Stats stats, long tarBytes) {}
+
+    /** Digests and counts what is written to it, on the writing thread. */
+    private static final class DigestOutputStream extends FilterOutputStream {
+        private final MessageDigest sha256;
+        private long count;
+
+        DigestOutputStream(OutputStream out, MessageDigest sha256) {
+            super(out);
+            this.sha256 = sha256;
+        }
+
+        @Override
+        public void write(int b) {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            sha256.update(b, off, len);
+            count += len;
+        }
+    }
 
     /** base is the base entry and reusable its groups by diff_id (empty when there is none to take from). */
     GroupWriter(Compression compression, Store.EntryWrite entry, Meter meter, Store.StoredObject base,
@@ -91,28 +117,33 @@ final class GroupWriter implements Closeable {
         if (group.estimatedTarBytes() <= SMALL) {
             // This thread walks on; reading the files, the digests and the compression are the compressors' work.
             inFlight.add(compressors.submit(() -> {
-                byte[] spare = spareTars.poll();
-                Archive.InMemory tar = group.inMemory(spare != null ? spare : new byte[SMALL]);
+                Archive.InMemory tar = group.inMemory();
                 String diffId = sha256(tar.bytes(), tar.length());
                 if (reusable.containsKey(diffId)) {
-                    return new Done(tar, diffId, null, null); // the base's, unless the store cannot take it
+                    return new Done(tar, null, diffId, null, null); // the base's, unless the store cannot take it
                 }
                 byte[] compressed = compression.compressWhole(tar.bytes(), tar.length());
-                return new Done(tar, diffId, compressed, sha256(compressed, compressed.length));
+                return new Done(tar, null, diffId, compressed, sha256(compressed, compressed.length));
+            }));
+            drain(inFlightMost);
+            return;
+        }
+        if (!reusable.isEmpty()) {
+            // A big group the base may have: its digest first, on a compressor's thread like the small ones'.
+            inFlight.add(compressors.submit(() -> {
+                var digest = new DigestOutputStream(OutputStream.nullOutputStream(), Digests.sha256());
+                Archive.Stats stats = group.write(digest);
+                return new Done(null, new Probed(group, stats, digest.count), Digests.hex(digest.sha256.digest()), null, null);
             }));
             drain(inFlightMost);
             return;
         }
         drain(0); // the entry takes its groups in the walk's order
-        if (!reusable.isEmpty()) {
-            var probe = new Tap(OutputStream.nullOutputStream(), tarHasher);
-            Archive.Stats stats = group.write(probe);
-            String diffId = probe.sha256();
-            if (reused(diffId)) {
-                added(stats, probe.bytes, diffId);
-                return;
-            }
-        }
+        stream(group);
+    }
+
+    /** Compresses a big group as its tar is made, into the entry, with its digests computed beside. */
+    private void stream(Archive.Group group) throws IOException {
         try (var stored = new Tap(meter.watch(keepOpen(entry.beginGroup())), storedHasher); var tar = new Tap(null, tarHasher)) {
             tar.to(frames.begin(keepOpen(stored)));
             Archive.Stats stats = group.write(tar);
@@ -157,18 +188,23 @@ final class GroupWriter implements Closeable {
         while (inFlight.size() > keep) {
             Done done = await(inFlight.poll());
             Archive.InMemory tar = done.tar();
+            if (done.probed() != null) {
+                if (reused(done.diffId())) {
+                    added(done.probed().stats(), done.probed().tarBytes(), done.diffId());
+                } else {
+                    stream(done.probed().group()); // a second pass; the digest recorded is the stream's
+                }
+                continue;
+            }
             if (done.compressed() == null && !reused(done.diffId())) {
                 byte[] compressed = compression.compressWhole(tar.bytes(), tar.length());
-                done = new Done(tar, done.diffId(), compressed, sha256(compressed, compressed.length));
+                done = new Done(tar, null, done.diffId(), compressed, sha256(compressed, compressed.length));
             }
             if (done.compressed() != null) {
                 entry.putGroup(new Store.Group(done.diffId(), tar.length(), done.sha256(), done.compressed().length), done.compressed());
                 meter.sent(done.compressed().length);
             }
             added(tar.stats(), tar.length(), done.diffId());
-            if (tar.bytes().length <= 2 * SMALL) {
-                spareTars.offer(tar.bytes());
-            }
         }
     }
 
