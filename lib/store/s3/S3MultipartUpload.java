@@ -230,10 +230,9 @@ public final class S3MultipartUpload implements Store.PendingWrite {
         try {
             var copied = new ArrayList<CompletedPart>();
             for (Source source : sources) {
-                long end = source.offset() + source.length();
-                for (long from = source.offset(); from < end; from += COPY_PART) {
+                for (long[] piece : copyPieces(source.offset(), source.length(), COPY_PART)) {
                     int number = copied.size() + 1;
-                    String range = "bytes=" + from + "-" + (Math.min(end, from + COPY_PART) - 1);
+                    String range = "bytes=" + piece[0] + "-" + (piece[1] - 1);
                     // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range, x-amz-copy-source-if-match
                     String etag = call("copying " + range + " of " + source.key(), () -> s3.uploadPartCopy(b -> b.sourceBucket(bucket)
                             .sourceKey(source.key()).copySourceIfMatch(source.etag()).destinationBucket(bucket).destinationKey(key)
@@ -254,6 +253,21 @@ public final class S3MultipartUpload implements Store.PendingWrite {
                 }
             }
         }
+    }
+
+    /**
+     * The range [offset, offset + length) cut into pieces of at most maxPart bytes, as [from, to)
+     * pairs: as few as can be, all of one length give or take a byte. Cut at maxPart after maxPart,
+     * what is left could be under S3's least part of 5 MiB without being the last part, which S3
+     * refuses; an even cut of a range of 5 MiB or more makes no piece shorter than that.
+     */
+    public static List<long[]> copyPieces(long offset, long length, long maxPart) {
+        long count = (length + maxPart - 1) / maxPart;
+        var pieces = new ArrayList<long[]>();
+        for (long i = 0; i < count; i++) {
+            pieces.add(new long[] {offset + length * i / count, offset + length * (i + 1) / count});
+        }
+        return pieces;
     }
 
     /**
