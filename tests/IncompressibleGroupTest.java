@@ -87,17 +87,26 @@ class IncompressibleGroupTest {
         assertArrayEquals(data, zstdCommand(frame));
     }
 
-    /** The streamed frames of big groups: each chooses from its first bytes, one compressor serving them all. */
+    /**
+     * The streamed frames of big groups: raw when the caller found the group not compressible (from
+     * slices of its files), zstd's own otherwise, one compressor serving them all; zstd reads each,
+     * and all of them one after the other.
+     */
     @Test
-    void streamedFramesChooseEachOnItsOwn() throws Exception {
-        List<byte[]> contents = List.of(random(3_000_000, 1), text(3_000_000), random(100, 2), text(500), random(131_072 * 4, 3));
-        var all = new ByteArrayOutputStream();
+    void streamedFramesAreRawOrCompressedAsTheCallerSays() throws Exception {
+        var noiseThenText = new ByteArrayOutputStream();
+        noiseThenText.writeBytes(random(512 << 10, 1));
+        noiseThenText.writeBytes(text(3_000_000));
+        List<byte[]> contents = List.of(noiseThenText.toByteArray(), random(2_000_000, 2), text(500), random(131_072 * 4, 3));
+        boolean[] compressible = {true, false, true, false};
         var frames = new ArrayList<byte[]>();
+        var all = new ByteArrayOutputStream();
         try (Compression.Frames zstd = Compression.ZSTD.frames()) {
-            for (byte[] content : contents) {
+            for (int i = 0; i < contents.size(); i++) {
                 var frame = new ByteArrayOutputStream();
-                OutputStream in = zstd.begin(frame);
-                for (int at = 0; at < content.length; at += 70_000) { // writes across the sample's and the blocks' ends
+                OutputStream in = zstd.begin(frame, compressible[i]);
+                byte[] content = contents.get(i);
+                for (int at = 0; at < content.length; at += 70_000) { // writes across the blocks' ends
                     in.write(content, at, Math.min(70_000, content.length - at));
                 }
                 zstd.end();
@@ -105,20 +114,22 @@ class IncompressibleGroupTest {
                 all.writeBytes(content);
             }
         }
-        for (int i = 0; i < contents.size(); i++) {
-            boolean compressible = i % 2 == 1;
-            assertEquals(!compressible, raw(frames.get(i)), "frame " + i);
-            assertArrayEquals(contents.get(i), zstdJni(frames.get(i)), "frame " + i);
-        }
+        assertTrue(frames.get(0).length < contents.get(0).length / 2, "noise then text: " + frames.get(0).length + " bytes");
         var concatenated = new ByteArrayOutputStream();
-        frames.forEach(concatenated::writeBytes);
+        for (int i = 0; i < contents.size(); i++) {
+            assertEquals(!compressible[i], raw(frames.get(i)), "frame " + i);
+            assertArrayEquals(contents.get(i), zstdJni(frames.get(i)), "frame " + i);
+            concatenated.writeBytes(frames.get(i));
+        }
         assertArrayEquals(all.toByteArray(), zstdCommand(concatenated.toByteArray()), "the frames one after the other");
     }
 
     /**
-     * Through the scripts: a folder of random "jars" (small groups, and one big enough to be
-     * streamed) and text. In the entry, the jars' groups are raw and the text's compressed; zstd and
-     * tar extract the whole object, and cache-fetch restores the folder exactly.
+     * Through the scripts: a folder of random "jars" (in groups made in memory, and one big enough
+     * to be streamed), text, and a big file that begins with noise and goes on with text. In the
+     * entry, groups of jars only are raw and those with text compressed, the big jar's and the big
+     * mixed file's included; zstd and tar extract the whole object, and cache-fetch restores the
+     * folder exactly.
      */
     @Test
     void anEntryMixesRawAndCompressedGroupsAndRestoresExactly() throws Exception {
@@ -127,6 +138,10 @@ class IncompressibleGroupTest {
         Files.createDirectories(folder.resolve("text"));
         Fixtures.write(project.resolve("pom.xml"), "<project/>\n");
         Fixtures.writeRandom(folder.resolve("big/big-1.0.jar"), 6 << 20, 7); // its own group, streamed
+        var mixed = new ByteArrayOutputStream();
+        mixed.writeBytes(random(1 << 20, 8));
+        mixed.writeBytes(text(5 << 20));
+        Files.write(folder.resolve("big/mixed.bin"), mixed.toByteArray()); // its own group too
         for (int i = 0; i < 6; i++) {
             Fixtures.writeRandom(folder.resolve("jars/a" + i + ".jar"), 1 << 20, i); // groups made in memory
             Files.write(folder.resolve("text/t" + i + ".xml"), text(1 << 20));
@@ -146,11 +161,16 @@ class IncompressibleGroupTest {
         byte[] bytes = Files.readAllBytes(store.resolve(name));
         int raw = 0;
         int compressed = 0;
+        boolean rawBig = false;
+        boolean compressedMixed = false;
         for (Store.StoredGroup g : groups.groups()) {
             byte[] frame = java.util.Arrays.copyOfRange(bytes, (int) g.offset(), (int) (g.offset() + g.group().size()));
             byte[] tar = zstdJni(frame);
             boolean holdsJars = new String(tar, StandardCharsets.ISO_8859_1).contains(".jar");
             boolean holdsText = new String(tar, StandardCharsets.ISO_8859_1).contains(".xml");
+            String names = new String(tar, StandardCharsets.ISO_8859_1);
+            rawBig |= raw(frame) && names.contains("big/big-1.0.jar");
+            compressedMixed |= !raw(frame) && names.contains("big/mixed.bin") && frame.length < tar.length / 2;
             if (raw(frame)) {
                 raw++;
                 assertTrue(holdsJars && !holdsText, "a raw group holds jars only");
@@ -160,6 +180,7 @@ class IncompressibleGroupTest {
             }
         }
         assertTrue(raw >= 2 && compressed >= 1, raw + " raw groups and " + compressed + " compressed ones in " + groups.groups().size());
+        assertTrue(rawBig && compressedMixed, "the big jar's group raw, the mixed file's compressed");
 
         Path extracted = Files.createDirectories(tmp.resolve("extracted"));
         var tar = Fixtures.run(List.of("sh", "-c", "zstd -dc '" + store.resolve(name) + "' | tar -xif - -C '" + extracted + "'"), tmp, env);

@@ -82,6 +82,37 @@ public final class Archive {
             return writer.stats();
         }
 
+        /**
+         * Whether the group's files are worth compressing, from slices read at offsets spread over
+         * their contents (RawZstd): what a group too big to be made in memory is judged by before
+         * it is streamed, since its first bytes cannot speak for the rest.
+         */
+        public boolean compressible() throws IOException {
+            long total = 0;
+            for (Entry entry : entries) {
+                total += (entry.stat().mode() & FileStat.TYPE) == FileStat.REGULAR ? entry.stat().size() : 0;
+            }
+            byte[] sample = new byte[RawZstd.SLICES * RawZstd.SLICE];
+            int sampled = 0;
+            long start = 0; // of the entry's content among all the group's
+            int slice = 0;
+            for (Entry entry : entries) {
+                long size = (entry.stat().mode() & FileStat.TYPE) == FileStat.REGULAR ? entry.stat().size() : 0;
+                try (FileChannel in = size == 0 ? null : FileChannel.open(entry.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                    for (; slice < RawZstd.SLICES && total * slice / RawZstd.SLICES < start + size; slice++) {
+                        long at = total * slice / RawZstd.SLICES - start;
+                        var into = ByteBuffer.wrap(sample, sampled, (int) Math.min(RawZstd.SLICE, size - at));
+                        for (int n; into.hasRemaining() && (n = in.read(into, at + into.position() - sampled)) > 0; ) {
+                            // read on: a positional read may return less than asked
+                        }
+                        sampled = into.position();
+                    }
+                }
+                start += size;
+            }
+            return RawZstd.compressible(sample, sampled);
+        }
+
         /** The group's tar in one array, made on the calling thread: no buffer between the files and the array. */
         public InMemory inMemory() throws IOException {
             var writer = new TarWriter(new byte[(int) Math.min(Integer.MAX_VALUE - 16, estimatedTarBytes())], null);

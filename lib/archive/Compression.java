@@ -116,9 +116,9 @@ public enum Compression {
     });
 
     /**
-     * One compressed frame after another, each into a stream of its own: an entry's groups. zstd
+     * One compressed frame after another, each into a stream of its own: an entry's big groups. zstd
      * keeps one compressor (its context and worker threads) for all the frames, ending each with a
-     * flush, and stores a frame whose first bytes do not compress in raw blocks (RawZstd); gzip
+     * flush, and writes a frame the caller found not compressible in raw blocks (RawZstd); gzip
      * makes a member per frame; none passes the bytes on.
      */
     public Frames frames() {
@@ -126,7 +126,7 @@ public enum Compression {
             private OutputStream frame;
 
             @Override
-            public OutputStream begin(OutputStream to) throws IOException {
+            public OutputStream begin(OutputStream to, boolean compressible) throws IOException {
                 frame = compress(to);
                 return frame;
             }
@@ -140,8 +140,11 @@ public enum Compression {
 
     /** Frames of one compression, begun and ended in turn; closing releases the compressor. */
     public interface Frames extends java.io.Closeable {
-        /** The stream the frame's uncompressed bytes go to, compressed into to. Do not close it: end the frame. */
-        OutputStream begin(OutputStream to) throws IOException;
+        /**
+         * The stream the frame's uncompressed bytes go to, compressed into to (or, for zstd, stored
+         * in raw blocks when not compressible). Do not close it: end the frame.
+         */
+        OutputStream begin(OutputStream to, boolean compressible) throws IOException;
 
         /** Ends the frame: its last compressed bytes are written to the stream begin was given. */
         void end() throws IOException;
@@ -150,75 +153,49 @@ public enum Compression {
         default void close() throws IOException {}
     }
 
-    /**
-     * zstd frames from one compressor, each ended by a flush, into whichever stream the frame was
-     * begun with; or raw frames. A frame's first RawZstd.SAMPLE bytes are held until they say which.
-     */
+    /** zstd frames from one compressor, each ended by a flush, into whichever stream the frame was begun with. */
     private static final class ZstdFrames implements Frames {
         private final Redirect sink = new Redirect();
-        private final byte[] sample = new byte[RawZstd.SAMPLE];
-        private int sampled;
-        /** Where the frame's bytes go once the sample has chosen: the compressor, or a raw frame. */
-        private OutputStream chosen;
-        private RawZstd.FrameStream raw;
         private ZstdOutputStream zstd;
+        private RawZstd.FrameStream raw;
 
         @Override
-        public OutputStream begin(OutputStream to) {
+        public OutputStream begin(OutputStream to, boolean compressible) throws IOException {
             sink.target = to;
-            sampled = 0;
-            chosen = null;
+            if (!compressible) {
+                raw = new RawZstd.FrameStream(to);
+                return raw; // its close is not passed on, and the frame's end is end's
+            }
             raw = null;
+            if (zstd == null) {
+                zstd = (ZstdOutputStream) ZSTD.compress(sink);
+                zstd.setCloseFrameOnFlush(true);
+                zstd.setJobSize(JOB);
+            }
+            ZstdOutputStream frame = zstd;
             return new OutputStream() {
                 @Override
                 public void write(int b) throws IOException {
-                    write(new byte[] {(byte) b}, 0, 1);
+                    frame.write(b);
                 }
 
                 @Override
                 public void write(byte[] b, int off, int len) throws IOException {
-                    if (chosen == null) {
-                        int n = Math.min(len, sample.length - sampled);
-                        System.arraycopy(b, off, sample, sampled, n);
-                        sampled += n;
-                        off += n;
-                        len -= n;
-                        if (sampled < sample.length) {
-                            return;
-                        }
-                        choose();
-                    }
-                    chosen.write(b, off, len);
+                    frame.write(b, off, len);
                 }
                 // flush and close are not passed on: a flush would end the frame before its end
             };
         }
 
-        private void choose() throws IOException {
-            if (RawZstd.compressible(sample, sampled)) {
-                if (zstd == null) {
-                    zstd = (ZstdOutputStream) ZSTD.compress(sink);
-                    zstd.setCloseFrameOnFlush(true);
-                    zstd.setJobSize(JOB);
-                }
-                chosen = zstd;
-            } else {
-                raw = new RawZstd.FrameStream(sink.target);
-                chosen = raw;
-            }
-            chosen.write(sample, 0, sampled);
-        }
-
         @Override
         public void end() throws IOException {
-            if (chosen == null) {
-                choose();
-            }
             if (raw != null) {
                 raw.finish();
-            } else {
-                zstd.flush(); // ends the frame
+                raw = null;
+                sink.target = OutputStream.nullOutputStream();
+                return;
             }
+            zstd.flush(); // ends the frame
             sink.target.flush();
             sink.target = OutputStream.nullOutputStream();
         }

@@ -10,7 +10,10 @@ import java.io.OutputStream;
  * compressed already, and zstd would spend a core on them to save 1 to 3% (the maven set: 402 MB
  * of tar, 390 MB at -3). A raw frame is a copy on both sides, and every zstd decoder reads it, so
  * `zstd -dc | tar -x` and an image's layer stay as they were. Whether a group compresses is told by
- * a sample compressed at level 1, about a thousandth of the cost of compressing it.
+ * a sample compressed at level 1, about a thousandth of the cost of compressing it: 16 slices
+ * spread over the whole group, of its tar when it is made in memory, else of its files
+ * (Archive.Group.compressible); never its first bytes alone, which cannot speak for the rest (a
+ * file that begins with noise and goes on with text).
  *
  * <p>The frame has no content size and a window of 128 KiB, zstd's largest block: a decoder needs
  * no more memory for it than for one block. It has no checksum either; a group's sha256 is checked
@@ -19,12 +22,13 @@ import java.io.OutputStream;
 final class RawZstd {
     /** The frame's start: zstd's magic, a descriptor with no size, checksum or dictionary, a 128 KiB window. */
     private static final byte[] HEADER = {(byte) 0x28, (byte) 0xB5, (byte) 0x2F, (byte) 0xFD, 0x00, 7 << 3};
-    static final int BLOCK = 128 * 1024;
+    private static final int BLOCK = 128 * 1024;
     /** A sample compressed to at least this fraction of its size says the group does not compress. */
     private static final double STORED = 0.92;
     /** How much of a group is sampled, in as many slices spread over it. */
-    static final int SAMPLE = 256 * 1024;
-    private static final int SLICES = 4;
+    private static final int SAMPLE = 256 * 1024;
+    static final int SLICES = 16;
+    static final int SLICE = SAMPLE / SLICES;
 
     private RawZstd() {}
 
@@ -35,11 +39,10 @@ final class RawZstd {
         if (length <= SAMPLE) {
             return ctx.compressByteArray(dst, 0, dst.length, src, 0, length) < STORED * length;
         }
-        int slice = SAMPLE / SLICES;
         long compressed = 0;
         for (int i = 0; i < SLICES; i++) {
-            int from = (int) ((long) (length - slice) * i / (SLICES - 1));
-            compressed += ctx.compressByteArray(dst, 0, dst.length, src, from, slice);
+            int from = (int) ((long) (length - SLICE) * i / (SLICES - 1));
+            compressed += ctx.compressByteArray(dst, 0, dst.length, src, from, SLICE);
         }
         return compressed < STORED * SAMPLE;
     }

@@ -145,7 +145,7 @@ final class GroupWriter implements Closeable {
     /** Compresses a big group as its tar is made, into the entry, with its digests computed beside. */
     private void stream(Archive.Group group) throws IOException {
         try (var stored = new Tap(meter.watch(keepOpen(entry.beginGroup())), storedHasher); var tar = new Tap(null, tarHasher)) {
-            tar.to(frames.begin(keepOpen(stored)));
+            tar.to(frames.begin(keepOpen(stored), compression != Compression.ZSTD || group.compressible()));
             Archive.Stats stats = group.write(tar);
             frames.end();
             String diffId = tar.sha256();
