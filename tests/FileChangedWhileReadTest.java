@@ -1,16 +1,6 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.jdi.Bootstrap;
-import com.sun.jdi.VirtualMachine;
-import com.sun.jdi.connect.Connector;
-import com.sun.jdi.connect.ListeningConnector;
-import com.sun.jdi.event.BreakpointEvent;
-import com.sun.jdi.event.ClassPrepareEvent;
-import com.sun.jdi.event.Event;
-import com.sun.jdi.event.EventSet;
-import com.sun.jdi.event.VMDisconnectEvent;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -18,11 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 import lib.common.ExitStatus;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -97,71 +83,12 @@ class FileChangedWhileReadTest {
         assertTrue(run.err().contains("lib/app.jar changed while it was read (3145728 bytes"), run.err());
     }
 
-    /** What the test does to the jar while cache-upload is stopped. */
-    interface Change {
-        void apply() throws Exception;
-    }
-
     /**
-     * Runs cache-upload under a debugger that stops it where Archive starts reading the jar's
-     * content (the folder's only file), after the walk's lstat and the jar's header; changes the
-     * jar; then lets it run on to its exit. A breakpoint rather than a writer racing the read: on two
-     * busy cores a race is won or lost by chance, a stop at the one moment that matters is certain.
+     * Runs cache-upload stopped where Archive starts reading the jar's content (the folder's only
+     * file), after the walk's lstat and the jar's header; changes the jar; then lets it run on.
      */
-    private Fixtures.Run uploadChangingTheJarAsItIsRead(Change change) throws Exception {
-        ListeningConnector connector = Bootstrap.virtualMachineManager().listeningConnectors().stream()
-                .filter(c -> c.transport().name().equals("dt_socket")).findFirst().orElseThrow();
-        Map<String, Connector.Argument> arguments = connector.defaultArguments();
-        arguments.get("localAddress").setValue("127.0.0.1");
-        arguments.get("port").setValue("0");
-        arguments.get("timeout").setValue("60000");
-        String address = connector.startListening(arguments);
-        var upload = CompletableFuture.supplyAsync(() -> {
-            try {
-                return Fixtures.script(List.of("-agentlib:jdwp=transport=dt_socket,server=n,suspend=y,address=" + address),
-                        "CacheUpload", project, env, "--pattern", "go.sum", "--folder", "cache", "--target", target);
-            } catch (Exception e) {
-                throw new CompletionException(e);
-            }
-        });
-        boolean changed = false;
-        VirtualMachine vm;
-        try {
-            vm = connector.accept(arguments);
-        } finally {
-            connector.stopListening(arguments);
-        }
-        var requests = vm.eventRequestManager();
-        var prepare = requests.createClassPrepareRequest();
-        prepare.addClassFilter("lib.archive.Archive$TarWriter");
-        prepare.enable();
-        vm.resume();
-        events:
-        while (true) {
-            EventSet events = vm.eventQueue().remove(TimeUnit.MINUTES.toMillis(2));
-            assertNotNull(events, "cache-upload neither reached Archive.copyContent nor exited");
-            for (Event event : events) {
-                if (event instanceof ClassPrepareEvent prepared) {
-                    var copyContent = prepared.referenceType().methodsByName("copyContent").get(0);
-                    requests.createBreakpointRequest(copyContent.location()).enable();
-                } else if (event instanceof BreakpointEvent) {
-                    change.apply();
-                    changed = true;
-                    // Stay attached until the JVM exits: detaching while it runs on can make its
-                    // debug agent print a transport error of its own on stderr.
-                    requests.deleteAllBreakpoints();
-                } else if (event instanceof VMDisconnectEvent) {
-                    break events;
-                }
-            }
-            try {
-                events.resume();
-            } catch (com.sun.jdi.VMDisconnectedException e) {
-                break; // it exited as this event set was handled
-            }
-        }
-        var run = upload.get(5, TimeUnit.MINUTES);
-        assertTrue(changed, "cache-upload never read the jar: " + run);
-        return run;
+    private Fixtures.Run uploadChangingTheJarAsItIsRead(StoppedScript.Action change) throws Exception {
+        return StoppedScript.run("lib.archive.Archive$TarWriter", "copyContent", change, "CacheUpload", project, env,
+                "--pattern", "go.sum", "--folder", "cache", "--target", target);
     }
 }

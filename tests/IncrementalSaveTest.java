@@ -160,9 +160,7 @@ class IncrementalSaveTest {
     }
 
     private Fixtures.Run upload(Where where, String... more) throws Exception {
-        var args = Stream.concat(Stream.of("--target", where.target(), "--folder", "m2", "--pattern", "pom.xml",
-                "--results-dir", tmp.resolve("up").toString()), Stream.of(more)).toArray(String[]::new);
-        var run = Fixtures.upload(project, where.env(), args);
+        var run = Fixtures.upload(project, where.env(), uploadArguments(where, more));
         assertEquals(0, run.status(), run.toString());
         return run;
     }
@@ -405,6 +403,59 @@ class IncrementalSaveTest {
                     "the deleted group is part of the new entry");
             assertEquals(Fixtures.snapshot(m2, false), restored(store, target.path()));
         }
+    }
+
+    /**
+     * The window between the base's check and the commit: cache-upload is stopped as it commits, the
+     * base object is deleted, and the server's copy of its groups fails (404). Nothing is stored by
+     * that attempt; the entry is written again without a base, whole.
+     */
+    @Test
+    void anS3BaseDeletedAsTheUploadCommitsIsUploadedAgainWithoutIt() throws Exception {
+        jarBytes = 1 << 20; // runs of reused groups of 5 MiB or more: copied at the commit
+        for (int i = 0; i < ARTIFACTS; i++) {
+            artifact(i, "1.0", i);
+        }
+        Where where = where("s3");
+        upload(where);
+        String baseKey = where.base().substring("s3://caches/".length()) + "m2-" + key();
+        bump();
+        var run = StoppedScript.run("lib.store.s3.S3EntryWrite", "commit",
+                () -> s3.client().deleteObject(b -> b.bucket("caches").key(baseKey)), "CacheUpload", project, where.env(),
+                uploadArguments(where, "--restore-key", "m2-"));
+        assertAgainWithoutTheBase(where, run);
+    }
+
+    /** The same on a registry: the base's layers, which the new image references, are deleted just before its manifest is put. */
+    @Test
+    void anOciLayerDeletedAsTheUploadCommitsIsUploadedAgainWithoutIt() throws Exception {
+        Where where = where("oci");
+        upload(where);
+        String firstKey = key();
+        String repository = where.base().substring(("oci://" + registry.host() + "/").length(), where.base().length() - 1);
+        List<String> layers = List.copyOf(layersInOrder("m2-" + firstKey, where));
+        bump();
+        var run = StoppedScript.run("lib.store.oci.OciStore", "tagImage", () -> {
+            for (String gone : layers) {
+                var deleted = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + registry.host() + "/v2/"
+                        + repository + "/blobs/" + gone)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(202, deleted.statusCode(), deleted.body());
+            }
+        }, "CacheUpload", project, where.env(), uploadArguments(where, "--restore-key", "m2-"));
+        assertAgainWithoutTheBase(where, run);
+    }
+
+    private String[] uploadArguments(Where where, String... more) {
+        return Stream.concat(Stream.of("--target", where.target(), "--folder", "m2", "--pattern", "pom.xml",
+                "--results-dir", tmp.resolve("up").toString()), Stream.of(more)).toArray(String[]::new);
+    }
+
+    private void assertAgainWithoutTheBase(Where where, Fixtures.Run run) throws Exception {
+        assertEquals(0, run.status(), run.toString());
+        assertTrue(run.err().contains(" changed while this upload ran ("), run.err());
+        assertTrue(run.err().contains("): uploading again without it"), run.err());
+        assertTrue(run.lastLine().startsWith("uploaded ") && !run.lastLine().contains("reused from"), run.lastLine());
+        assertEquals(Fixtures.snapshot(m2, false), fetched(where, key(), "again"));
     }
 
     // -- The registry's view of an image.

@@ -114,13 +114,30 @@ public final class Upload {
         }
     }
 
+    /**
+     * Writes and commits the entry. A base that changes or goes away between the check of its groups
+     * and the commit (Store.BaseGone) leaves nothing stored; the entry is then written again without
+     * a base, every group sent, as if there had been none.
+     */
     private static void upload(Request request, Store store, String path, URI location, CacheKey key,
             FutureTask<GroupPlan.Survey> survey, Optional<Base> base,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
+        try {
+            upload(request, store, path, location, key, survey == null ? null : surveyed(survey), base, results, log, nanoTime);
+        } catch (Store.BaseGone e) {
+            log.info("the base " + base.map(Base::name).orElse("") + " changed while this upload ran (" + e.getMessage()
+                    + "): uploading again without it");
+            upload(request, store, path, location, key, survey == null ? null : GroupPlan.survey(request.folder()), Optional.empty(),
+                    results, log, nanoTime);
+        }
+    }
+
+    private static void upload(Request request, Store store, String path, URI location, CacheKey key,
+            GroupPlan.Survey survey, Optional<Base> base,
+            Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.EntryWrite entry = store.createEntry(path, request.compression())) {
             var meter = new Meter("uploading to " + location, log, nanoTime);
-            Written written = write(request.folder(), request.compression(), survey == null ? null : surveyed(survey), base,
-                    entry, meter);
+            Written written = write(request.folder(), request.compression(), survey, base, entry, meter);
             Archive.Stats archived = written.archived();
             boolean stored = entry.commit(written.description(key.hash(), request.expiresAfter()), written.level());
             if (archived.skipped() > 0) {

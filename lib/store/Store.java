@@ -136,6 +136,17 @@ public interface Store extends Closeable {
     /** What a prune removed. */
     record Pruned(int entries, long bytes) {}
 
+    /**
+     * The base an entry was taking groups from changed or went away after they were checked and
+     * before the entry was committed (a copy refused on the store's side, a manifest whose layer the
+     * registry no longer has): nothing was stored. Written again without a base, the entry would be.
+     */
+    final class BaseGone extends IOException {
+        public BaseGone(String message) {
+            super(message);
+        }
+    }
+
     /** The object at this path, or empty when there is none (a cache miss). */
     Optional<StoredObject> find(String path) throws IOException;
 

@@ -359,7 +359,14 @@ public final class OciStore implements Store {
                 if (registry.getManifest(tag).isPresent()) {
                     return false;
                 }
-                tagImage(registry, tag, layers, compression, description, level);
+                try {
+                    tagImage(registry, tag, layers, compression, description, level);
+                } catch (RegistryClient.RegistryRefused e) {
+                    if (groupsReused > 0 && e.status == 400 && e.getMessage().contains("MANIFEST_BLOB_UNKNOWN")) {
+                        throw new BaseGone("the repository no longer has a layer of it: " + e.getMessage());
+                    }
+                    throw e;
+                }
                 return true;
             }
 

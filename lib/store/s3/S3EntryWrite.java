@@ -21,8 +21,9 @@ import lib.store.Store;
  * streamed with the changed groups (they travel, and count as sent).
  *
  * <p>The base is checked with a HEAD when its first group is reused; one deleted or replaced later,
- * before the commit, makes the copy fail (412 or 404) and the upload with it, leaving the key as it
- * was: the groups it would have given are no longer at hand to send instead.
+ * before the commit, makes the copy fail (412 or 404), and the commit with Store.BaseGone, leaving
+ * the key as it was: the groups it would have given are no longer at hand to send instead, so
+ * cache-upload writes the entry again without a base.
  */
 final class S3EntryWrite implements Store.EntryWrite {
 

@@ -234,9 +234,9 @@ public final class S3MultipartUpload implements Store.PendingWrite {
                     int number = copied.size() + 1;
                     String range = "bytes=" + piece[0] + "-" + (piece[1] - 1);
                     // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range, x-amz-copy-source-if-match
-                    String etag = call("copying " + range + " of " + source.key(), () -> s3.uploadPartCopy(b -> b.sourceBucket(bucket)
-                            .sourceKey(source.key()).copySourceIfMatch(source.etag()).destinationBucket(bucket).destinationKey(key)
-                            .uploadId(copyId).partNumber(number).copySourceRange(range)).copyPartResult().eTag());
+                    String etag = copy("copying " + range + " of " + source.key(), source, () -> s3.uploadPartCopy(b -> b
+                            .sourceBucket(bucket).sourceKey(source.key()).copySourceIfMatch(source.etag()).destinationBucket(bucket)
+                            .destinationKey(key).uploadId(copyId).partNumber(number).copySourceRange(range)).copyPartResult().eTag());
                     copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
                 }
             }
@@ -314,6 +314,20 @@ public final class S3MultipartUpload implements Store.PendingWrite {
 
     private interface S3Call<T> {
         T run();
+    }
+
+    /** A copy from the base: its 404 (deleted) or 412 (replaced: the ETag pinned no longer matches) is Store.BaseGone. */
+    private <T> T copy(String what, Source source, S3Call<T> call) throws IOException {
+        try {
+            return call.run();
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404 || e.statusCode() == 412) {
+                throw new Store.BaseGone(source.key() + " was deleted or replaced: HTTP " + e.statusCode() + " " + what);
+            }
+            throw store.failure(e, what);
+        } catch (SdkException e) {
+            throw store.failure(e, what);
+        }
     }
 
     private <T> T call(String what, S3Call<T> call) throws IOException {
