@@ -17,15 +17,15 @@ import java.util.Map;
 
 /**
  * Writes a folder as PAX tar streams: regular files of any size, directories (empty ones too),
- * permission bits, mtimes, symlinks with their targets as written, hardlinks within a group
- * (the plan never cuts between two names of one inode) and UTF-8 names. Entries are relative ("a/b.txt", "a/"), children in name order, so the same
- * tree gives the same archive. The walk is cut into groups where a GroupPlan says; each group is a
- * complete tar of its own, written as often as its caller asks (once to learn its digest, once
- * more to compress it) and on whichever thread, the same bytes every time while its files are
- * unchanged. Headers and file
- * contents go into one large buffer that is handed on whole, so the compressor sees few large
- * writes whatever the files' sizes. A file that changes while it is read fails the archive, which
- * is never stored with a cut or mixed copy.
+ * permission bits, mtimes, symlinks with their targets as written, hardlinks within a group (the
+ * plan never cuts between two names of one inode) and UTF-8 names. Entries are relative
+ * ("a/b.txt", "a/"), children in name order, so the same tree gives the same archive. The walk is
+ * cut into groups where a GroupPlan says; each group is a complete tar of its own, written as often
+ * as its caller asks (once to learn its digest, once more to compress it) and on whichever thread,
+ * the same bytes every time while its files are unchanged. Headers and file contents go into one
+ * large buffer that is handed on whole, so the compressor sees few large writes whatever the
+ * files' sizes. A file that changes while it is read fails the archive, which is never stored with
+ * a cut or mixed copy.
  */
 public final class Archive {
 
@@ -98,7 +98,7 @@ public final class Archive {
             int slice = 0;
             for (Entry entry : entries) {
                 long size = (entry.stat().mode() & FileStat.TYPE) == FileStat.REGULAR ? entry.stat().size() : 0;
-                try (FileChannel in = size == 0 ? null : FileChannel.open(entry.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                try (FileChannel in = size == 0 ? null : TarWriter.open(entry.path(), entry.name())) {
                     for (; slice < RawZstd.SLICES && total * slice / RawZstd.SLICES < start + size; slice++) {
                         long at = total * slice / RawZstd.SLICES - start;
                         var into = ByteBuffer.wrap(sample, sampled, (int) Math.min(RawZstd.SLICE, size - at));

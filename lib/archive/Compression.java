@@ -153,7 +153,10 @@ public enum Compression {
         default void close() throws IOException {}
     }
 
-    /** zstd frames from one compressor, each ended by a flush, into whichever stream the frame was begun with. */
+    /**
+     * zstd frames from one compressor, each ended by a flush, into whichever stream the frame was
+     * begun with; or a frame of raw blocks, for one its caller found not compressible.
+     */
     private static final class ZstdFrames implements Frames {
         private final Redirect sink = new Redirect();
         private ZstdOutputStream zstd;
@@ -190,12 +193,11 @@ public enum Compression {
         @Override
         public void end() throws IOException {
             if (raw != null) {
-                raw.finish();
+                raw.finish(); // its last block
                 raw = null;
-                sink.target = OutputStream.nullOutputStream();
-                return;
+            } else {
+                zstd.flush(); // ends the frame
             }
-            zstd.flush(); // ends the frame
             sink.target.flush();
             sink.target = OutputStream.nullOutputStream();
         }

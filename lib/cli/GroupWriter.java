@@ -28,15 +28,16 @@ import lib.store.Store;
  * base when its tar is one of the base's (by its sha256, never by names, sizes or mtimes), or
  * compressed and sent.
  *
- * <p>Most groups are small: on a thread of their own, as many at once as there are cores, their
- * files are read into a tar in memory, which is digested and, unless the base has it, compressed
- * with a one-shot compressor; they reach the store in the walk's order. One frame per group is too
- * small for zstd's own workers to share, and the walk's thread alone cannot read the files as fast
- * as they compress, so this is what keeps every core busy. A big group waits for those before it,
- * then streams through the compressor, whose workers share it out, while two more threads digest
- * its tar and what is stored. With a base, a big group's tar is first made only to be digested, on a
- * compressor's thread like a small group, and made again to be compressed if the base does not
- * have it (the digest recorded is the second's, so it names the bytes sent). Memory: the groups in flight (inFlightMost), each at most SMALL and its compressed copy.
+ * <p>Most groups are small: on compressor threads, one a core (up to as many as groups may be in
+ * flight), their files are read into a tar in memory, which is digested and, unless the base has
+ * it, compressed with a one-shot compressor; they reach the store in the walk's order. One frame
+ * per group is too small for zstd's own workers to share, and the walk's thread alone cannot read
+ * the files as fast as they compress, so this is what keeps every core busy. A big group waits for
+ * those before it, then streams through the compressor, whose workers share it out, while two more
+ * threads digest its tar and what is stored. With a base, a big group's tar is first made only to
+ * be digested, on a compressor's thread like a small group, and made again to be compressed if the
+ * base does not have it (the digest recorded is the second's, so it names the bytes sent). Memory:
+ * the groups in flight (inFlightMost), each at most SMALL and its compressed copy.
  */
 final class GroupWriter implements Closeable {
 
