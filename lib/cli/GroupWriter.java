@@ -3,7 +3,6 @@ package lib.cli;
 import java.io.Closeable;
 import java.io.FilterOutputStream;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
@@ -12,7 +11,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -21,6 +19,7 @@ import lib.archive.Compression;
 import lib.archive.Meter;
 import lib.common.DaemonThreads;
 import lib.common.Digests;
+import lib.common.Futures;
 import lib.store.Store;
 
 /**
@@ -79,11 +78,11 @@ final class GroupWriter implements Closeable {
     private record Probed(Archive.Group group, Archive.Stats stats, long tarBytes) {}
 
     /** Digests and counts what is written to it, on the writing thread. */
-    private static final class DigestOutputStream extends FilterOutputStream {
+    private static final class CountingDigest extends FilterOutputStream {
         private final MessageDigest sha256;
         private long count;
 
-        DigestOutputStream(OutputStream out, MessageDigest sha256) {
+        CountingDigest(OutputStream out, MessageDigest sha256) {
             super(out);
             this.sha256 = sha256;
         }
@@ -132,7 +131,7 @@ final class GroupWriter implements Closeable {
         if (!reusable.isEmpty()) {
             // A big group the base may have: its digest first, on a compressor's thread like the small ones'.
             inFlight.add(compressors.submit(() -> {
-                var digest = new DigestOutputStream(OutputStream.nullOutputStream(), Digests.sha256());
+                var digest = new CountingDigest(OutputStream.nullOutputStream(), Digests.sha256());
                 Archive.Stats stats = group.write(digest);
                 return new Done(null, new Probed(group, stats, digest.count), Digests.hex(digest.sha256.digest()), null, null);
             }));
@@ -287,14 +286,7 @@ final class GroupWriter implements Closeable {
     }
 
     private static <T> T await(Future<T> future) throws IOException {
-        try {
-            return future.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while digesting");
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        }
+        return Futures.await(future, "digesting");
     }
 
     /** A frame's close ends it; the store's stream stays open until the upload commits. */

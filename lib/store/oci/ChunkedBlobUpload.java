@@ -1,15 +1,14 @@
 package lib.store.oci;
 
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.net.URI;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import lib.common.DaemonThreads;
+import lib.common.Futures;
 import lib.store.Backoff;
 import lib.store.PartStream;
 
@@ -66,12 +65,7 @@ final class ChunkedBlobUpload extends PartStream {
             return;
         }
         try {
-            inFlight.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while uploading");
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            Futures.await(inFlight, "uploading");
         } finally {
             inFlight = null;
             free.push(travelling);

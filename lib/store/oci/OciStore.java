@@ -26,6 +26,7 @@ import lib.archive.Meter;
 import lib.common.DaemonThreads;
 import lib.common.Digests;
 import lib.common.Environment;
+import lib.common.Futures;
 import lib.common.Log;
 import lib.common.Platform;
 import lib.common.StoreError;
@@ -344,7 +345,7 @@ public final class OciStore implements Store {
             public boolean reuse(StoredObject base, StoredGroup group) throws IOException {
                 String digest = "sha256:" + group.group().sha256();
                 Future<Boolean> head = present.get(digest);
-                if (!(head == null ? registry.headBlob(digest) : answer(head))) {
+                if (!(head == null ? registry.headBlob(digest) : Futures.await(head, "asking for a layer"))) {
                     return false;
                 }
                 layers.add(group.group());
@@ -385,17 +386,6 @@ public final class OciStore implements Store {
                 }
             }
         };
-    }
-
-    private static boolean answer(Future<Boolean> head) throws IOException {
-        try {
-            return head.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while asking for a layer");
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        }
     }
 
     /** Pushes the config and tags the manifest of an image whose layers the registry has. */

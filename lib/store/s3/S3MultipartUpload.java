@@ -9,12 +9,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import lib.common.DaemonThreads;
+import lib.common.Futures;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.store.BlobUri;
@@ -144,14 +144,7 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     }
 
     private static CompletedPart result(Future<CompletedPart> part) throws IOException {
-        try {
-            return part.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while uploading");
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        }
+        return Futures.await(part, "uploading");
     }
 
     @Override
