@@ -158,7 +158,7 @@ public enum Compression {
      * begun with; or a frame of raw blocks, for one its caller found not compressible.
      */
     private static final class ZstdFrames implements Frames {
-        private final Redirect sink = new Redirect();
+        private final Redirect sink = new Redirect(OutputStream.nullOutputStream());
         private ZstdOutputStream zstd;
         private RawZstd.FrameStream raw;
 
@@ -175,19 +175,7 @@ public enum Compression {
                 zstd.setCloseFrameOnFlush(true);
                 zstd.setJobSize(JOB);
             }
-            ZstdOutputStream frame = zstd;
-            return new OutputStream() {
-                @Override
-                public void write(int b) throws IOException {
-                    frame.write(b);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    frame.write(b, off, len);
-                }
-                // flush and close are not passed on: a flush would end the frame before its end
-            };
+            return new Redirect(zstd); // flush and close are not passed on: a flush would end the frame before its end
         }
 
         @Override
@@ -211,9 +199,16 @@ public enum Compression {
         }
     }
 
-    /** An output stream whose destination changes from frame to frame. */
+    /**
+     * Writes to its target, which may change from frame to frame, and passes on neither flush nor
+     * close: the frame's end flushes its own stream.
+     */
     private static final class Redirect extends OutputStream {
-        private OutputStream target = OutputStream.nullOutputStream();
+        private OutputStream target;
+
+        Redirect(OutputStream target) {
+            this.target = target;
+        }
 
         @Override
         public void write(int b) throws IOException {
@@ -227,7 +222,7 @@ public enum Compression {
 
         @Override
         public void flush() {
-            // the frame's end flushes its own stream
+            // not passed on
         }
     }
 
