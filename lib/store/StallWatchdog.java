@@ -1,29 +1,18 @@
 package lib.store;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
-import lib.common.BulkInputStream;
 import lib.common.Durations;
 
 /**
- * Abandons an HTTP exchange that moves no byte for the stall timeout. java.net.http gives up
- * connecting after its connect timeout, but once a request is sent it waits for ever: for the peer
- * to take the rest of the body, for the response's head, for the next byte of the response. A
- * proxy or a registry that keeps the connection open and says nothing would hang the step. So an
- * exchange is watched while it waits on the peer: as the client takes the request body, until the
- * response's head, and during each read of the response body (the time between reads is the
- * reader's own). When nothing moved for the timeout, the exchange is cancelled or the body closed,
- * and the caller gets {@link Stalled}, an IOException retried like a dropped connection.
+ * Abandons a transfer that moves no byte for the stall timeout. A socket's read can time out, but
+ * its write waits for ever for a peer that stops taking bytes, and an SDK's client may wait for
+ * ever for an answer: a proxy or a server that keeps the connection open and says nothing would
+ * hang the step. So a transfer is watched while it waits on the peer; when nothing moved for the
+ * timeout, its abandon action runs (a connection closed, a request aborted), and the caller gets
+ * {@link Stalled}, an IOException retried like a dropped connection.
  */
 public final class StallWatchdog {
 
@@ -42,43 +31,6 @@ public final class StallWatchdog {
         this.timeoutNanos = timeout.toNanos();
     }
 
-    /**
-     * As http.send with a body handler of ofInputStream: the request body and the wait for the
-     * response's head are watched, and the response body is as it is read.
-     */
-    public HttpResponse<InputStream> send(HttpClient http, HttpRequest request) throws IOException, InterruptedException {
-        var watch = new Watch();
-        HttpRequest watched = request.bodyPublisher()
-                .map(body -> HttpRequest.newBuilder(request, (name, value) -> true)
-                        .method(request.method(), new WatchedBody(body, watch)).build())
-                .orElse(request);
-        CompletableFuture<HttpResponse<InputStream>> response = http.sendAsync(watched,
-                info -> HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofInputStream(), this::watch));
-        // Since JDK 16, cancelling sendAsync's future aborts the exchange and closes its connection.
-        watch.start(() -> response.cancel(true));
-        try {
-            return response.get();
-        } catch (CancellationException e) {
-            throw new Stalled(timeout);
-        } catch (ExecutionException e) {
-            if (watch.fired()) {
-                throw new Stalled(timeout);
-            }
-            if (e.getCause() instanceof IOException io) {
-                throw io; // its own type, which callers tell apart (a refused connection, a TLS failure)
-            }
-            if (e.getCause() instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            throw new IOException(e.getCause());
-        } catch (InterruptedException e) {
-            response.cancel(true);
-            throw e;
-        } finally {
-            watch.stop();
-        }
-    }
-
     /** A watch on a transfer of another client: moved() as its bytes go, start with what abandons it, stop when done. */
     public Watch watch() {
         return new Watch();
@@ -86,45 +38,6 @@ public final class StallWatchdog {
 
     public Stalled stalled() {
         return new Stalled(timeout);
-    }
-
-    /** The stream, closed when a read waits the timeout without a byte; that read then throws Stalled. */
-    public InputStream watch(InputStream in) {
-        var watch = new Watch();
-        watch.pause(); // until the first read: a body nobody reads yet is not stalled
-        watch.start(() -> {
-            try {
-                in.close();
-            } catch (IOException e) {
-                // closed, as far as it goes: the read it unblocks says Stalled all the same
-            }
-        });
-        return new BulkInputStream() {
-            @Override
-            public int read(byte[] b, int off, int len) throws IOException {
-                watch.moved();
-                try {
-                    int n = in.read(b, off, len);
-                    if (watch.fired()) {
-                        throw new Stalled(timeout);
-                    }
-                    return n;
-                } catch (IOException e) {
-                    if (watch.fired() && !(e instanceof Stalled)) {
-                        throw new Stalled(timeout);
-                    }
-                    throw e;
-                } finally {
-                    watch.pause();
-                }
-            }
-
-            @Override
-            public void close() throws IOException {
-                watch.stop();
-                in.close();
-            }
-        };
     }
 
     /**
@@ -180,45 +93,6 @@ public final class StallWatchdog {
                 return;
             }
             checkIn(waiting ? timeoutNanos - quiet : timeoutNanos);
-        }
-    }
-
-    /**
-     * A request body whose buffers, as the client takes them to send, count as bytes moving. So
-     * progress is seen a buffer at a time: ArrayBody's 256 KiB slices must each go within the
-     * timeout, about 9 kB/s at 30 s.
-     */
-    private record WatchedBody(HttpRequest.BodyPublisher body, Watch watch) implements HttpRequest.BodyPublisher {
-        @Override
-        public long contentLength() {
-            return body.contentLength();
-        }
-
-        @Override
-        public void subscribe(Flow.Subscriber<? super ByteBuffer> subscriber) {
-            body.subscribe(new Flow.Subscriber<ByteBuffer>() {
-                @Override
-                public void onSubscribe(Flow.Subscription subscription) {
-                    subscriber.onSubscribe(subscription);
-                }
-
-                @Override
-                public void onNext(ByteBuffer item) {
-                    watch.moved();
-                    subscriber.onNext(item);
-                }
-
-                @Override
-                public void onError(Throwable failure) {
-                    subscriber.onError(failure);
-                }
-
-                @Override
-                public void onComplete() {
-                    watch.moved(); // the whole body went: the response's head has a timeout from now
-                    subscriber.onComplete();
-                }
-            });
         }
     }
 }

@@ -5,14 +5,10 @@ package lib.store.oci;
 import com.fasterxml.jackson.jr.ob.JSON;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
@@ -30,7 +25,6 @@ import lib.common.Log;
 import lib.common.Reason;
 import lib.store.Backoff;
 import lib.store.ResumingDownload;
-import lib.store.StallWatchdog;
 
 /**
  * HTTP to one repository of an OCI distribution registry: finds how to reach it (HTTPS, or plain
@@ -102,8 +96,7 @@ public final class RegistryClient {
     private final boolean insecure;
     private final DockerConfig credentials;
     private final Log log;
-    private final HttpClient http;
-    private final StallWatchdog stall;
+    private final Http11 http;
     private String base;
     // Volatile: a restore key reads manifests from several threads, and any of them may renew it.
     private volatile String authorization;
@@ -115,13 +108,7 @@ public final class RegistryClient {
         this.insecure = insecure;
         this.credentials = DockerConfig.load(environment);
         this.log = log;
-        this.http = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(Duration.ofSeconds(15))
-                .sslContext(RegistryTls.context(insecure, environment))
-                .build();
-        this.stall = new StallWatchdog(stallTimeout);
+        this.http = new Http11(RegistryTls.context(insecure, environment), stallTimeout);
     }
 
     /** A client of the repository an oci:// location names, connected; push asks for a token that may push too. */
@@ -181,9 +168,9 @@ public final class RegistryClient {
 
     /** GET /v2/: whether the registry answers, and how it wants to be authenticated. */
     private void ping() throws IOException {
-        try (var response = new Closing(send("GET", URI.create(base + "/v2/"), Map.of(), null, Backoff.ATTEMPTS))) {
+        try (var response = send("GET", URI.create(base + "/v2/"), Map.of(), null, Backoff.ATTEMPTS)) {
             if (response.status() >= 300 && response.status() != 404) {
-                throw refused(response.get(), "reaching the registry");
+                throw refused(response, "reaching the registry");
             }
         }
     }
@@ -194,11 +181,11 @@ public final class RegistryClient {
      */
     public Optional<Map<String, Object>> getManifest(String reference) throws IOException {
         var response = send("GET", repositoryUri("manifests/" + reference), Map.of("Accept", ACCEPT), null);
-        if (response.statusCode() == 404) {
+        if (response.status() == 404) {
             response.body().close();
             return Optional.empty();
         }
-        if (response.statusCode() != 200) {
+        if (response.status() != 200) {
             throw refused(response, "GET manifest " + reference);
         }
         return Optional.of(json(response, "the manifest of " + this.reference.named(reference)));
@@ -206,17 +193,17 @@ public final class RegistryClient {
 
     /** PUT /v2/<name>/manifests/<reference>: tags the manifest, whose blobs the registry must have. */
     void putManifest(String reference, String mediaType, byte[] manifest) throws IOException {
-        try (var response = new Closing(send("PUT", repositoryUri("manifests/" + reference),
-                Map.of("Content-Type", mediaType), () -> HttpRequest.BodyPublishers.ofByteArray(manifest)))) {
+        try (var response = send("PUT", repositoryUri("manifests/" + reference),
+                Map.of("Content-Type", mediaType), Http11.Body.of(manifest))) {
             if (response.status() != 201 && response.status() != 200) {
-                throw refused(response.get(), "PUT manifest " + reference);
+                throw refused(response, "PUT manifest " + reference);
             }
         }
     }
 
     /** HEAD /v2/<name>/blobs/<digest>: whether the repository has the blob. */
     public boolean headBlob(String digest) throws IOException {
-        try (var response = new Closing(send("HEAD", repositoryUri("blobs/" + digest), Map.of(), null))) {
+        try (var response = send("HEAD", repositoryUri("blobs/" + digest), Map.of(), null)) {
             return response.status() == 200;
         }
     }
@@ -228,13 +215,13 @@ public final class RegistryClient {
     InputStream getBlob(String digest, long position) throws IOException {
         Map<String, String> headers = position == 0 ? Map.of() : Map.of("Range", "bytes=" + position + "-");
         var response = send("GET", repositoryUri("blobs/" + digest), headers, null);
-        int status = response.statusCode();
+        int status = response.status();
         if (status == 404) {
             response.body().close();
             throw new IOException("the registry has no blob " + digest + " although the manifest lists it");
         }
         if (status == 206) {
-            String range = response.headers().firstValue("Content-Range").orElse("");
+            String range = response.header("Content-Range").orElse("");
             if (!range.startsWith("bytes " + position + "-")) {
                 response.body().close();
                 throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
@@ -250,9 +237,9 @@ public final class RegistryClient {
     /** POST /v2/<name>/blobs/uploads/: opens an upload session; its URL (Location) is where the blob's bytes go. */
     URI startUpload() throws IOException {
         URI uploads = repositoryUri("blobs/uploads/");
-        try (var response = new Closing(send("POST", uploads, Map.of(), null))) {
+        try (var response = send("POST", uploads, Map.of(), null)) {
             if (response.status() != 202) {
-                throw refused(response.get(), "POST blobs/uploads/");
+                throw refused(response, "POST blobs/uploads/");
             }
             return uploadLocation(uploads, response);
         }
@@ -274,17 +261,17 @@ public final class RegistryClient {
     public Mount mountBlob(String digest, String fromRepository) throws IOException {
         URI uploads = repositoryUri("blobs/uploads/?mount=" + URLEncoder.encode(digest, StandardCharsets.UTF_8)
                 + "&from=" + URLEncoder.encode(fromRepository, StandardCharsets.UTF_8));
-        try (var response = new Closing(send("POST", uploads, Map.of(), null))) {
+        try (var response = send("POST", uploads, Map.of(), null)) {
             return switch (response.status()) {
                 case 201 -> new Mount(Optional.empty());
                 case 202 -> new Mount(Optional.of(uploadLocation(uploads, response)));
-                default -> throw refused(response.get(), "POST blobs/uploads/ mounting " + digest + " from " + fromRepository);
+                default -> throw refused(response, "POST blobs/uploads/ mounting " + digest + " from " + fromRepository);
             };
         }
     }
 
-    private static URI uploadLocation(URI uploads, Closing response) throws IOException {
-        return uploads.resolve(response.get().headers().firstValue("Location")
+    private static URI uploadLocation(URI uploads, Http11.Response response) throws IOException {
+        return uploads.resolve(response.header("Location")
                 .orElseThrow(() -> new IOException("the registry opened an upload without a Location")));
     }
 
@@ -298,9 +285,9 @@ public final class RegistryClient {
     URI patchUpload(URI location, long start, byte[] chunk, int offset, int length) throws IOException {
         var headers = Map.of("Content-Type", "application/octet-stream",
                 "Content-Range", start + "-" + (start + length - 1));
-        try (var response = new Closing(send("PATCH", location, headers, () -> ArrayBody.of(chunk, offset, length), 1))) {
+        try (var response = send("PATCH", location, headers, new Http11.Body(chunk, offset, length), 1)) {
             if (response.status() != 202) {
-                throw new ChunkRefused(refused(response.get(), "PATCH blob upload"));
+                throw new ChunkRefused(refused(response, "PATCH blob upload"));
             }
             return nextLocation(location, response);
         }
@@ -314,17 +301,17 @@ public final class RegistryClient {
      * also says 0-0 when it has nothing).
      */
     UploadStatus uploadStatus(URI location) throws IOException {
-        try (var response = new Closing(send("GET", location, Map.of(), null))) {
+        try (var response = send("GET", location, Map.of(), null)) {
             if (response.status() != 204 && response.status() != 202) {
-                throw refused(response.get(), "GET blob upload status");
+                throw refused(response, "GET blob upload status");
             }
-            String range = response.get().headers().firstValue("Range").orElse("0-0");
+            String range = response.header("Range").orElse("0-0");
             return new UploadStatus(nextLocation(location, response), Long.parseLong(range.substring(range.indexOf('-') + 1)));
         }
     }
 
-    private static URI nextLocation(URI location, Closing response) {
-        return response.get().headers().firstValue("Location").map(location::resolve).orElse(location);
+    private static URI nextLocation(URI location, Http11.Response response) {
+        return response.header("Location").map(location::resolve).orElse(location);
     }
 
     /** PUT <location>?digest=<digest>: completes an upload whose bytes were all sent; the registry checks their digest. */
@@ -335,22 +322,22 @@ public final class RegistryClient {
     /** PUT <location>?digest=<digest> with the whole blob as its body: an upload in one request. */
     void commitUpload(URI location, String digest, byte[] content) throws IOException {
         commitUpload(location, digest, Map.of("Content-Type", "application/octet-stream"),
-                () -> HttpRequest.BodyPublishers.ofByteArray(content));
+                Http11.Body.of(content));
     }
 
     private void commitUpload(URI location, String digest, Map<String, String> headers,
-            Supplier<HttpRequest.BodyPublisher> body) throws IOException {
+            Http11.Body body) throws IOException {
         URI put = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=" + digest);
-        try (var response = new Closing(send("PUT", put, headers, body))) {
+        try (var response = send("PUT", put, headers, body)) {
             if (response.status() != 201) {
-                throw refused(response.get(), "PUT blob " + digest);
+                throw refused(response, "PUT blob " + digest);
             }
         }
     }
 
     /** DELETE <location>: abandons an upload, so the registry drops what it had of it. Sent once. */
     public void cancelUpload(URI location) throws IOException {
-        try (var response = new Closing(send("DELETE", location, Map.of(), null, 1))) {
+        try (var response = send("DELETE", location, Map.of(), null, 1)) {
             // 204 or 404: either way nothing of this upload remains to be used.
         }
     }
@@ -367,12 +354,12 @@ public final class RegistryClient {
             if (pages > TAG_PAGES_MAX) {
                 throw new IOException("the tag list of " + reference.named(null) + " runs past " + TAG_PAGES_MAX + " pages; refused");
             }
-            HttpResponse<InputStream> response = send("GET", page, Map.of(), null);
-            if (response.statusCode() == 404) {
+            Http11.Response response = send("GET", page, Map.of(), null);
+            if (response.status() == 404) {
                 response.body().close();
                 break;
             }
-            if (response.statusCode() != 200) {
+            if (response.status() != 200) {
                 throw refused(response, "GET tags/list");
             }
             if (json(response, "the tag list of " + reference.named(null)).get("tags") instanceof List<?> names) {
@@ -387,7 +374,7 @@ public final class RegistryClient {
                 throw new IOException("the tags of " + reference.named(null) + " starting with '" + prefix + "' take more than "
                         + (TAG_NAMES_MAX >> 20) + " MiB; refused");
             }
-            page = nextPage(page, response.headers().firstValue("Link"));
+            page = nextPage(page, response.header("Link"));
         }
         return tags;
     }
@@ -405,30 +392,30 @@ public final class RegistryClient {
      * Sends a request with retries: connection failures, 408, 429 and 5xx are retried with backoff;
      * a 401 once more after authenticating again (an expired token). The caller reads and closes the body.
      */
-    private HttpResponse<InputStream> send(String method, URI uri, Map<String, String> headers,
-            Supplier<HttpRequest.BodyPublisher> body) throws IOException {
+    private Http11.Response send(String method, URI uri, Map<String, String> headers,
+            Http11.Body body) throws IOException {
         return send(method, uri, headers, body, Backoff.ATTEMPTS);
     }
 
     /** As send, in at most `attempts` attempts: 1 for a request that must not be repeated blindly (a chunk the registry may have half taken). */
-    private HttpResponse<InputStream> send(String method, URI uri, Map<String, String> headers,
-            Supplier<HttpRequest.BodyPublisher> body, int attempts) throws IOException {
+    private Http11.Response send(String method, URI uri, Map<String, String> headers,
+            Http11.Body body, int attempts) throws IOException {
         IOException last = null;
         boolean reauthenticate = true;
         for (int attempt = 1; attempt <= attempts; attempt++) {
             if (attempt > 1) {
                 backoff(attempt, method + " " + uri.getPath(), last);
             }
-            HttpResponse<InputStream> response;
+            Http11.Response response;
             try {
                 response = sendFollowingRedirects(method, uri, headers, body);
-            } catch (SSLException | ConnectException | HttpConnectTimeoutException | PlainHttpRefused e) {
+            } catch (SSLException | ConnectException | UnknownHostException | PlainHttpRefused e) {
                 throw e; // retrying does not change a certificate, open a closed port, route a lost host or a redirect
             } catch (IOException e) {
                 last = e;
                 continue;
             }
-            int status = response.statusCode();
+            int status = response.status();
             if (status == 401 && reauthenticate) {
                 reauthenticate = false;
                 authenticate(response);
@@ -444,21 +431,19 @@ public final class RegistryClient {
         throw last;
     }
 
-    private HttpResponse<InputStream> sendFollowingRedirects(String method, URI uri, Map<String, String> headers,
-            Supplier<HttpRequest.BodyPublisher> body) throws IOException {
+    private Http11.Response sendFollowingRedirects(String method, URI uri, Map<String, String> headers,
+            Http11.Body body) throws IOException {
         URI target = uri;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             requireTls(target, hop == 0 ? "points " + method + " at" : "redirects " + method + " " + uri.getPath() + " to");
-            var request = HttpRequest.newBuilder(target);
-            headers.forEach(request::header);
+            var request = new LinkedHashMap<>(headers);
             boolean sameOrigin = target.getScheme().equals(uri.getScheme()) && target.getAuthority().equals(uri.getAuthority());
             if (authorization != null && sameOrigin) {
-                request.header("Authorization", authorization);
+                request.put("Authorization", authorization);
             }
-            request.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : body.get());
-            HttpResponse<InputStream> response = exchange(request.build());
-            int status = response.statusCode();
-            Optional<String> location = response.headers().firstValue("Location");
+            Http11.Response response = http.send(method, target, request, body);
+            int status = response.status();
+            Optional<String> location = response.header("Location");
             boolean redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
             if (!redirect || location.isEmpty() || !(method.equals("GET") || method.equals("HEAD"))) {
                 return response;
@@ -467,15 +452,6 @@ public final class RegistryClient {
             target = target.resolve(location.get());
         }
         throw new IOException("more than " + MAX_REDIRECTS + " redirects from " + uri);
-    }
-
-    private HttpResponse<InputStream> exchange(HttpRequest request) throws IOException {
-        try {
-            return stall.send(http, request);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted");
-        }
     }
 
     /**
@@ -502,8 +478,8 @@ public final class RegistryClient {
     }
 
     /** Answers the registry's WWW-Authenticate challenge; afterwards requests carry the Authorization it asked for. */
-    private void authenticate(HttpResponse<InputStream> challenged) throws IOException {
-        String header = challenged.headers().firstValue("WWW-Authenticate").orElse("");
+    private void authenticate(Http11.Response challenged) throws IOException {
+        String header = challenged.header("WWW-Authenticate").orElse("");
         String reason = errorMessage(challenged);
         String scheme = header.split("\\s", 2)[0].toLowerCase();
         var credential = credentials.credentialFor(reference.registry());
@@ -555,32 +531,34 @@ public final class RegistryClient {
         String scope = "repository:" + reference.repository() + ":" + (push ? "pull,push" : "pull");
         String service = challenge.getOrDefault("service", "");
         var form = new LinkedHashMap<String, String>();
-        HttpRequest.Builder request;
+        var request = new LinkedHashMap<String, String>();
+        URI tokenUri;
+        Http11.Body body = null;
         if (credential.isPresent() && credential.get().identityToken() != null) {
             form.put("grant_type", "refresh_token");
             form.put("refresh_token", credential.get().identityToken());
             form.put("service", service);
             form.put("scope", scope);
             form.put("client_id", "tekton-caches");
-            request = HttpRequest.newBuilder(URI.create(realm))
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .POST(HttpRequest.BodyPublishers.ofString(query(form)));
+            tokenUri = URI.create(realm);
+            request.put("Content-Type", "application/x-www-form-urlencoded");
+            body = Http11.Body.of(query(form).getBytes(StandardCharsets.UTF_8));
         } else {
             if (!service.isEmpty()) {
                 form.put("service", service);
             }
             form.put("scope", scope);
-            request = HttpRequest.newBuilder(URI.create(realm + (realm.contains("?") ? "&" : "?") + query(form))).GET();
-            credential.filter(c -> c.username() != null).ifPresent(c -> request.header("Authorization", basicAuthorization(c)));
+            tokenUri = URI.create(realm + (realm.contains("?") ? "&" : "?") + query(form));
+            credential.filter(c -> c.username() != null).ifPresent(c -> request.put("Authorization", basicAuthorization(c)));
         }
-        HttpResponse<InputStream> response = exchange(request.build());
-        if (response.statusCode() == 401 || response.statusCode() == 403) {
+        Http11.Response response = http.send(body == null ? "GET" : "POST", tokenUri, request, body);
+        if (response.status() == 401 || response.status() == 403) {
             throw new AuthenticationFailed("authentication failed for registry " + reference.registry() + ": its token service "
                     + realm + " refused " + (credential.isPresent() ? "the credentials from " + credentials.searched()
                             : "anonymous access (no credentials for it in " + credentials.searched() + ")")
                     + ": " + errorMessage(response));
         }
-        if (response.statusCode() != 200) {
+        if (response.status() != 200) {
             throw refused(response, "getting a token from " + realm);
         }
         Map<String, Object> answer = json(response, "the answer of the token service " + realm);
@@ -599,7 +577,7 @@ public final class RegistryClient {
     }
 
     /** A JSON object answered, read into memory up to BODY_MAX; what names the answer in the refusal of a larger one. */
-    private static Map<String, Object> json(HttpResponse<InputStream> response, String what) throws IOException {
+    private static Map<String, Object> json(Http11.Response response, String what) throws IOException {
         try (InputStream in = response.body()) {
             return JSON.std.mapFrom(capped(in, BODY_MAX, what));
         }
@@ -615,7 +593,7 @@ public final class RegistryClient {
     }
 
     /** The error a response carries, as one line: the distribution spec's errors[].message, or the status. */
-    static String errorMessage(HttpResponse<InputStream> response) {
+    static String errorMessage(Http11.Response response) {
         String text;
         try (InputStream in = response.body()) {
             // Cut, not refused: the status must be reported whatever the body, and its start says why.
@@ -632,13 +610,13 @@ public final class RegistryClient {
         } catch (IOException | RuntimeException e) {
             detail = text.lines().findFirst().orElse("").strip();
         }
-        String status = "HTTP " + response.statusCode();
+        String status = "HTTP " + response.status();
         return detail.isBlank() ? status : status + " " + (detail.length() > 200 ? detail.substring(0, 200) + "…" : detail);
     }
 
     /** An unexpected answer as an exception whose message names the registry, what was tried and why it failed. */
-    RegistryRefused refused(HttpResponse<InputStream> response, String what) {
-        int status = response.statusCode();
+    RegistryRefused refused(Http11.Response response, String what) {
+        int status = response.status();
         String message = errorMessage(response);
         if (status == 401) {
             return new RegistryRefused(status, "authentication failed for registry " + reference.registry() + ": " + message
@@ -649,17 +627,5 @@ public final class RegistryClient {
                     + reference.repository() + ": " + message);
         }
         return new RegistryRefused(status, "registry " + reference.registry() + " answered " + what + " with " + message);
-    }
-
-    /** A response whose body is closed when the try block ends. */
-    private record Closing(HttpResponse<InputStream> get) implements AutoCloseable {
-        int status() {
-            return get.statusCode();
-        }
-
-        @Override
-        public void close() throws IOException {
-            get.body().close();
-        }
     }
 }
