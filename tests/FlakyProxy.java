@@ -20,6 +20,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import lib.common.DaemonThreads;
 
@@ -62,6 +63,10 @@ final class FlakyProxy implements AutoCloseable {
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private final List<String> requests = Collections.synchronizedList(new ArrayList<>());
     private final List<Rule> rules = new ArrayList<>();
+    private volatile Pattern slow;
+    private volatile long slowMillis;
+    private final AtomicInteger slowAtOnce = new AtomicInteger();
+    private final AtomicInteger slowMost = new AtomicInteger();
     private volatile URI target;
 
     private FlakyProxy() {}
@@ -146,6 +151,24 @@ final class FlakyProxy implements AutoCloseable {
     /** Forgets the faults not yet used up, so that one test's leftovers do not reach the next. */
     synchronized void clearFaults() {
         rules.clear();
+        slow = null;
+    }
+
+    /**
+     * From now on, every request whose "METHOD /path" matches the regex waits this long before it
+     * is forwarded, as on a registry far away; mostAtOnce() then tells how many were under way at
+     * the same time.
+     */
+    void slow(String requestRegex, long millis) {
+        slowMillis = millis;
+        slow = Pattern.compile(requestRegex);
+        slowAtOnce.set(0);
+        slowMost.set(0);
+    }
+
+    /** The most requests matching slow()'s regex that were under way at the same time. */
+    int mostAtOnce() {
+        return slowMost.get();
     }
 
     /** Every "METHOD /path?query" it received, in order, faulted ones included. */
@@ -256,8 +279,25 @@ final class FlakyProxy implements AutoCloseable {
                     client.shutdownOutput();
                     return;
                 }
-                keepAlive = forward(client, in, out, request, method, body, rule == null ? -1 : rule.bytes,
-                        rule != null && rule.fault == Fault.STALL);
+                Pattern slowed = slow;
+                boolean slowly = slowed != null && slowed.matcher(method + " " + (query < 0 ? requestTarget
+                        : requestTarget.substring(0, query))).find();
+                if (slowly) {
+                    slowMost.accumulateAndGet(slowAtOnce.incrementAndGet(), Math::max);
+                    try {
+                        Thread.sleep(slowMillis);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                try {
+                    keepAlive = forward(client, in, out, request, method, body, rule == null ? -1 : rule.bytes,
+                            rule != null && rule.fault == Fault.STALL);
+                } finally {
+                    if (slowly) {
+                        slowAtOnce.decrementAndGet();
+                    }
+                }
             }
         } catch (IOException e) {
             // the client or the registry went away: nothing to do but close

@@ -77,6 +77,34 @@ class OciFaultTest {
         assertEquals(Fixtures.snapshot(project.resolve("bundle"), false), Fixtures.snapshot(restored, false));
     }
 
+    /**
+     * On a registry far away, hundreds of layers one request after the other would cost a round
+     * trip each: the small ones are pushed and pulled several at a time.
+     */
+    @Test
+    void smallLayersArePushedAndPulledSeveralAtOnce() throws Exception {
+        Path many = project.resolve("many");
+        for (int i = 0; i < 400; i++) {
+            Fixtures.writeRandom(many.resolve("d" + i % 20).resolve("f" + i), 64 * 1024, i);
+        }
+        proxy.slow("PUT .*/blobs/uploads/.*", 100);
+        var uploaded = Fixtures.upload(project, env, "--target", uri("flaky/many"), "--folder", "many");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(uploaded.lastLine().matches(".* in [0-9]+ groups\\).*"), uploaded.lastLine());
+        int pushedAtOnce = proxy.mostAtOnce();
+
+        proxy.slow("GET .*/blobs/sha256:.*", 100);
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("flaky/many", restored);
+        int pulledAtOnce = proxy.mostAtOnce();
+        proxy.clearFaults();
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(many, false), Fixtures.snapshot(restored, false));
+        assertTrue(pushedAtOnce >= 2, "layers pushed at once: " + pushedAtOnce);
+        assertTrue(pulledAtOnce >= 2, "layers pulled at once: " + pulledAtOnce);
+    }
+
     @Test
     void aDownloadCutShortGoesOnFromWhereItStopped() throws Exception {
         assertEquals(0, upload("flaky/download").status());

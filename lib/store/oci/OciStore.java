@@ -11,6 +11,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,6 +66,11 @@ public final class OciStore implements Store {
     private static final int MAX_LAYERS = 1000;
     /** How many manifests a restore key's listing reads at once. */
     private static final int LIST_READERS = 8;
+    /** How many small layers are pushed at once (each held in memory until it is). */
+    private static final int PUSHERS = 4;
+    /** How many layers ahead of the one restored are pulled at once, each held in memory when it is at most PULLED_MOST. */
+    private static final int PULLERS = 8;
+    private static final int PULLED_MOST = 4 << 20;
 
     private final OciReference reference;
     private final boolean insecure;
@@ -198,33 +204,75 @@ public final class OciStore implements Store {
                 compression, groups));
     }
 
-    /** Each layer by its digest, one request each, checked against the digest as it ends. */
+    /**
+     * Each layer by its digest, one request each, checked against the digest as it ends. The small
+     * layers ahead are pulled into memory PULLERS at a time while the restore reads the current one
+     * (on a registry far away, a request's round trip is what hundreds of layers would cost one
+     * after the other); a big one is streamed when its turn comes. A registry may answer with more
+     * bytes than the manifest says: a pulled layer is cut one byte past its size, so that the
+     * digest check fails it rather than memory holding it.
+     */
     @Override
     public GroupStreams read(StoredObject object, Groups groups, UnaryOperator<InputStream> watch) throws IOException {
         var registry = client(false);
-        var layers = groups.groups().iterator();
+        List<StoredGroup> layers = groups.groups();
+        String where = reference.named(object.path());
         return new GroupStreams() {
+            private final ExecutorService pullers = Executors.newFixedThreadPool(PULLERS, DaemonThreads.named("oci-pull"));
+            private final Map<Integer, Future<byte[]>> pulled = new java.util.HashMap<>();
+            private int next;
+            private int ahead;
             private InputStream current;
 
             @Override
             public InputStream next() throws IOException {
-                close();
-                if (!layers.hasNext()) {
+                closeCurrent();
+                if (next == layers.size()) {
                     return null;
                 }
-                Group group = layers.next().group();
-                String digest = "sha256:" + group.sha256();
-                current = Meter.verified(watch.apply(new ResumingDownload(position -> registry.getBlob(digest, position), group.size(),
-                        reference.named(object.path()) + " layer " + digest, log)), group.sha256());
+                int index = next++;
+                Group group = layers.get(index).group();
+                Future<byte[]> inMemory = pulled.remove(index);
+                pullAhead();
+                InputStream in = inMemory != null ? new java.io.ByteArrayInputStream(Futures.await(inMemory, "pulling a layer"))
+                        : download(group);
+                current = Meter.verified(watch.apply(in), group.sha256());
                 return current;
             }
 
-            @Override
-            public void close() throws IOException {
+            /** Starts pulling the small layers after the current one, up to PULLERS of them in flight or held. */
+            private void pullAhead() {
+                ahead = Math.max(ahead, next);
+                while (ahead < layers.size() && ahead < next + PULLERS) {
+                    Group group = layers.get(ahead).group();
+                    if (group.size() >= 0 && group.size() <= PULLED_MOST) {
+                        pulled.put(ahead, pullers.submit(() -> {
+                            try (InputStream in = download(group)) {
+                                return in.readNBytes((int) group.size() + 1);
+                            }
+                        }));
+                    }
+                    ahead++;
+                }
+            }
+
+            private InputStream download(Group group) throws IOException {
+                String digest = "sha256:" + group.sha256();
+                return new ResumingDownload(position -> registry.getBlob(digest, position), group.size(),
+                        where + " layer " + digest, log);
+            }
+
+            private void closeCurrent() throws IOException {
                 if (current != null) {
                     current.close();
                     current = null;
                 }
+            }
+
+            @Override
+            public void close() throws IOException {
+                pullers.shutdownNow();
+                closeCurrent();
             }
         };
     }
@@ -309,13 +357,34 @@ public final class OciStore implements Store {
                 return blob;
             }
 
-            /** A group in memory goes up in one request, unless the repository has its blob already. */
+            /** The small layers' pushes, PUSHERS at a time: each is a HEAD, a POST and a PUT, mostly waiting on the registry. */
+            private final ExecutorService pushers = Executors.newFixedThreadPool(PUSHERS, DaemonThreads.named("oci-push"));
+            private final ArrayDeque<Future<?>> pushing = new ArrayDeque<>();
+
+            /**
+             * A group in memory goes up in one request, unless the repository has its blob already,
+             * on a pusher's thread; this one waits only when PUSHERS are under way, so that at
+             * most that many groups are held (their order is the layers', whatever the pushes').
+             */
             @Override
             public void putGroup(Group group, byte[] bytes) throws IOException {
-                pushSmallBlob(registry, bytes, "sha256:" + group.sha256());
+                pushing.add(pushers.submit(() -> {
+                    pushSmallBlob(registry, bytes, "sha256:" + group.sha256());
+                    return null;
+                }));
+                while (pushing.size() > PUSHERS) {
+                    Futures.await(pushing.poll(), "pushing a layer");
+                }
                 layers.add(group);
                 groupsSent++;
                 bytesSent += group.size();
+            }
+
+            /** Waits until the registry has every small layer pushed. */
+            private void pushed() throws IOException {
+                while (!pushing.isEmpty()) {
+                    Futures.await(pushing.poll(), "pushing a layer");
+                }
             }
 
             @Override
@@ -356,6 +425,7 @@ public final class OciStore implements Store {
 
             @Override
             public boolean commit(Description description, int level) throws IOException {
+                pushed();
                 // A registry has no conditional manifest PUT: this check, just before it, is all there is.
                 if (registry.getManifest(tag).isPresent()) {
                     return false;
@@ -378,6 +448,7 @@ public final class OciStore implements Store {
 
             @Override
             public void close() {
+                pushers.shutdownNow();
                 if (heads != null) {
                     heads.shutdownNow();
                 }
