@@ -113,8 +113,13 @@ public final class OciStore implements Store {
 
     @Override
     public Optional<StoredObject> find(String tag) throws IOException {
-        return client(false).getManifest(tag).map(manifest -> layerOf(tag, manifest));
+        Optional<Map<String, Object>> manifest = client(false).getManifest(tag);
+        manifest.ifPresent(m -> found = Map.entry(tag, m));
+        return manifest.map(m -> layerOf(tag, m));
     }
+
+    /** The manifest find read last, by its tag: groups takes the layers from it, not from a second GET. */
+    private Map.Entry<String, Map<String, Object>> found;
 
     /** The image as an entry: one layer is read whole by its digest; several are groups, pinned by the config's digest. */
     private StoredObject layerOf(String tag, Map<String, Object> manifest) {
@@ -171,14 +176,17 @@ public final class OciStore implements Store {
     }
 
     /**
-     * The image's layers as groups, read from its manifest again, which must still be the image
-     * found (its config, or its one layer): the tag may have moved since. A layer's diff_id is in its
-     * annotation (ours since groups); without one the layer is restored but never reused.
+     * The image's layers as groups, from the manifest find read (the image found, whose layers are
+     * named by their digests, as open reads one layer as found), else read again, which must still
+     * be the image found (its config, or its one layer): the tag may have moved since. A layer's
+     * diff_id is in its annotation (ours since groups); without one the layer is restored but never
+     * reused.
      */
     @Override
     public Optional<Groups> groups(StoredObject object) throws IOException {
-        var manifest = client(false).getManifest(object.path())
-                .orElseThrow(() -> new IOException(reference.named(object.path()) + " was deleted since it was found; fetch again"));
+        var manifest = found != null && found.getKey().equals(object.path()) ? found.getValue()
+                : client(false).getManifest(object.path()).orElseThrow(() ->
+                        new IOException(reference.named(object.path()) + " was deleted since it was found; fetch again"));
         StoredObject now = layerOf(object.path(), manifest);
         if (!object.version().equals(now.version())) {
             throw new IOException(reference.named(object.path()) + " was replaced since it was found; fetch again");
