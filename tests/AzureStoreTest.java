@@ -404,6 +404,25 @@ class AzureStoreTest {
         }
     }
 
+    /** One connection carries a few tens of MB/s: a big blob comes down by several ranged GETs at once. */
+    @Test
+    void aBigBlobComesDownInPiecesSeveralAtOnce() throws Exception {
+        Fixtures.writeRandom(project.resolve("cache/big/blob.bin"), 40 * Fixtures.MiB + 5, 14);
+        try (var proxy = FlakyProxy.start()) {
+            proxy.target("http://" + azurite.host());
+            var flaky = new java.util.HashMap<>(env);
+            flaky.put("BLOB_QUERY_PARAMS", "?domain=" + proxy.host() + "&protocol=http&localemu=true");
+            assertEquals(0, upload(flaky, "--compression", "none").status());
+            proxy.slow("GET /devstoreaccount1/" + container.getBlobContainerName() + "/", 100);
+
+            var fetched = fetch(flaky, tmp.resolve("restored"));
+
+            assertEquals(0, fetched.status(), fetched.toString());
+            assertEquals(Fixtures.snapshot(project.resolve("cache"), false), Fixtures.snapshot(tmp.resolve("restored"), false));
+            assertTrue(proxy.mostAtOnce() >= 2, "GETs at once: " + proxy.mostAtOnce());
+        }
+    }
+
     @Test
     void aSixHundredMibCacheRoundTripsWithTheHeapCappedAt128m() throws Exception {
         Fixtures.writeRandom(project.resolve("big/one.bin"), 600 * Fixtures.MiB + 3, 11);

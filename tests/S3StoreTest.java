@@ -245,6 +245,26 @@ class S3StoreTest {
         assertEquals(before, Fixtures.snapshot(folder, true));
     }
 
+    /** One connection carries a few tens of MB/s: a big object comes down by several ranged GETs at once. */
+    @Test
+    void aBigObjectComesDownInPiecesSeveralAtOnceAndACutPieceGoesOn() throws Exception {
+        env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 40 * Fixtures.MiB + 5, 13);
+        assertEquals(0, upload("s3://caches/pieces/{{hash}}", "--compression", "none").status());
+        proxy.slow("GET /caches/pieces/", 100);
+        proxy.truncateNext("GET /caches/pieces/", 2, 3 * Fixtures.MiB); // the index's GET, 64 KiB, is not cut
+
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch("s3://caches/pieces/{{hash}}", restored);
+        int atOnce = proxy.mostAtOnce();
+        proxy.clearFaults();
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertTrue(fetched.err().contains("retry 1 of "), fetched.err());
+        assertEquals(Fixtures.snapshot(project.resolve("venv"), false), Fixtures.snapshot(restored, false));
+        assertTrue(atOnce >= 2, "GETs at once: " + atOnce);
+    }
+
     @Test
     void aSixHundredMibArchiveGoesUpAndComesBackWithTheHeapCappedAt128m() throws Exception {
         Fixtures.writeRandom(project.resolve("big/one.bin"), 600 * Fixtures.MiB + 1, 6);

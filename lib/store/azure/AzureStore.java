@@ -49,6 +49,7 @@ import lib.common.Log;
 import lib.common.Reason;
 import lib.common.UsageError;
 import lib.store.BlobUri;
+import lib.store.RangedDownload;
 import lib.store.Store;
 import lib.store.Stores;
 
@@ -57,7 +58,8 @@ import lib.store.Stores;
  * blob's name is the URI's path. Ours record the archive's sha256 in the blob's metadata (written
  * with the block list, so a blob never carries another one's digest); the Go tool's bare tar.gz
  * blobs restore too. Uploads stream through {@link AzureBlockUpload}, which never replaces a blob
- * that is there; downloads are one GET read as it arrives.
+ * that is there; a download is one GET read as it arrives, or for a big blob several ranged GETs at
+ * once (RangedDownload).
  */
 public final class AzureStore implements Store {
 
@@ -77,6 +79,7 @@ public final class AzureStore implements Store {
     private final BlobContainerAsyncClient container;
     private final String endpoint;
     private final String account;
+    private final Log log;
 
     private AzureStore(String containerName, AzureAccount credentials, Duration stallTimeout, Log log) {
         this.containerName = containerName;
@@ -94,6 +97,7 @@ public final class AzureStore implements Store {
         this.container = service.getBlobContainerAsyncClient(containerName);
         this.endpoint = service.getAccountUrl();
         this.account = service.getAccountName();
+        this.log = log;
         log.debug("azblob: container '" + containerName + "' of account '" + account + "' at " + endpoint
                 + ", credentials from " + source);
     }
@@ -150,13 +154,21 @@ public final class AzureStore implements Store {
         return open(object, 0);
     }
 
+    /** A big blob by several ranged GETs at once (RangedDownload), a small one by one. */
     @Override
     public InputStream open(StoredObject object, long offset) throws IOException {
+        return RangedDownload.of((position, length) -> openRange(object, position, position + length >= object.size() ? null : length),
+                offset, object.size(), "azblob container '" + containerName + "' blob '" + object.path() + "'", log);
+    }
+
+    /** The blob's bytes from offset on, count of them (null: to its end). */
+    private InputStream openRange(StoredObject object, long offset, Long count) throws IOException {
         var conditions = new BlobRequestConditions().setIfMatch(object.version());
         try {
             // GET /container/path, resumed with a Range request where the connection breaks
             var response = container.getBlobAsyncClient(object.path())
-                    .downloadStreamWithResponse(offset == 0 ? null : new BlobRange(offset), new DownloadRetryOptions().setMaxRetryRequests(3), conditions, false)
+                    .downloadStreamWithResponse(offset == 0 && count == null ? null : new BlobRange(offset, count),
+                            new DownloadRetryOptions().setMaxRetryRequests(3), conditions, false)
                     .block();
             return new Body(response.getValue().toStream(PREFETCH), object.path());
         } catch (RuntimeException e) {

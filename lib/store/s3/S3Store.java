@@ -22,6 +22,7 @@ import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.store.BlobUri;
+import lib.store.RangedDownload;
 import lib.store.ResumingDownload;
 import lib.store.StallWatchdog;
 import lib.store.Store;
@@ -211,17 +212,21 @@ public final class S3Store implements Store {
         return open(object, 0);
     }
 
+    /** A big object by several ranged GETs at once (RangedDownload), a small one by one. */
     @Override
     public InputStream open(StoredObject object, long offset) throws IOException {
-        return new ResumingDownload(position -> openAt(object.path(), object.version(), position), offset, object.size(),
-                "s3://" + bucket + "/" + object.path(), log);
+        return RangedDownload.of((position, length) -> openAt(object.path(), object.version(), position,
+                position + length >= object.size() ? -1 : length), offset, object.size(), "s3://" + bucket + "/" + object.path(), log);
     }
 
-    /** The object's bytes from a position on, by a ranged GET, if it is still at that ETag (any, when null). */
-    private InputStream openAt(String key, String etag, long position) throws IOException {
+    /**
+     * The object's bytes from a position on, length of them (-1: to its end), by a ranged GET, if it
+     * is still at that ETag (any, when null).
+     */
+    private InputStream openAt(String key, String etag, long position, long length) throws IOException {
         try {
             var response = s3.getObject(b -> b.bucket(bucket).key(key).ifMatch(etag)
-                    .range(position == 0 ? null : "bytes=" + position + "-"));
+                    .range(position == 0 && length < 0 ? null : "bytes=" + position + "-" + (length < 0 ? "" : position + length - 1)));
             String range = response.response().contentRange();
             if (position > 0 && (range == null || !range.startsWith("bytes " + position + "-"))) {
                 return ResumingDownload.skipped(response, position);
@@ -248,12 +253,7 @@ public final class S3Store implements Store {
 
     /** length bytes of the object from offset, by one bounded ranged GET, if it is still at the ETag found. */
     InputStream openRange(StoredObject object, long offset, long length) throws IOException {
-        try {
-            return s3.getObject(b -> b.bucket(bucket).key(object.path()).ifMatch(object.version())
-                    .range("bytes=" + offset + "-" + (offset + length - 1)));
-        } catch (SdkException e) {
-            throw failure(e, "GET " + object.path());
-        }
+        return openAt(object.path(), object.version(), offset, length);
     }
 
     S3Client client() {
