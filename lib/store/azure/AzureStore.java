@@ -154,9 +154,16 @@ public final class AzureStore implements Store {
         return open(object, 0);
     }
 
-    /** A big blob by several ranged GETs at once (RangedDownload), a small one by one. */
+    /**
+     * A big blob by several ranged GETs at once (RangedDownload), a small one by one GET that the
+     * SDK resumes itself (DownloadRetryOptions): a ResumingDownload around it too would multiply
+     * the attempts against a blob that stalls every time.
+     */
     @Override
     public InputStream open(StoredObject object, long offset) throws IOException {
+        if (object.size() < 0 || object.size() - offset < RangedDownload.WORTH_IT) {
+            return openRange(object, offset, null);
+        }
         return RangedDownload.of((position, length) -> openRange(object, position, position + length >= object.size() ? null : length),
                 offset, object.size(), "azblob container '" + containerName + "' blob '" + object.path() + "'", log);
     }
