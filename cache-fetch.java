@@ -11,6 +11,8 @@
 // stays live (the stores' tests move 1 GiB under this cap), so the JVM's default sizing (a
 // quarter of the machine's memory, G1) only inflates RSS and start-up.
 //JAVA_OPTIONS -XX:+UseSerialGC -Xmx128m -Xmn32m
+// A restored file's mode and times are set through the descriptor that wrote it (DescriptorMetadata).
+//JAVA_OPTIONS --add-opens java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.base/sun.nio.fs=ALL-UNNAMED
 // String concatenation through StringBuilder: the default (invokedynamic) spins classes at run
 // time, which costs a short run more than it saves.
 //JAVAC_OPTIONS -XDstringConcat=inline

@@ -93,7 +93,9 @@ final class Fixtures {
     static List<String> scriptCommand(List<String> jvmOptions, String mainClass, String... args) {
         var command = new ArrayList<String>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("--add-opens=java.base/sun.nio.fs=ALL-UNNAMED"); // as the scripts' //JAVA_OPTIONS: FileStat's way
+        // as the scripts' //JAVA_OPTIONS: FileStat's and DescriptorMetadata's way
+        command.add("--add-opens=java.base/sun.nio.fs=ALL-UNNAMED");
+        command.add("--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
         command.addAll(jvmOptions);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
 import java.util.Map;
+import lib.archive.DescriptorMetadata;
 import lib.store.file.FileStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,6 +59,37 @@ class RoundTripTest {
 
         assertEquals(0, fetched.status(), fetched.toString());
         assertEquals(Fixtures.snapshot(project.resolve("repository"), false), Fixtures.snapshot(restored, false));
+    }
+
+    @Test
+    void filesKeepTheirModifiedTimeToTheNanosecondAndEveryPermissionBit() throws Exception {
+        assertTrue(DescriptorMetadata.available(), "RunTests inherits cache-fetch.java's --add-opens through //SOURCES");
+        project(0);
+        var times = Map.of("old/2001.txt", "2001-09-09T01:46:40.123456789Z", "shared/everyone-writes.txt",
+                "2030-01-02T03:04:05.000000001Z", "bin/run.sh", "1969-07-20T20:17:40Z", "secret/key.pem",
+                "1969-12-31T23:59:58.5Z");
+        Path repository = project.resolve("repository");
+        for (var time : times.entrySet()) {
+            // touch, not Files.setLastModifiedTime: the JDK gives 1970 to a time before it with a fraction.
+            var touched = Fixtures.run(List.of("touch", "-m", "-d", time.getValue(), time.getKey()), repository, Map.of());
+            assertEquals(0, touched.status(), touched.toString());
+        }
+        Fixtures.chmod(repository.resolve("bin/run.sh"), "rwxrwxr-x"); // the group bit a umask of 022 takes
+        assertEquals(0, Fixtures.upload(project, env, "--folder", "repository").status());
+
+        Path restored = tmp.resolve("restored");
+        var fetched = Fixtures.fetch(project, env, "--folder", restored.toString());
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        for (var time : times.entrySet()) {
+            Path file = restored.resolve(time.getKey());
+            // Before 1970, a fraction of a second cannot pass through the JDK's futimens: the whole second
+            // is kept (the JDK's own setTimes would give 1970).
+            Instant expected = Instant.parse(time.getValue().replace("58.5Z", "58Z"));
+            assertEquals(expected, Files.getLastModifiedTime(file).toInstant(), time.getKey());
+            assertEquals(Files.getPosixFilePermissions(repository.resolve(time.getKey())), Files.getPosixFilePermissions(file),
+                    time.getKey());
+        }
     }
 
     @Test

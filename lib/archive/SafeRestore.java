@@ -316,15 +316,7 @@ public final class SafeRestore {
             }
             case TarHeader.FILE -> {
                 int mode = entry.mode() & 0777;
-                replacing(name, target, () -> writeFile(tar, target, name, entry.size(), mode));
-                onTarget(name, () -> {
-                    if ((mode & umask) != 0) {
-                        setMode(target, mode); // created with the mode, less what the umask took
-                    }
-                    // JDK 17 sets times through an open descriptor; not following a link costs a statx
-                    // more, and this is a regular file just created in our own staging folder.
-                    Files.getFileAttributeView(target, BasicFileAttributeView.class).setTimes(entry.mtime(), accessed, null);
-                });
+                replacing(name, target, () -> writeFile(tar, target, name, mode, entry.mtime()));
                 files++;
                 bytes += entry.size();
             }
@@ -458,7 +450,13 @@ public final class SafeRestore {
         return name.toString();
     }
 
-    private void writeFile(TarReader tar, Path target, String name, long size, int mode) throws IOException {
+    /**
+     * Writes the entry to a new file made with its mode, then sets the bits the umask took and its
+     * times: through the descriptor that wrote it where the JVM lets us, or else by the path.
+     */
+    private void writeFile(TarReader tar, Path target, String name, int mode, FileTime mtime) throws IOException {
+        int modeToSet = (mode & umask) != 0 ? mode : -1;
+        boolean metadataSet;
         try (var out = Files.newByteChannel(target, CREATE_NEW_FILE, PosixFilePermissions.asFileAttribute(permissions(mode)))) {
             for (int n; (n = readArchive(tar)) > 0; ) {
                 bufferView.clear().limit(n);
@@ -466,11 +464,22 @@ public final class SafeRestore {
                     out.write(bufferView);
                 }
             }
+            metadataSet = DescriptorMetadata.set(out, target, modeToSet, mtime, accessed);
         } catch (IOException e) {
             if (e == archiveFailure || e instanceof FileAlreadyExistsException) {
                 throw e;
             }
             throw asTargetFailure(name, e);
+        }
+        if (!metadataSet) {
+            onTarget(name, () -> {
+                if (modeToSet >= 0) {
+                    setMode(target, modeToSet);
+                }
+                // JDK 17 sets times through an open descriptor; not following a link costs a statx
+                // more, and this is a regular file just created in our own staging folder.
+                Files.getFileAttributeView(target, BasicFileAttributeView.class).setTimes(mtime, accessed, null);
+            });
         }
     }
 
