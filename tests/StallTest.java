@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import lib.common.ExitStatus;
+import lib.store.Backoff;
+import lib.store.RangedDownload;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -189,6 +191,21 @@ class StallTest {
         assertEquals(2, count(azureProxy, before, "GET /devstoreaccount1/caches/once%2F.*"), azureProxy.requests().toString());
         // Its own read timeout is 60 s: a fetch that took about that long waited it out, not the 2 s asked for.
         assertTrue(seconds < 45, "the fetch took " + seconds + " s");
+    }
+
+    @Test
+    void aBigAzureBlobThatStallsEveryTimeFailsAfterOurAttemptsAlone() throws Exception {
+        // Over RangedDownload.WORTH_IT: read by ranged GETs at once, each piece resumed by us, not by the SDK too.
+        Fixtures.writeRandom(project.resolve("cache/big/more.bin"), 40 * Fixtures.MiB, 7);
+        upload("azblob://caches/big/{{hash}}", azureEnv());
+        int before = azureProxy.requests().size();
+
+        assertFailedLeavingTheFolder("azblob://caches/big/{{hash}}", azureEnv(), azureProxy, "GET /devstoreaccount1/caches/big%2F");
+
+        // One GET of the index at the blob's end (under the 1 MiB the proxy lets through), then each
+        // piece under way tried ATTEMPTS times; the SDK's own resumes inside each made it up to 4 times that.
+        long gets = count(azureProxy, before, "GET /devstoreaccount1/caches/big%2F.*");
+        assertTrue(gets <= 1 + (long) RangedDownload.PARALLEL * Backoff.ATTEMPTS, gets + " GETs of the blob");
     }
 
     @Test

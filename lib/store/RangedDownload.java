@@ -30,7 +30,7 @@ public final class RangedDownload extends BulkInputStream {
     /** An object shorter than this (from where it is read) is read as one stream. */
     public static final long WORTH_IT = 32 << 20;
     static final int PIECE = 8 << 20;
-    static final int PARALLEL = 4;
+    public static final int PARALLEL = 4;
 
     private final RangeOpener opener;
     private final long end;

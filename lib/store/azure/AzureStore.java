@@ -69,6 +69,8 @@ public final class AzureStore implements Store {
     private static final RequestRetryOptions RETRIES = new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 4,
             (Duration) null, Duration.ofMillis(400), Duration.ofSeconds(3), null);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
+    /** How many times the SDK resumes a small blob's GET by range when its body breaks or stalls. */
+    private static final int SDK_RESUMES = 3;
     /** Buffers of the body (a few kB each) queued between the network and the restore. */
     private static final int PREFETCH = 32;
     private static final Set<BlobErrorCode> BAD_CREDENTIALS = Set.of(BlobErrorCode.AUTHENTICATION_FAILED,
@@ -156,26 +158,27 @@ public final class AzureStore implements Store {
 
     /**
      * A big blob by several ranged GETs at once (RangedDownload), a small one by one GET that the
-     * SDK resumes itself (DownloadRetryOptions): a ResumingDownload around it too would multiply
-     * the attempts against a blob that stalls every time.
+     * SDK resumes itself (DownloadRetryOptions). A piece of a big one is resumed by RangedDownload's
+     * ResumingDownload alone: the SDK's resumes inside each of its attempts would multiply them
+     * against a blob that stalls every time, as they would around a small one.
      */
     @Override
     public InputStream open(StoredObject object, long offset) throws IOException {
         if (object.size() < 0 || object.size() - offset < RangedDownload.WORTH_IT) {
-            return openRange(object, offset, null);
+            return openRange(object, offset, null, SDK_RESUMES);
         }
-        return RangedDownload.of((position, length) -> openRange(object, position, position + length >= object.size() ? null : length),
+        return RangedDownload.of((position, length) -> openRange(object, position, position + length >= object.size() ? null : length, 0),
                 offset, object.size(), "azblob container '" + containerName + "' blob '" + object.path() + "'", log);
     }
 
-    /** The blob's bytes from offset on, count of them (null: to its end). */
-    private InputStream openRange(StoredObject object, long offset, Long count) throws IOException {
+    /** The blob's bytes from offset on, count of them (null: to its end), resumed by the SDK resumes times. */
+    private InputStream openRange(StoredObject object, long offset, Long count, int resumes) throws IOException {
         var conditions = new BlobRequestConditions().setIfMatch(object.version());
         try {
             // GET /container/path, resumed with a Range request where the connection breaks
             var response = container.getBlobAsyncClient(object.path())
                     .downloadStreamWithResponse(offset == 0 && count == null ? null : new BlobRange(offset, count),
-                            new DownloadRetryOptions().setMaxRetryRequests(3), conditions, false)
+                            new DownloadRetryOptions().setMaxRetryRequests(resumes), conditions, false)
                     .block();
             return new Body(response.getValue().toStream(PREFETCH), object.path());
         } catch (RuntimeException e) {
