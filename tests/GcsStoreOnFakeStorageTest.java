@@ -11,11 +11,13 @@ import com.google.cloud.storage.Storage;
 import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestOutputStream;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,11 +30,13 @@ import lib.archive.Meter;
 import lib.archive.SafeRestore;
 import lib.cli.Fetch;
 import lib.cli.Upload;
+import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.ExitStatus;
 import lib.common.Log;
 import lib.common.UsageError;
 import lib.store.BlobUri;
+import lib.store.RangedDownload;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
@@ -155,6 +159,29 @@ class GcsStoreOnFakeStorageTest {
         restore("maven/key1", restored);
         assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
         assertEquals("", messages.toString(StandardCharsets.UTF_8), "no note about a temporary object left behind");
+    }
+
+    @Test
+    void aBigObjectIsReadInRangedPiecesThatFollowEachOther() throws Exception {
+        // Past RangedDownload.WORTH_IT, and not a whole number of pieces: read by several ranges at once.
+        Path big = tmp.resolve("big.bin");
+        Fixtures.writeRandom(big, RangedDownload.WORTH_IT + 3 * Fixtures.MiB + 12345, 11);
+        fake.createFrom(BlobInfo.newBuilder(BUCKET, "big/key").build(), big);
+        var found = store.find("big/key").orElseThrow();
+
+        for (long offset : new long[] {0, 9 * Fixtures.MiB + 5}) {
+            try (var read = store.open(found, offset); var written = Files.newInputStream(big)) {
+                written.skipNBytes(offset);
+                assertEquals(sha256(written), sha256(read), "from byte " + offset);
+            }
+        }
+    }
+
+    /** The stream's digest and length. */
+    private static String sha256(InputStream in) throws IOException {
+        var digest = Digests.sha256();
+        long length = in.transferTo(new DigestOutputStream(OutputStream.nullOutputStream(), digest));
+        return Digests.hex(digest.digest()) + " of " + length + " bytes";
     }
 
     @Test

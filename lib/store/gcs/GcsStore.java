@@ -46,6 +46,7 @@ import lib.common.Reason;
 import lib.common.StoreError;
 import lib.common.UsageError;
 import lib.store.BlobUri;
+import lib.store.RangedDownload;
 import lib.store.Store;
 import lib.store.Stores;
 import lib.store.TemporaryName;
@@ -229,14 +230,30 @@ public final class GcsStore implements Store {
         return open(object, 0);
     }
 
+    /**
+     * A big object by several ranged reads at once (RangedDownload), a small one by one reader.
+     * Each reader resumes itself where its connection breaks (the SDK's retries).
+     */
     @Override
     public InputStream open(StoredObject object, long offset) throws IOException {
+        if (object.size() < 0 || object.size() - offset < RangedDownload.WORTH_IT) {
+            return openAt(object, offset, -1);
+        }
+        return RangedDownload.of((position, length) -> openAt(object, position, length), offset, object.size(),
+                "gs://" + bucket + "/" + object.path(), log);
+    }
+
+    /** The object's bytes from position on, length of them (-1: to its end). */
+    private InputStream openAt(StoredObject object, long position, long length) throws IOException {
         InputStream in;
         try {
             BlobId blob = object.version() == null ? BlobId.of(bucket, object.path())
                     : BlobId.of(bucket, object.path(), Long.parseLong(object.version()));
             var reader = storage.reader(blob);
-            reader.seek(offset);
+            reader.seek(position);
+            if (length >= 0) {
+                reader.limit(position + length);
+            }
             in = Channels.newInputStream(reader);
         } catch (RuntimeException e) {
             throw failure("reading", e);
