@@ -13,8 +13,8 @@ import java.util.Optional;
 import java.util.function.UnaryOperator;
 import lib.archive.Compression;
 import lib.archive.Meter;
-import lib.common.BulkInputStream;
 import lib.common.Digests;
+import lib.common.NextBytes;
 
 /**
  * An entry as one object in a blob store or a folder: its groups' compressed frames one after the
@@ -247,7 +247,8 @@ public final class FramedObject {
                     return null;
                 }
                 Store.Group group = byOffset.get(next++).group();
-                return Meter.verified(new Slice(whole, group.size(), object.path()), group.sha256());
+                return Meter.verified(new NextBytes(whole, group.size(), left -> object.path() + " ends " + left
+                        + " bytes before the end of a group its index lists"), group.sha256());
             }
 
             @Override
@@ -255,34 +256,5 @@ public final class FramedObject {
                 whole.close();
             }
         };
-    }
-
-    /**
-     * The next length bytes of a stream, which stays open; ending early is an error, not a short
-     * group. Its skip reads (InputStream's), so every byte passes the digest around it.
-     */
-    private static final class Slice extends BulkInputStream {
-        private final InputStream in;
-        private long left;
-        private final String path;
-
-        Slice(InputStream in, long length, String path) {
-            this.in = in;
-            this.left = length;
-            this.path = path;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (left == 0) {
-                return -1;
-            }
-            int n = in.read(b, off, (int) Math.min(len, left));
-            if (n < 0) {
-                throw new EOFException(path + " ends " + left + " bytes before the end of a group its index lists");
-            }
-            left -= n;
-            return n;
-        }
     }
 }

@@ -25,6 +25,7 @@ import java.util.Optional;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import lib.common.BulkInputStream;
+import lib.common.NextBytes;
 import lib.common.Version;
 import lib.store.StallWatchdog;
 
@@ -287,7 +288,9 @@ final class Http11 {
                 if (size < 0 || length.stream().anyMatch(l -> !l.equals(length.get(0)))) {
                     throw new IOException("the answer's Content-Length is not one length");
                 }
-                framed = new Sized(connection.in, size);
+                // Fewer bytes before the connection ends is an error, not a short body.
+                framed = new NextBytes(connection.in, size, left -> "the connection closed " + left
+                        + " bytes before the end of the answer's body");
             } else {
                 keepAlive = false;
                 framed = connection.in; // up to the end of the connection
@@ -421,30 +424,6 @@ final class Http11 {
                 }
             }
             return true;
-        }
-    }
-
-    /** A body of Content-Length bytes; fewer before the connection ends is an error, not a short body. */
-    private static final class Sized extends BulkInputStream {
-        private final InputStream in;
-        private long left;
-
-        Sized(InputStream in, long size) {
-            this.in = in;
-            this.left = size;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (left == 0) {
-                return -1;
-            }
-            int n = in.read(b, off, (int) Math.min(len, left));
-            if (n < 0) {
-                throw new EOFException("the connection closed " + left + " bytes before the end of the answer's body");
-            }
-            left -= n;
-            return n;
         }
     }
 
