@@ -28,6 +28,7 @@ import lib.cli.Upload;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.QuickExit;
+import lib.common.Sizes;
 import lib.common.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -53,9 +54,15 @@ class CacheUpload implements Callable<Integer> {
                     + " Repeatable: the first that matches anything wins.")
     List<String> restoreKeys = new ArrayList<>();
 
-    @Option(names = "--compression", paramLabel = "zstd|gzip|none", defaultValue = "zstd",
-            description = "How the archive is compressed (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--compression", paramLabel = "zstd[:N]|gzip[:N]|none", defaultValue = "${PARAM_COMPRESSION:-zstd}",
+            description = "How the archive is compressed, at level N: zstd 1 to 19 (default 3), gzip 1 to 9 (default 6)"
+                    + " (env PARAM_COMPRESSION, default zstd).")
     String compression;
+
+    @Option(names = "--max-size", paramLabel = "SIZE", defaultValue = "${PARAM_MAX_SIZE:-}",
+            description = "Save nothing when the folder's files hold more than SIZE, such as 500M or 5G (K M G T: powers"
+                    + " of 1000; Ki Mi Gi Ti: of 1024), and say so; the step still succeeds (env PARAM_MAX_SIZE).")
+    String maxSize;
 
     @Option(names = "--expires-after", paramLabel = "AGE", defaultValue = "${PARAM_EXPIRES_AFTER:-}",
             description = "oci:// only: label the image quay.expires-after=AGE (such as 12h, 7d or 2w), for Quay to"
@@ -71,8 +78,8 @@ class CacheUpload implements Callable<Integer> {
     public Integer call() {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
-                        options.workingDir(), options.patterns, restoreKeys, Compression.parse(compression), expiresAfter(), maxAge(),
-                        options.insecure(), options.stallTimeout(), Environment.system()),
+                        options.workingDir(), options.patterns, restoreKeys, compression(), maxSize(),
+                        expiresAfter(), maxAge(), options.insecure(), options.stallTimeout(), Environment.system()),
                 results, log, System::nanoTime));
     }
 
@@ -82,6 +89,15 @@ class CacheUpload implements Callable<Integer> {
         }
         Durations.parse("--expires-after", expiresAfter); // as Quay reads it, or a usage error now
         return expiresAfter.strip();
+    }
+
+    /** An empty COMPRESSION parameter means the default, as every empty parameter does. */
+    private Compression.Setting compression() {
+        return Compression.Setting.parse(compression == null || compression.isBlank() ? "zstd" : compression);
+    }
+
+    private long maxSize() {
+        return maxSize == null || maxSize.isBlank() ? -1 : Sizes.parse("--max-size", maxSize);
     }
 
     private Duration maxAge() {

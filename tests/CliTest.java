@@ -122,6 +122,10 @@ class CliTest {
             CacheFetch  | --folder cache --source file://host/{{hash}} | file:///absolute/path
             CacheUpload | --folder missing-folder                     | not a directory
             CacheUpload | --folder cache --compression brotli         | --compression
+            CacheUpload | --folder cache --compression zstd:20        | the zstd level is a number from 1 to 19
+            CacheUpload | --folder cache --compression gzip:0         | the gzip level is a number from 1 to 9
+            CacheUpload | --folder cache --compression none:1         | none has no level
+            CacheUpload | --folder cache --max-size lots              | --max-size lots is not a size
             CacheUpload | --folder cache --target file:///tmp/dir/     | names a folder
             """)
     void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {

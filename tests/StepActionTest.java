@@ -123,6 +123,22 @@ class StepActionTest {
         assertTrue(saved.err().contains(": 1 reused from go-" + Platform.os() + "-" + first.results().get("cache-key")), saved.toString());
     }
 
+    /** COMPRESSION picks the compression and its level; MAX_SIZE turns a folder too big away, the step succeeding. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void compressionAndMaxSizeReachTheUpload(Shell shell) throws Exception {
+        var tooBig = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "COMPRESSION", "gzip:9", "MAX_SIZE", "100"));
+        assertEquals(0, tooBig.status(), tooBig.toString());
+        assertEquals("0", tooBig.results().get("size"), tooBig.toString());
+        assertTrue(tooBig.err().contains("not saved: the files of " + cache), tooBig.toString());
+        assertTrue(!Files.exists(store) || Fixtures.snapshot(store, false).isEmpty(), "nothing written to the store");
+
+        var saved = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "COMPRESSION", "gzip:9", "MAX_SIZE", "1Mi"));
+        assertEquals(0, saved.status(), saved.toString());
+        byte[] head = Files.readAllBytes(store.resolve(saved.results().get("cache-key")));
+        assertEquals(List.of(0x1f, 0x8b), List.of(head[0] & 0xff, head[1] & 0xff), "gzip's magic (its level: CompressionLevelAndMaxSizeTest)");
+    }
+
     @ParameterizedTest
     @EnumSource(Shell.class)
     void unreachableStoreOrBadUriSucceedsWithFetchedFalseAndSaysWhyInOneLine(Shell shell) throws Exception {

@@ -29,6 +29,8 @@ public enum Compression {
     public static final int BUFFER = 1 << 20;
     /** zstd level 3, zstd's own default: near gzip's ratio at many times its speed. */
     private static final int ZSTD_LEVEL = 3;
+    /** zstd's levels a user may ask for: 20 to 22 ("ultra") need far more memory to restore. */
+    private static final int ZSTD_MAX_LEVEL = 19;
     /** zstd's job for its workers: a frame is one group, a few MiB, and the default (8 MiB at level 3) would leave a core idle. */
     private static final int JOB = 1 << 20;
 
@@ -53,27 +55,70 @@ public enum Compression {
         };
     }
 
-    public static Compression parse(String name) {
-        for (Compression c : values()) {
-            if (c.label.equals(name.toLowerCase(Locale.ROOT))) {
-                return c;
+    /** The level used when none is asked for: zstd's 3 and gzip's 6, their own defaults. */
+    public int defaultLevel() {
+        return switch (this) {
+            case ZSTD -> ZSTD_LEVEL;
+            case GZIP -> 6;
+            case NONE -> 0;
+        };
+    }
+
+    /** The highest level a user may ask for; 0 for NONE, which has none. */
+    private int maxLevel() {
+        return switch (this) {
+            case ZSTD -> ZSTD_MAX_LEVEL;
+            case GZIP -> Deflater.BEST_COMPRESSION;
+            case NONE -> 0;
+        };
+    }
+
+    /** What --compression names: a compression and its level, as zstd, zstd:19, gzip:1 or none. */
+    public record Setting(Compression compression, int level) {
+
+        public static Setting parse(String text) {
+            String lower = text.strip().toLowerCase(Locale.ROOT);
+            int colon = lower.indexOf(':');
+            String name = colon < 0 ? lower : lower.substring(0, colon);
+            for (Compression c : values()) {
+                if (!c.label.equals(name)) {
+                    continue;
+                }
+                if (colon < 0) {
+                    return new Setting(c, c.defaultLevel());
+                }
+                String level = lower.substring(colon + 1);
+                if (c.maxLevel() == 0) {
+                    throw new UsageError("--compression " + text + ": none has no level");
+                }
+                if (!level.matches("[0-9]{1,2}") || Integer.parseInt(level) < 1 || Integer.parseInt(level) > c.maxLevel()) {
+                    throw new UsageError("--compression " + text + ": the " + c.label + " level is a number from 1 to "
+                            + c.maxLevel() + " (default " + c.defaultLevel() + ")");
+                }
+                return new Setting(c, Integer.parseInt(level));
             }
+            throw new UsageError("--compression " + text + " is not one of zstd, gzip, none (zstd:N 1 to "
+                    + ZSTD_MAX_LEVEL + ", gzip:N 1 to " + Deflater.BEST_COMPRESSION + ")");
         }
-        throw new UsageError("--compression " + name + " is not one of zstd, gzip, none");
+    }
+
+    /** Wraps the store's stream at this compression's default level; closing the result finishes the compressed frame. */
+    public OutputStream compress(OutputStream out) throws IOException {
+        return compress(out, defaultLevel());
     }
 
     /** Wraps the store's stream; closing the result finishes the compressed frame. */
-    public OutputStream compress(OutputStream out) throws IOException {
+    public OutputStream compress(OutputStream out, int level) throws IOException {
         return switch (this) {
             case ZSTD -> {
-                var zstd = new ZstdOutputStream(out, ZSTD_LEVEL);
+                var zstd = new ZstdOutputStream(out, level);
                 zstd.setChecksum(true);
                 zstd.setWorkers(Runtime.getRuntime().availableProcessors());
                 yield zstd;
             }
             case GZIP -> new GZIPOutputStream(out, BUFFER) {
                 {
-                    def.setLevel(Deflater.DEFAULT_COMPRESSION);
+                    def.setLevel(level);
                 }
             };
             case NONE -> out;
@@ -86,19 +131,25 @@ public enum Compression {
      * zstd stores what does not compress in raw blocks (RawZstd).
      */
     public byte[] compressWhole(byte[] src, int length) throws IOException {
+        return compressWhole(src, length, defaultLevel());
+    }
+
+    /** compressWhole at a level. */
+    public byte[] compressWhole(byte[] src, int length, int level) throws IOException {
         return switch (this) {
             case ZSTD -> {
                 if (!RawZstd.compressible(src, length)) {
                     yield RawZstd.frame(src, length);
                 }
                 ZstdCompressCtx ctx = ZSTD_CONTEXT.get();
+                ctx.setLevel(level);
                 byte[] dst = new byte[(int) Zstd.compressBound(length)];
                 int n = ctx.compressByteArray(dst, 0, dst.length, src, 0, length);
                 yield Arrays.copyOf(dst, n);
             }
             case GZIP -> {
                 var out = new java.io.ByteArrayOutputStream(length / 2 + 64);
-                try (OutputStream gzip = compress(out)) {
+                try (OutputStream gzip = compress(out, level)) {
                     gzip.write(src, 0, length);
                 }
                 yield out.toByteArray();
@@ -110,7 +161,6 @@ public enum Compression {
     /** One context a thread, reused from group to group: making one costs more than a small group's compression. */
     private static final ThreadLocal<ZstdCompressCtx> ZSTD_CONTEXT = ThreadLocal.withInitial(() -> {
         var ctx = new ZstdCompressCtx();
-        ctx.setLevel(ZSTD_LEVEL);
         ctx.setChecksum(true);
         return ctx;
     });
@@ -122,12 +172,17 @@ public enum Compression {
      * makes a member per frame; none passes the bytes on.
      */
     public Frames frames() {
-        return this == ZSTD ? new ZstdFrames() : new Frames() {
+        return frames(defaultLevel());
+    }
+
+    /** frames at a level. */
+    public Frames frames(int level) {
+        return this == ZSTD ? new ZstdFrames(level) : new Frames() {
             private OutputStream frame;
 
             @Override
             public OutputStream begin(OutputStream to, boolean compressible) throws IOException {
-                frame = compress(to);
+                frame = compress(to, level);
                 return frame;
             }
 
@@ -159,8 +214,13 @@ public enum Compression {
      */
     private static final class ZstdFrames implements Frames {
         private final Redirect sink = new Redirect(OutputStream.nullOutputStream());
+        private final int level;
         private ZstdOutputStream zstd;
         private RawZstd.FrameStream raw;
+
+        ZstdFrames(int level) {
+            this.level = level;
+        }
 
         @Override
         public OutputStream begin(OutputStream to, boolean compressible) throws IOException {
@@ -171,7 +231,7 @@ public enum Compression {
             }
             raw = null;
             if (zstd == null) {
-                zstd = (ZstdOutputStream) ZSTD.compress(sink);
+                zstd = (ZstdOutputStream) ZSTD.compress(sink, level);
                 zstd.setCloseFrameOnFlush(true);
                 zstd.setJobSize(JOB);
             }

@@ -129,6 +129,11 @@ public final class GroupPlan {
             this.largest = largest;
         }
 
+        /** The bytes the folder's files hold, a hard-linked file's for each of its names. */
+        public long bytes() {
+            return bytes;
+        }
+
         /** The plan, keeping baseLevel (-1 for none) while it gives at most MAX_GROUPS groups. */
         public GroupPlan plan(int baseLevel) {
             // Big files first: each a group of its own, so a change beside one does not send it again.
@@ -180,6 +185,17 @@ public final class GroupPlan {
                 log.close();
             }
         }
+    }
+
+    /** What a survey's bytes() says, by a walk of its own: for an upload that plans no groups (--compression none). */
+    public static long bytes(Path folder) throws IOException {
+        long[] bytes = {0};
+        Walk.walk(folder, (path, name, stat) -> {
+            if ((stat.mode() & FileStat.TYPE) == FileStat.REGULAR) {
+                bytes[0] += stat.size();
+            }
+        });
+        return bytes[0];
     }
 
     /** Walks the folder for a plan. The survey holds a file open: close it. */

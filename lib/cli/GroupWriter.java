@@ -44,6 +44,7 @@ final class GroupWriter implements Closeable {
     static final int SMALL = 4 << 20;
 
     private final Compression compression;
+    private final int level;
     private final Store.EntryWrite entry;
     private final Meter meter;
     private final Store.StoredObject base;
@@ -100,9 +101,10 @@ final class GroupWriter implements Closeable {
     }
 
     /** base is the base entry and reusable its groups by diff_id (empty when there is none to take from). */
-    GroupWriter(Compression compression, Store.EntryWrite entry, Meter meter, Store.StoredObject base,
+    GroupWriter(Compression.Setting setting, Store.EntryWrite entry, Meter meter, Store.StoredObject base,
             Map<String, Store.StoredGroup> reusable) {
-        this.compression = compression;
+        this.compression = setting.compression();
+        this.level = setting.level();
         this.entry = entry;
         this.meter = meter;
         this.base = base;
@@ -110,7 +112,7 @@ final class GroupWriter implements Closeable {
         this.compressors = Executors.newFixedThreadPool(Math.min(parallel, inFlightMost + 1), DaemonThreads.named("group-compressor"));
         this.tarHasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
         this.storedHasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
-        this.frames = compression.frames();
+        this.frames = compression.frames(level);
     }
 
     void accept(Archive.Group group) throws IOException {
@@ -122,7 +124,7 @@ final class GroupWriter implements Closeable {
                 if (reusable.containsKey(diffId)) {
                     return new Done(tar, null, diffId, null, null); // the base's, unless the store cannot take it
                 }
-                byte[] compressed = compression.compressWhole(tar.bytes(), tar.length());
+                byte[] compressed = compression.compressWhole(tar.bytes(), tar.length(), level);
                 return new Done(tar, null, diffId, compressed, sha256(compressed, compressed.length));
             }));
             drain(inFlightMost);
@@ -197,7 +199,7 @@ final class GroupWriter implements Closeable {
                 continue;
             }
             if (done.compressed() == null && !reused(done.diffId())) {
-                byte[] compressed = compression.compressWhole(tar.bytes(), tar.length());
+                byte[] compressed = compression.compressWhole(tar.bytes(), tar.length(), level);
                 done = new Done(tar, null, done.diffId(), compressed, sha256(compressed, compressed.length));
             }
             if (done.compressed() != null) {

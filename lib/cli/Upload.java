@@ -37,11 +37,12 @@ public final class Upload {
 
     /**
      * What to upload. expiresAfter (oci:// only) labels the image for Quay to delete after that age;
-     * maxAge (file:// only) prunes the folder's entries unused for longer. Either may be null.
+     * maxAge (file:// only) prunes the folder's entries unused for longer. Either may be null. A
+     * folder whose files hold more than maxSize bytes is not saved (-1: any size is).
      */
     public record Request(StoreUri target, Path folder, Path workingDir, List<String> patterns, List<String> restoreKeys,
-            Compression compression, String expiresAfter, Duration maxAge, boolean insecure, Duration stallTimeout,
-            Environment environment) {}
+            Compression.Setting compression, long maxSize, String expiresAfter, Duration maxAge, boolean insecure,
+            Duration stallTimeout, Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
 
@@ -52,7 +53,7 @@ public final class Upload {
             throw new UsageError("--folder " + request.folder() + " is not a directory: nothing to upload");
         }
         // The folder's walk for the group plan goes on beside the key, the store's answers and the JVM's warming up.
-        FutureTask<GroupPlan.Survey> survey = request.compression() == Compression.NONE ? null
+        FutureTask<GroupPlan.Survey> survey = request.compression().compression() == Compression.NONE ? null
                 : new FutureTask<>(() -> GroupPlan.survey(request.folder()));
         if (survey != null) {
             DaemonThreads.named("group-plan").newThread(survey).start();
@@ -71,8 +72,8 @@ public final class Upload {
                 // Entries are immutable, as actions/cache's are: a key names one archive for good.
                 log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(existing.get().size())
                         + ", made " + existing.get().modified() + "), so nothing was uploaded; " + key.describe());
-            } else {
-                Optional<Base> base = base(store, target.path(), restoreKeys, request.compression(), log);
+            } else if (!overMaxSize(request, survey, location, key, log)) {
+                Optional<Base> base = base(store, target.path(), restoreKeys, request.compression().compression(), log);
                 upload(request, store, target.path(), location, key, survey, base, results, log, nanoTime);
             }
             if (request.maxAge() != null) {
@@ -81,6 +82,28 @@ public final class Upload {
         } catch (IOException e) {
             throw new StoreError("uploading " + request.folder() + " to " + location + ": " + Reason.of(e), e);
         }
+    }
+
+    /**
+     * Whether the folder's files hold more than --max-size; then one line says nothing was saved,
+     * before a byte is sent. The survey counted them; --compression none makes none, so a walk does.
+     */
+    private static boolean overMaxSize(Request request, FutureTask<GroupPlan.Survey> survey, URI location, CacheKey key,
+            Log log) throws IOException {
+        if (request.maxSize() < 0) {
+            return false;
+        }
+        GroupPlan.Survey surveyed = survey == null ? null : surveyed(survey);
+        long bytes = surveyed == null ? GroupPlan.bytes(request.folder()) : surveyed.bytes();
+        if (bytes <= request.maxSize()) {
+            return false; // the survey goes on to plan the groups
+        }
+        if (surveyed != null) {
+            surveyed.close();
+        }
+        log.info("not saved: the files of " + request.folder() + " hold " + Log.bytes(bytes) + ", more than --max-size "
+                + Log.bytes(request.maxSize()) + ", so nothing was uploaded to " + location + "; " + key.describe());
+        return true;
     }
 
     /** The entry a save may take groups from: found by a restore key, as cache-fetch finds it, with its groups. */
@@ -135,7 +158,7 @@ public final class Upload {
     private static void upload(Request request, Store store, String path, URI location, CacheKey key,
             GroupPlan.Survey survey, Optional<Base> base,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
-        try (Store.EntryWrite entry = store.createEntry(path, request.compression())) {
+        try (Store.EntryWrite entry = store.createEntry(path, request.compression().compression())) {
             var meter = new Meter("uploading to " + location, log, nanoTime);
             Written written = write(request.folder(), request.compression(), survey, base, entry, meter);
             Archive.Stats archived = written.archived();
@@ -150,7 +173,7 @@ public final class Upload {
             }
             Store.Sent sent = entry.sent();
             results.put("size", Long.toString(sent.bytesSent() + sent.bytesReused()));
-            String label = request.compression().label();
+            String label = request.compression().compression().label();
             log.info("uploaded " + Log.entries(archived.files(), archived.directories(), archived.links())
                     + " (" + Log.bytes(written.tarBytes()) + ", " + Log.bytes(sent.bytesSent() + sent.bytesReused()) + " " + label
                     + groups(sent.groupsSent() + sent.groupsReused()) + ") from " + request.folder() + " to " + location
@@ -244,11 +267,12 @@ public final class Upload {
      */
     public static Written write(Path folder, Compression compression, Optional<Base> base, Store.EntryWrite entry, Meter meter)
             throws IOException {
-        return write(folder, compression, compression == Compression.NONE ? null : GroupPlan.survey(folder), base, entry, meter);
+        var setting = new Compression.Setting(compression, compression.defaultLevel());
+        return write(folder, setting, compression == Compression.NONE ? null : GroupPlan.survey(folder), base, entry, meter);
     }
 
     /** write, with the folder's survey made already (null for --compression none: one group), which it closes. */
-    static Written write(Path folder, Compression compression, GroupPlan.Survey survey, Optional<Base> base,
+    static Written write(Path folder, Compression.Setting compression, GroupPlan.Survey survey, Optional<Base> base,
             Store.EntryWrite entry, Meter meter) throws IOException {
         try {
             return archive(folder, compression, survey, survey == null ? GroupPlan.single() : survey.plan(base.map(Base::level).orElse(-1)),
@@ -260,10 +284,11 @@ public final class Upload {
         }
     }
 
-    private static Written archive(Path folder, Compression compression, GroupPlan.Survey survey, GroupPlan plan, Optional<Base> base,
-            Store.EntryWrite entry, Meter meter) throws IOException {
+    private static Written archive(Path folder, Compression.Setting compression, GroupPlan.Survey survey, GroupPlan plan,
+            Optional<Base> base, Store.EntryWrite entry, Meter meter) throws IOException {
         var reusable = new HashMap<String, Store.StoredGroup>();
-        base.flatMap(Base::groups).filter(groups -> groups.compression() == compression)
+        // A group of the base is reused whatever level compressed it: it restores the same.
+        base.flatMap(Base::groups).filter(groups -> groups.compression() == compression.compression())
                 .ifPresent(groups -> groups.groups().forEach(g -> {
                     if (g.group().diffId() != null) {
                         reusable.putIfAbsent(g.group().diffId(), g);
