@@ -78,7 +78,7 @@ class CacheUpload implements Callable<Integer> {
     public Integer call() {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
-                        options.workingDir(), options.patterns, restoreKeys, compression(), maxSize(),
+                        options.exclusion(), options.workingDir(), options.patterns, restoreKeys, compression(), maxSize(),
                         expiresAfter(), maxAge(), options.insecure(), options.stallTimeout(), Environment.system()),
                 results, log, System::nanoTime));
     }

@@ -139,6 +139,26 @@ class StepActionTest {
         assertEquals(List.of(0x1f, 0x8b), List.of(head[0] & 0xff, head[1] & 0xff), "gzip's magic (its level: CompressionLevelAndMaxSizeTest)");
     }
 
+    /** EXCLUDES, the third array: left out of the save, and left alone by the restore. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void excludesReachTheSaveAndTheRestore(Shell shell) throws Exception {
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "RESTORE_KEYS", List.of("go-"),
+                "EXCLUDES", List.of("secret/**", "bin/run.sh")));
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        Path restored = workspace.resolve("restored");
+        Fixtures.write(restored.resolve("nested/a/b/c/deep.txt"), "mine\n");
+
+        var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore(), "CACHE_PATH", restored.toString(),
+                "EXCLUDES", List.of("nested/a/b/c/deep.txt")));
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals("mine\n", Files.readString(restored.resolve("nested/a/b/c/deep.txt")), "left alone by the restore");
+        assertTrue(Files.isDirectory(restored.resolve("secret")), fetched.toString());
+        assertEquals(List.of(), Fixtures.snapshot(restored.resolve("secret"), false).keySet().stream().toList(), "left out of the save");
+        assertTrue(!Files.exists(restored.resolve("bin/run.sh")) && Files.exists(restored.resolve("links/relative")), fetched.toString());
+    }
+
     @ParameterizedTest
     @EnumSource(Shell.class)
     void unreachableStoreOrBadUriSucceedsWithFetchedFalseAndSaysWhyInOneLine(Shell shell) throws Exception {

@@ -136,7 +136,12 @@ public final class Archive {
 
     /** Walks the folder, handing each group to sink as the plan cuts them; returns how many entries were skipped. */
     public static long create(Path folder, GroupPlan plan, GroupSink sink) throws IOException {
-        return create(visitor -> Walk.walk(folder, visitor), plan, sink);
+        return create(folder, Exclusion.NONE, plan, sink);
+    }
+
+    /** create, leaving out what exclusion names. */
+    public static long create(Path folder, Exclusion exclusion, GroupPlan plan, GroupSink sink) throws IOException {
+        return create(visitor -> Walk.walk(folder, exclusion, visitor), plan, sink);
     }
 
     /** create, from the entries the survey's walk saw rather than a walk of its own. */

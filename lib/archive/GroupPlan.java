@@ -112,6 +112,7 @@ public final class GroupPlan {
      */
     public static final class Survey implements java.io.Closeable {
         private final Path folder;
+        private final Exclusion exclusion;
         /** The walk's entries; null when they could not be kept, and the archive walks again. */
         private final WalkLog log;
         private final List<Candidate> candidates;
@@ -120,8 +121,10 @@ public final class GroupPlan {
         /** The largest files (BIG_FILES at most), by size; a cut before or after one that would split hard links is marked so. */
         private final List<Big> largest;
 
-        private Survey(Path folder, WalkLog log, List<Candidate> candidates, int floor, long bytes, List<Big> largest) {
+        private Survey(Path folder, Exclusion exclusion, WalkLog log, List<Candidate> candidates, int floor, long bytes,
+                List<Big> largest) {
             this.folder = folder;
+            this.exclusion = exclusion;
             this.log = log;
             this.candidates = candidates;
             this.floor = floor;
@@ -175,7 +178,7 @@ public final class GroupPlan {
             if (log != null) {
                 log.replay(folder, visitor);
             } else {
-                Walk.walk(folder, visitor);
+                Walk.walk(folder, exclusion, visitor);
             }
         }
 
@@ -188,9 +191,9 @@ public final class GroupPlan {
     }
 
     /** What a survey's bytes() says, by a walk of its own: for an upload that plans no groups (--compression none). */
-    public static long bytes(Path folder) throws IOException {
+    public static long bytes(Path folder, Exclusion exclusion) throws IOException {
         long[] bytes = {0};
-        Walk.walk(folder, (path, name, stat) -> {
+        Walk.walk(folder, exclusion, (path, name, stat) -> {
             if ((stat.mode() & FileStat.TYPE) == FileStat.REGULAR) {
                 bytes[0] += stat.size();
             }
@@ -200,9 +203,14 @@ public final class GroupPlan {
 
     /** Walks the folder for a plan. The survey holds a file open: close it. */
     public static Survey survey(Path folder) throws IOException {
+        return survey(folder, Exclusion.NONE);
+    }
+
+    /** survey, leaving out what exclusion names. */
+    public static Survey survey(Path folder, Exclusion exclusion) throws IOException {
         WalkLog log = WalkLog.open().orElse(null);
         try {
-            return survey(folder, log);
+            return survey(folder, exclusion, log);
         } catch (IOException | RuntimeException e) {
             if (log != null) {
                 log.close();
@@ -211,14 +219,14 @@ public final class GroupPlan {
         }
     }
 
-    private static Survey survey(Path folder, WalkLog log) throws IOException {
+    private static Survey survey(Path folder, Exclusion exclusion, WalkLog log) throws IOException {
         var candidates = new ArrayList<Candidate>();
         var linked = new HashMap<Object, long[]>(); // inode -> first and last index of its names
         long[] counts = {0, 0}; // entries, bytes
         int[] floor = {0};
         var largest = new java.util.PriorityQueue<Big>(java.util.Comparator.comparingLong(Big::size)); // the smallest on top
         MessageDigest sha256 = Digests.sha256();
-        Walk.walk(folder, (path, name, stat) -> {
+        Walk.walk(folder, exclusion, (path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
             if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
                 if (log != null) {
@@ -262,7 +270,7 @@ public final class GroupPlan {
                     !splitsLinks(spans, file.index())));
         }
         big.sort(java.util.Comparator.comparingLong(Big::size).reversed().thenComparing(Big::name));
-        return new Survey(folder, log, candidates, floor[0], counts[1], big);
+        return new Survey(folder, exclusion, log, candidates, floor[0], counts[1], big);
     }
 
     private static int count(List<Candidate> candidates, int level) {

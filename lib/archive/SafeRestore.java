@@ -48,8 +48,8 @@ import lib.common.Reason;
  */
 public final class SafeRestore {
 
-    /** What a restore put in place. */
-    public record Stats(long files, long directories, long links, long bytes) {}
+    /** What a restore put in place, and how many of the archive's entries --exclude left out. */
+    public record Stats(long files, long directories, long links, long bytes, long excluded) {}
 
     /** The folder's file system failed (full, read-only, refused): the archive is not to blame. */
     static final class TargetFailure extends IOException {
@@ -69,6 +69,8 @@ public final class SafeRestore {
     private static final int KNOWN_DIRECTORIES = 4096;
 
     private final Path folder;
+    /** Names the restore leaves out: what is in the folder under them stays as it is. */
+    private final Exclusion exclusion;
     private final Path tree;
     /** The permission bits file creation drops here: only a mode with one of them needs a chmod. */
     private final int umask;
@@ -93,9 +95,11 @@ public final class SafeRestore {
     private long directoryEntries;
     private long links;
     private long bytes;
+    private long excluded;
 
-    private SafeRestore(Path staging, Path folder) throws IOException {
+    private SafeRestore(Path staging, Path folder, Exclusion exclusion) throws IOException {
         this.folder = folder;
+        this.exclusion = exclusion;
         this.tree = Files.createDirectory(staging.resolve("tree"));
         this.umask = umask(staging);
         this.directories = new SpillLog(staging.resolve("directories"));
@@ -119,6 +123,11 @@ public final class SafeRestore {
      * Whatever fails, an OutOfMemoryError included, the folder is left as it was.
      */
     public static Stats restore(InputStream stored, Path folder) throws IOException {
+        return restore(stored, folder, Exclusion.NONE);
+    }
+
+    /** restore, leaving out the entries exclusion names. */
+    public static Stats restore(InputStream stored, Path folder, Exclusion exclusion) throws IOException {
         boolean[] given = {false};
         return restore(() -> {
             if (given[0]) {
@@ -126,7 +135,7 @@ public final class SafeRestore {
             }
             given[0] = true;
             return stored;
-        }, false, folder);
+        }, false, folder, exclusion);
     }
 
     /** The stored streams of an archive's groups, each a compressed tar, one after the other. */
@@ -141,11 +150,16 @@ public final class SafeRestore {
      * written through by another), and nothing placed until the last group is read and checked.
      */
     public static Stats restore(Groups groups, Path folder) throws IOException {
-        return restore(groups, true, folder);
+        return restore(groups, true, folder, Exclusion.NONE);
+    }
+
+    /** restore, leaving out the entries exclusion names. */
+    public static Stats restore(Groups groups, Path folder, Exclusion exclusion) throws IOException {
+        return restore(groups, true, folder, exclusion);
     }
 
     /** concatenated: the groups' tars follow each other, each with its end-of-archive blocks (tar -i). */
-    private static Stats restore(Groups groups, boolean concatenated, Path folder) throws IOException {
+    private static Stats restore(Groups groups, boolean concatenated, Path folder, Exclusion exclusion) throws IOException {
         Path createdTop = null; // the highest folder this restore creates, removed again on failure
         for (Path p = folder; p != null && !Files.exists(p, NOFOLLOW); p = p.getParent()) {
             createdTop = p;
@@ -162,11 +176,11 @@ public final class SafeRestore {
             // Held until the staging folder is gone: another restore takes an unlocked one for abandoned.
             lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             lockFile.lock();
-            try (var resources = new Resources(new SafeRestore(staging, folder))) {
+            try (var resources = new Resources(new SafeRestore(staging, folder, exclusion))) {
                 SafeRestore restore = resources.restore();
                 restore.extract(groups, concatenated);
                 restore.placement.place();
-                return new Stats(restore.files, restore.directoryEntries, restore.links, restore.bytes);
+                return new Stats(restore.files, restore.directoryEntries, restore.links, restore.bytes, restore.excluded);
             }
         } catch (Throwable e) {
             failure = e;
@@ -274,6 +288,11 @@ public final class SafeRestore {
             if (name.startsWith(Archive.OWN_PREFIX)) {
                 throw new HostileArchive("entry " + name + " has a name starting with " + Archive.OWN_PREFIX
                         + ", which this tool keeps for its own staging");
+            }
+            if (exclusion.excludes(name) || entry.type() == TarHeader.HARDLINK && entry.link() != null
+                    && exclusion.excludes(checkedName(entry.link()))) {
+                excluded++; // nor a link to a file left out: there is nothing for it to join
+                continue;
             }
             extractEntry(tar, entry, name);
         }

@@ -8,8 +8,9 @@ import java.util.ArrayList;
 
 /**
  * The folder's entries in archive order: children by name, a folder just before what it holds, our
- * own staging left out. Both the group plan and the archive walk this way, so that a name the plan
- * chose to cut after is met at the same place by the archive.
+ * own staging left out, and what --exclude names (a folder with all it holds, as .gitignore has
+ * it: nothing inside an excluded folder is walked). Both the group plan and the archive walk this
+ * way, so that a name the plan chose to cut after is met at the same place by the archive.
  */
 final class Walk {
 
@@ -25,11 +26,11 @@ final class Walk {
 
     private Walk() {}
 
-    static void walk(Path folder, Visitor visitor) throws IOException {
-        children(folder, "", visitor);
+    static void walk(Path folder, Exclusion exclusion, Visitor visitor) throws IOException {
+        children(folder, "", exclusion, visitor);
     }
 
-    private static void children(Path dir, String prefix, Visitor visitor) throws IOException {
+    private static void children(Path dir, String prefix, Exclusion exclusion, Visitor visitor) throws IOException {
         var children = new ArrayList<Path>();
         try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
             stream.forEach(children::add);
@@ -37,14 +38,14 @@ final class Walk {
         children.sort(null);
         for (Path child : children) {
             String name = prefix + child.getFileName();
-            if (prefix.isEmpty() && name.startsWith(Archive.OWN_PREFIX)) {
+            if (prefix.isEmpty() && name.startsWith(Archive.OWN_PREFIX) || exclusion.excludes(name)) {
                 continue;
             }
             FileStat stat = FileStat.of(child);
             boolean directory = (stat.mode() & FileStat.TYPE) == FileStat.DIRECTORY;
             visitor.visit(child, directory ? name + "/" : name, stat);
             if (directory) {
-                children(child, name + "/", visitor);
+                children(child, name + "/", exclusion, visitor);
             }
         }
     }

@@ -7,9 +7,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import lib.archive.Exclusion;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.UsageError;
+import lib.key.Patterns;
 import lib.store.StoreUri;
 import picocli.CommandLine.Option;
 
@@ -27,6 +29,12 @@ public final class CacheOptions {
     @Option(names = "--folder", paramLabel = "DIR", defaultValue = "${PARAM_CACHE_PATH:-}",
             description = "The folder to restore into or to save (env PARAM_CACHE_PATH).")
     String folder;
+
+    @Option(names = "--exclude", paramLabel = "PATTERN",
+            description = "Paths inside the folder that a save leaves out and a restore leaves alone, with --pattern's rules"
+                    + " relative to the folder, such as com/mycompany/** or .cache/**. Repeatable; ! takes a path back,"
+                    + " though not one inside an excluded folder.")
+    public List<String> excludes = new ArrayList<>();
 
     @Option(names = "--workingdir", paramLabel = "DIR", defaultValue = "${PARAM_WORKING_DIR:-}",
             description = "Where the patterns are taken from (env PARAM_WORKING_DIR). Default: the current directory.")
@@ -55,6 +63,25 @@ public final class CacheOptions {
             throw new UsageError("--folder is required (or PARAM_CACHE_PATH): the folder to cache");
         }
         return Path.of(folder).toAbsolutePath().normalize();
+    }
+
+    /**
+     * What --exclude names, as a save and a restore leave it out: a name, or one inside a folder
+     * excluded (a save does not walk into one; a restore, reading names, must look at each parent).
+     */
+    public Exclusion exclusion() {
+        if (excludes.isEmpty()) {
+            return Exclusion.NONE;
+        }
+        Patterns patterns = Patterns.parse("--exclude", excludes);
+        return name -> {
+            for (int slash = name.indexOf('/'); slash > 0; slash = name.indexOf('/', slash + 1)) {
+                if (patterns.selects(name.substring(0, slash))) {
+                    return true;
+                }
+            }
+            return patterns.selects(name);
+        };
     }
 
     public Path workingDir() {

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
+import lib.archive.Exclusion;
 import lib.archive.Meter;
 import lib.archive.SafeRestore;
 import lib.common.CacheMiss;
@@ -28,9 +29,13 @@ import lib.store.Stores;
  */
 public final class Fetch {
 
-    /** What to fetch; lookupOnly says what would be restored and restores nothing, failOnMiss makes a miss exit 1. */
-    public record Request(StoreUri source, Path folder, Path workingDir, List<String> patterns, List<String> restoreKeys,
-            boolean lookupOnly, boolean failOnMiss, boolean insecure, Duration stallTimeout, Environment environment) {}
+    /**
+     * What to fetch; exclusion names what the restore leaves alone, lookupOnly says what would be
+     * restored and restores nothing, failOnMiss makes a miss exit 1.
+     */
+    public record Request(StoreUri source, Path folder, Exclusion exclusion, Path workingDir, List<String> patterns,
+            List<String> restoreKeys, boolean lookupOnly, boolean failOnMiss, boolean insecure, Duration stallTimeout,
+            Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of(
             "fetched", "false", "cache-hit", "false", "cache-key", "", "matched-key", "", "size", "0");
@@ -70,14 +75,15 @@ public final class Fetch {
             }
             var meter = new Meter("restoring from " + where, log, nanoTime);
             var groups = store.groups(object);
-            SafeRestore.Stats restored = restore(store, object, groups, request.folder(), meter);
+            SafeRestore.Stats restored = restore(store, object, groups, request.folder(), request.exclusion(), meter);
             if (groups.isEmpty() && object.sha256().isEmpty()) {
                 log.info("note: " + where + " records no sha256 (written by the Go tool?);"
                         + " only the compressor's own checksum guarded it");
             }
             results.put("fetched", "true");
             log.info("restored " + Log.entries(restored.files(), restored.directories(), restored.links())
-                    + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder() + " from " + where + how + " "
+                    + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder() + " from " + where + how
+                    + (restored.excluded() == 0 ? "" : ", leaving out " + restored.excluded() + " entries --exclude names") + " "
                     + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         } catch (IOException e) {
             throw new StoreError("restoring " + location + " into " + request.folder() + ": " + Reason.of(e), e);
@@ -86,7 +92,7 @@ public final class Fetch {
 
     /** Restores the entry into the folder, as the store holds it. */
     public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Path folder, Meter meter) throws IOException {
-        return restore(store, object, store.groups(object), folder, meter);
+        return restore(store, object, store.groups(object), folder, Exclusion.NONE, meter);
     }
 
     /**
@@ -94,14 +100,14 @@ public final class Fetch {
      * an entry of one stream, the digest the store recorded checked as the bytes stream by.
      */
     public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Optional<Store.Groups> groups, Path folder,
-            Meter meter) throws IOException {
+            Exclusion exclusion, Meter meter) throws IOException {
         if (groups.isPresent()) {
             try (Store.GroupStreams streams = store.read(object, groups.get(), in -> meter.watch(in, null))) {
-                return SafeRestore.restore(streams::next, folder);
+                return SafeRestore.restore(streams::next, folder, exclusion);
             }
         }
         try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
-            return SafeRestore.restore(in, folder);
+            return SafeRestore.restore(in, folder, exclusion);
         }
     }
 }

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.function.LongSupplier;
 import lib.archive.Archive;
 import lib.archive.Compression;
+import lib.archive.Exclusion;
 import lib.archive.GroupPlan;
 import lib.archive.Meter;
 import lib.common.DaemonThreads;
@@ -38,11 +39,12 @@ public final class Upload {
     /**
      * What to upload. expiresAfter (oci:// only) labels the image for Quay to delete after that age;
      * maxAge (file:// only) prunes the folder's entries unused for longer. Either may be null. A
-     * folder whose files hold more than maxSize bytes is not saved (-1: any size is).
+     * folder whose files hold more than maxSize bytes is not saved (-1: any size is); exclusion
+     * names what is left out of the save.
      */
-    public record Request(StoreUri target, Path folder, Path workingDir, List<String> patterns, List<String> restoreKeys,
-            Compression.Setting compression, long maxSize, String expiresAfter, Duration maxAge, boolean insecure,
-            Duration stallTimeout, Environment environment) {}
+    public record Request(StoreUri target, Path folder, Exclusion exclusion, Path workingDir, List<String> patterns,
+            List<String> restoreKeys, Compression.Setting compression, long maxSize, String expiresAfter, Duration maxAge,
+            boolean insecure, Duration stallTimeout, Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
 
@@ -54,7 +56,7 @@ public final class Upload {
         }
         // The folder's walk for the group plan goes on beside the key, the store's answers and the JVM's warming up.
         FutureTask<GroupPlan.Survey> survey = request.compression().compression() == Compression.NONE ? null
-                : new FutureTask<>(() -> GroupPlan.survey(request.folder()));
+                : new FutureTask<>(() -> GroupPlan.survey(request.folder(), request.exclusion()));
         if (survey != null) {
             DaemonThreads.named("group-plan").newThread(survey).start();
         }
@@ -94,7 +96,7 @@ public final class Upload {
             return false;
         }
         GroupPlan.Survey surveyed = survey == null ? null : surveyed(survey);
-        long bytes = surveyed == null ? GroupPlan.bytes(request.folder()) : surveyed.bytes();
+        long bytes = surveyed == null ? GroupPlan.bytes(request.folder(), request.exclusion()) : surveyed.bytes();
         if (bytes <= request.maxSize()) {
             return false; // the survey goes on to plan the groups
         }
@@ -150,8 +152,8 @@ public final class Upload {
         } catch (Store.BaseGone e) {
             log.info("the base " + base.map(Base::name).orElse("") + " changed while this upload ran (" + e.getMessage()
                     + "): uploading again without it");
-            upload(request, store, path, location, key, survey == null ? null : GroupPlan.survey(request.folder()), Optional.empty(),
-                    results, log, nanoTime);
+            upload(request, store, path, location, key, survey == null ? null : GroupPlan.survey(request.folder(), request.exclusion()),
+                    Optional.empty(), results, log, nanoTime);
         }
     }
 
@@ -160,7 +162,7 @@ public final class Upload {
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.EntryWrite entry = store.createEntry(path, request.compression().compression())) {
             var meter = new Meter("uploading to " + location, log, nanoTime);
-            Written written = write(request.folder(), request.compression(), survey, base, entry, meter);
+            Written written = write(request.folder(), request.exclusion(), request.compression(), survey, base, entry, meter);
             Archive.Stats archived = written.archived();
             boolean stored = entry.commit(written.description(key.hash(), request.expiresAfter()), written.level());
             if (archived.skipped() > 0) {
@@ -268,15 +270,19 @@ public final class Upload {
     public static Written write(Path folder, Compression compression, Optional<Base> base, Store.EntryWrite entry, Meter meter)
             throws IOException {
         var setting = new Compression.Setting(compression, compression.defaultLevel());
-        return write(folder, setting, compression == Compression.NONE ? null : GroupPlan.survey(folder), base, entry, meter);
+        return write(folder, Exclusion.NONE, setting, compression == Compression.NONE ? null : GroupPlan.survey(folder), base,
+                entry, meter);
     }
 
-    /** write, with the folder's survey made already (null for --compression none: one group), which it closes. */
-    static Written write(Path folder, Compression.Setting compression, GroupPlan.Survey survey, Optional<Base> base,
-            Store.EntryWrite entry, Meter meter) throws IOException {
+    /**
+     * write, with the folder's survey made already (null for --compression none: one group, walked
+     * here leaving out what exclusion names), which it closes.
+     */
+    static Written write(Path folder, Exclusion exclusion, Compression.Setting compression, GroupPlan.Survey survey,
+            Optional<Base> base, Store.EntryWrite entry, Meter meter) throws IOException {
         try {
-            return archive(folder, compression, survey, survey == null ? GroupPlan.single() : survey.plan(base.map(Base::level).orElse(-1)),
-                    base, entry, meter);
+            return archive(folder, exclusion, compression, survey,
+                    survey == null ? GroupPlan.single() : survey.plan(base.map(Base::level).orElse(-1)), base, entry, meter);
         } finally {
             if (survey != null) {
                 survey.close();
@@ -284,8 +290,8 @@ public final class Upload {
         }
     }
 
-    private static Written archive(Path folder, Compression.Setting compression, GroupPlan.Survey survey, GroupPlan plan,
-            Optional<Base> base, Store.EntryWrite entry, Meter meter) throws IOException {
+    private static Written archive(Path folder, Exclusion exclusion, Compression.Setting compression, GroupPlan.Survey survey,
+            GroupPlan plan, Optional<Base> base, Store.EntryWrite entry, Meter meter) throws IOException {
         var reusable = new HashMap<String, Store.StoredGroup>();
         // A group of the base is reused whatever level compressed it: it restores the same.
         base.flatMap(Base::groups).filter(groups -> groups.compression() == compression.compression())
@@ -298,7 +304,8 @@ public final class Upload {
             entry.expect(base.get().object(), base.get().groups().get());
         }
         try (var writer = new GroupWriter(compression, entry, meter, base.map(Base::object).orElse(null), reusable)) {
-            long skipped = survey == null ? Archive.create(folder, plan, writer::accept) : Archive.create(survey, plan, writer::accept);
+            long skipped = survey == null ? Archive.create(folder, exclusion, plan, writer::accept)
+                    : Archive.create(survey, plan, writer::accept);
             writer.finish();
             var a = writer.archived();
             return new Written(new Archive.Stats(a.files(), a.directories(), a.links(), a.bytes(), skipped), writer.tarBytes(),

@@ -20,6 +20,11 @@ public record Patterns(List<Rule> rules) {
     record Rule(String text, boolean exclude, Pattern regex, List<Pattern> segments) {}
 
     public static Patterns parse(List<String> texts) {
+        return parse("--pattern", texts);
+    }
+
+    /** The patterns of option (--pattern, --exclude), which its errors name. */
+    public static Patterns parse(String option, List<String> texts) {
         var rules = new ArrayList<Rule>();
         for (String raw : texts) {
             String text = raw.strip();
@@ -27,11 +32,11 @@ public record Patterns(List<Rule> rules) {
             if (exclude) {
                 text = text.substring(1).strip();
             }
-            String cleaned = clean(text);
+            String cleaned = clean(option, text);
             if (cleaned.isEmpty()) {
-                throw new UsageError("--pattern '" + raw + "' matches nothing: it is empty");
+                throw new UsageError(option + " '" + raw + "' matches nothing: it is empty");
             }
-            rules.add(new Rule(raw, exclude, Pattern.compile(toRegex(cleaned, raw)), segments(cleaned, raw)));
+            rules.add(new Rule(raw, exclude, Pattern.compile(toRegex(option, cleaned, raw)), segments(option, cleaned, raw)));
         }
         return new Patterns(List.copyOf(rules));
     }
@@ -103,16 +108,16 @@ public record Patterns(List<Rule> rules) {
         return true;
     }
 
-    private static List<Pattern> segments(String cleaned, String raw) {
+    private static List<Pattern> segments(String option, String cleaned, String raw) {
         var segments = new ArrayList<Pattern>();
         for (String segment : cleaned.split("/")) {
-            segments.add(segment.contains("**") ? null : Pattern.compile(toRegex(segment, raw)));
+            segments.add(segment.contains("**") ? null : Pattern.compile(toRegex(option, segment, raw)));
         }
         return segments;
     }
 
     /** Like Go's filepath.Clean on a relative pattern, with leading '/' and './' dropped. */
-    private static String clean(String text) {
+    private static String clean(String option, String text) {
         var segments = new ArrayList<String>();
         for (String segment : text.split("/+")) {
             if (segment.isEmpty() || segment.equals(".")) {
@@ -120,7 +125,7 @@ public record Patterns(List<Rule> rules) {
             }
             if (segment.equals("..")) {
                 if (segments.isEmpty() || segments.get(segments.size() - 1).equals("..")) {
-                    throw new UsageError("--pattern '" + text + "' leaves the working dir");
+                    throw new UsageError(option + " '" + text + "' leaves " + (option.equals("--pattern") ? "the working dir" : "the folder"));
                 }
                 segments.remove(segments.size() - 1);
             } else {
@@ -130,7 +135,7 @@ public record Patterns(List<Rule> rules) {
         return String.join("/", segments);
     }
 
-    private static String toRegex(String pattern, String raw) {
+    private static String toRegex(String option, String pattern, String raw) {
         var regex = new StringBuilder("^");
         int n = pattern.length();
         for (int i = 0; i < n; i++) {
@@ -154,14 +159,14 @@ public record Patterns(List<Rule> rules) {
                 case '?' -> regex.append("[^/]");
                 case '\\' -> {
                     if (i + 1 == n) {
-                        throw new UsageError("--pattern '" + raw + "' ends with a lone backslash");
+                        throw new UsageError(option + " '" + raw + "' ends with a lone backslash");
                     }
                     regex.append(Pattern.quote(String.valueOf(pattern.charAt(++i))));
                 }
                 case '[' -> {
                     int close = pattern.indexOf(']', i + 2);
                     if (close < 0) {
-                        throw new UsageError("--pattern '" + raw + "' has an unclosed '['");
+                        throw new UsageError(option + " '" + raw + "' has an unclosed '['");
                     }
                     String body = pattern.substring(i + 1, close);
                     if (body.startsWith("^") || body.startsWith("!")) {

@@ -1,0 +1,95 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * --exclude through the scripts and the local store: a save leaves the paths out (with a survey of
+ * groups, and with --compression none's single walk), "!" takes a file back, and a restore leaves
+ * them alone in the folder even when the entry holds them.
+ */
+class ExcludeTest {
+
+    @TempDir
+    Path tmp;
+
+    private Path project;
+    private Path repository;
+    private Map<String, String> env;
+
+    /** A Maven repository holding the project's own snapshots beside third-party artifacts. */
+    @BeforeEach
+    void project() throws Exception {
+        env = Fixtures.env(tmp.resolve("xdg"));
+        project = tmp.resolve("project");
+        repository = project.resolve("repository");
+        Fixtures.write(project.resolve("pom.xml"), "<project/>\n");
+        Fixtures.richTree(repository, 0);
+        Fixtures.write(repository.resolve("com/mycompany/app/1.0-SNAPSHOT/app-1.0-SNAPSHOT.jar"), "ours\n");
+        Fixtures.write(repository.resolve("com/mycompany/lib/2.0/lib-2.0.pom"), "<project/>\n");
+        Fixtures.write(repository.resolve("org/thirdparty/dep/1.0/dep-1.0.jar"), "theirs\n");
+        Fixtures.write(repository.resolve("org/thirdparty/dep/1.0/resolver-status.properties"), "status\n");
+        Fixtures.write(repository.resolve("org/thirdparty/dep/1.0/_remote.repositories"), "remote\n");
+    }
+
+    private Fixtures.Run upload(String... options) throws Exception {
+        var args = new ArrayList<>(List.of("--folder", "repository"));
+        args.addAll(List.of(options));
+        return Fixtures.upload(project, env, args.toArray(String[]::new));
+    }
+
+    private Fixtures.Run fetch(Path folder, String... options) throws Exception {
+        var args = new ArrayList<>(List.of("--folder", folder.toString()));
+        args.addAll(List.of(options));
+        return Fixtures.fetch(project, env, args.toArray(String[]::new));
+    }
+
+    @ParameterizedTest(name = "--compression {0}")
+    @ValueSource(strings = {"zstd", "none"})
+    void aSaveLeavesOutWhatIsExcludedAndBangTakesAFileBack(String compression) throws Exception {
+        var uploaded = upload("--compression", compression, "--exclude", "com/mycompany/**", "--exclude", "**/*.properties",
+                "--exclude", "**/_remote.repositories", "--exclude", "!org/thirdparty/dep/1.0/_remote.repositories");
+        assertEquals(0, uploaded.status(), uploaded.toString());
+
+        Path restored = tmp.resolve("restored");
+        var fetched = fetch(restored);
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        var expected = Fixtures.snapshot(repository, false);
+        expected.keySet().removeIf(name -> name.startsWith("com/mycompany/") || name.endsWith(".properties"));
+        assertEquals(expected, Fixtures.snapshot(restored, false)); // com/mycompany itself is not excluded: saved empty
+        assertTrue(Files.exists(restored.resolve("org/thirdparty/dep/1.0/_remote.repositories")), "taken back by !");
+    }
+
+    @Test
+    void aRestoreLeavesExcludedPathsInTheFolderAloneEvenWhenTheEntryHoldsThem() throws Exception {
+        assertEquals(0, upload().status());
+        Path restored = tmp.resolve("restored");
+        Fixtures.write(restored.resolve("com/mycompany/app/1.0-SNAPSHOT/app-1.0-SNAPSHOT.jar"), "built here\n");
+        Fixtures.write(restored.resolve("hard/one.txt"), "mine\n");
+
+        // "!" takes nothing back inside an excluded folder, on a restore as on a save.
+        var fetched = fetch(restored, "--exclude", "com/mycompany/**", "--exclude", "hard/one.txt", "--exclude", "com/mycompany",
+                "--exclude", "!com/mycompany/lib/**");
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals("built here\n", Files.readString(restored.resolve("com/mycompany/app/1.0-SNAPSHOT/app-1.0-SNAPSHOT.jar")));
+        assertFalse(Files.exists(restored.resolve("com/mycompany/lib")), "the entry's com/mycompany/lib is left out too");
+        assertEquals("mine\n", Files.readString(restored.resolve("hard/one.txt")));
+        // hard/two.txt is a link to hard/one.txt in the archive: with nothing to join, it is left out as well.
+        assertFalse(Files.exists(restored.resolve("hard/two.txt")));
+        assertEquals("theirs\n", Files.readString(restored.resolve("org/thirdparty/dep/1.0/dep-1.0.jar")));
+        long ours = Fixtures.snapshot(repository, false).keySet().stream().filter(name -> name.startsWith("com/mycompany")).count();
+        assertTrue(fetched.err().contains(", leaving out " + (ours + 2) + " entries --exclude names"), fetched.toString());
+    }
+}
