@@ -29,6 +29,7 @@ import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.QuickExit;
 import lib.common.Sizes;
+import lib.common.UsageError;
 import lib.common.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -64,6 +65,11 @@ class CacheUpload implements Callable<Integer> {
                     + " of 1000; Ki Mi Gi Ti: of 1024), and say so; the step still succeeds (env PARAM_MAX_SIZE).")
     String maxSize;
 
+    @Option(names = "--keep", paramLabel = "N", defaultValue = "${PARAM_KEEP:-}",
+            description = "After the save, delete all but the N newest entries the first --restore-key matches, this key's"
+                    + " own always among those kept, on every store (oci:// where the registry allows deleting) (env PARAM_KEEP).")
+    String keep;
+
     @Option(names = "--expires-after", paramLabel = "AGE", defaultValue = "${PARAM_EXPIRES_AFTER:-}",
             description = "oci:// only: label the image quay.expires-after=AGE (such as 12h, 7d or 2w), for Quay to"
                     + " delete it that long after the push (env PARAM_EXPIRES_AFTER).")
@@ -79,7 +85,7 @@ class CacheUpload implements Callable<Integer> {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folder(),
                         options.exclusion(), options.workingDir(), options.patterns, restoreKeys, compression(), maxSize(),
-                        expiresAfter(), maxAge(), options.insecure(), options.stallTimeout(), Environment.system()),
+                        keep(), expiresAfter(), maxAge(), options.insecure(), options.stallTimeout(), Environment.system()),
                 results, log, System::nanoTime));
     }
 
@@ -98,6 +104,16 @@ class CacheUpload implements Callable<Integer> {
 
     private long maxSize() {
         return maxSize == null || maxSize.isBlank() ? -1 : Sizes.parse("--max-size", maxSize);
+    }
+
+    private int keep() {
+        if (keep == null || keep.isBlank()) {
+            return 0;
+        }
+        if (!keep.strip().matches("[0-9]{1,6}") || Integer.parseInt(keep.strip()) < 1) {
+            throw new UsageError("--keep " + keep + " is not a number of entries from 1 up");
+        }
+        return Integer.parseInt(keep.strip());
     }
 
     private Duration maxAge() {

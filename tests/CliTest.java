@@ -126,6 +126,7 @@ class CliTest {
             CacheUpload | --folder cache --compression gzip:0         | the gzip level is a number from 1 to 9
             CacheUpload | --folder cache --compression none:1         | none has no level
             CacheUpload | --folder cache --max-size lots              | --max-size lots is not a size
+            CacheUpload | --folder cache --keep 0 --restore-key x     | --keep 0 is not a number of entries from 1 up
             CacheUpload | --folder cache --exclude ../elsewhere       | --exclude '../elsewhere' leaves the folder
             CacheFetch  | --folder cache --exclude [a-z                | --exclude '[a-z' has an unclosed '['
             CacheUpload | --folder cache --target file:///tmp/dir/     | names a folder

@@ -184,6 +184,20 @@ class GcsStoreOnFakeStorageTest {
         return Digests.hex(digest.digest()) + " of " + length + " bytes";
     }
 
+    /** What --keep does with an old entry (RetentionTest runs it on the stores with servers). */
+    @Test
+    void deletingAnEntryLeavesTheOthers() throws Exception {
+        Path cache = tmp.resolve("cache");
+        Fixtures.richTree(cache, 0);
+        upload("m2-old", cache, Compression.ZSTD);
+        upload("m2-new", cache, Compression.ZSTD);
+
+        store.delete(store.list("m2-").stream().filter(o -> o.path().equals("m2-old")).findFirst().orElseThrow());
+        store.delete(new Store.StoredObject("m2-gone", 0, Optional.empty(), Instant.EPOCH, null));
+
+        assertEquals(List.of("m2-new"), names());
+    }
+
     @Test
     void aMissingObjectIsAMiss() throws Exception {
         assertTrue(store.find("never/written").isEmpty());

@@ -40,11 +40,12 @@ public final class Upload {
      * What to upload. expiresAfter (oci:// only) labels the image for Quay to delete after that age;
      * maxAge (file:// only) prunes the folder's entries unused for longer. Either may be null. A
      * folder whose files hold more than maxSize bytes is not saved (-1: any size is); exclusion
-     * names what is left out of the save.
+     * names what is left out of the save. keep (0: all) is how many entries the first restore key
+     * matches are kept after the save, its own among them.
      */
     public record Request(StoreUri target, Path folder, Exclusion exclusion, Path workingDir, List<String> patterns,
-            List<String> restoreKeys, Compression.Setting compression, long maxSize, String expiresAfter, Duration maxAge,
-            boolean insecure, Duration stallTimeout, Environment environment) {}
+            List<String> restoreKeys, Compression.Setting compression, long maxSize, int keep, String expiresAfter,
+            Duration maxAge, boolean insecure, Duration stallTimeout, Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
 
@@ -64,12 +65,17 @@ public final class Upload {
         results.put("cache-key", key.hash());
         List<String> restoreKeys = RestoreKeys.prefixes(request.restoreKeys(), request.target(), "--target", key.hash(),
                 request.environment());
+        if (request.keep() > 0 && restoreKeys.isEmpty()) {
+            throw new UsageError("--keep " + request.keep() + " keeps the newest entries the first --restore-key matches;"
+                    + " give one, such as the key's name up to its hash");
+        }
         URI location = request.target().resolve(key.hash());
         Stores.Scheme scheme = Stores.scheme(location);
         checkLifecycleOptions(request, location, scheme.expiry());
         Stores.Target target = scheme.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         try (Store store = target.store()) {
             var existing = store.find(target.path());
+            boolean entryThere = existing.isPresent();
             if (existing.isPresent()) {
                 // Entries are immutable, as actions/cache's are: a key names one archive for good.
                 log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(existing.get().size())
@@ -77,6 +83,10 @@ public final class Upload {
             } else if (!overMaxSize(request, survey, location, key, log)) {
                 Optional<Base> base = base(store, target.path(), restoreKeys, request.compression().compression(), log);
                 upload(request, store, target.path(), location, key, survey, base, results, log, nanoTime);
+                entryThere = true;
+            }
+            if (request.keep() > 0 && entryThere) {
+                keepNewest(store, target.path(), restoreKeys.get(0), request.keep(), log);
             }
             if (request.maxAge() != null) {
                 prune(store, request.maxAge(), log);
@@ -237,6 +247,35 @@ public final class Upload {
         }
         if (request.maxAge() != null && !expiry.prunes()) {
             throw new UsageError("--max-age prunes a file:// store; for " + location.getScheme() + ":// use " + expiry.instead());
+        }
+    }
+
+    /**
+     * --keep: deletes all but the keep newest entries the first restore key matches (newest as a
+     * fetch finds them), never the key's own entry, which is one of those kept. A store that allows
+     * no deleting, or an entry that cannot be deleted, is said in one line: the save stands.
+     */
+    private static void keepNewest(Store store, String path, String prefix, int keep, Log log) {
+        String folder = path.substring(0, path.lastIndexOf('/') + 1);
+        int deleted = 0;
+        long bytes = 0;
+        try {
+            List<Store.StoredObject> older = store.list(folder + prefix).stream()
+                    .filter(object -> object.path().lastIndexOf('/') == folder.length() - 1 && !object.path().equals(path))
+                    .sorted(CacheLookup.NEWEST_FIRST).skip(keep - 1).toList();
+            for (Store.StoredObject object : older) {
+                store.delete(object);
+                deleted++;
+                bytes += object.size();
+            }
+        } catch (IOException e) {
+            log.info("--keep " + keep + ": " + (deleted == 0 ? "nothing" : deleted + " older entries") + " deleted, as "
+                    + Reason.of(e) + "; the save stands");
+            return;
+        }
+        if (deleted > 0) {
+            log.info("deleted " + deleted + (deleted == 1 ? " older entry" : " older entries") + " starting with " + prefix
+                    + " (" + Log.bytes(bytes) + "), keeping the " + keep + " newest (--keep)");
         }
     }
 

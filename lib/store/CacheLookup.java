@@ -22,6 +22,10 @@ public final class CacheLookup {
         }
     }
 
+    /** Newest first: the latest modified, a tie going to the greatest name. */
+    public static final Comparator<Store.StoredObject> NEWEST_FIRST =
+            Comparator.comparing(Store.StoredObject::modified).thenComparing(Store.StoredObject::path).reversed();
+
     private CacheLookup() {}
 
     /** The match for path, with each restore key already expanded into a prefix of an entry's name. */
@@ -34,7 +38,7 @@ public final class CacheLookup {
         for (String restoreKey : restoreKeys) {
             Optional<Store.StoredObject> newest = store.list(folder + restoreKey).stream()
                     .filter(object -> object.path().lastIndexOf('/') == folder.length() - 1) // not in a subfolder
-                    .max(Comparator.comparing(Store.StoredObject::modified).thenComparing(Store.StoredObject::path));
+                    .min(NEWEST_FIRST);
             if (newest.isPresent()) {
                 return Optional.of(new Match(newest.get(), false, restoreKey));
             }

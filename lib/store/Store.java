@@ -205,6 +205,19 @@ public interface Store extends Closeable {
     List<StoredObject> list(String prefix) throws IOException;
 
     /**
+     * Deletes an entry, as --keep does with old ones; one already gone is no error. A store that
+     * does not let entries be deleted throws DeletionRefused.
+     */
+    void delete(StoredObject object) throws IOException;
+
+    /** The store does not let anything be deleted here (a registry with deletion switched off): why, in words. */
+    final class DeletionRefused extends IOException {
+        public DeletionRefused(String message) {
+            super(message);
+        }
+    }
+
+    /**
      * Deletes the entries neither written nor read for longer than maxAge. Only a store whose Expiry
      * prunes does; the others are never asked, their Expiry having refused --max-age already.
      */

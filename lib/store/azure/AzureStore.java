@@ -249,6 +249,16 @@ public final class AzureStore implements Store {
         };
     }
 
+    /** DELETE /container/path, with its snapshots; a blob already gone is no error. */
+    @Override
+    public void delete(StoredObject object) throws IOException {
+        try {
+            container.getBlobAsyncClient(object.path()).deleteIfExists().block();
+        } catch (RuntimeException e) {
+            throw failure("deleting '" + object.path() + "'", e);
+        }
+    }
+
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var objects = new ArrayList<StoredObject>();

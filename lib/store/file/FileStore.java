@@ -326,6 +326,14 @@ public final class FileStore implements Store {
         Files.move(temp, sidecar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
+    /** The archive and its digest sidecar. A restore that has it open reads on: the file goes when it is closed. */
+    @Override
+    public void delete(StoredObject object) throws IOException {
+        Path file = root.resolve(object.path());
+        Files.deleteIfExists(file);
+        Files.deleteIfExists(file.resolveSibling(file.getFileName() + DIGEST_SUFFIX));
+    }
+
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var objects = new ArrayList<StoredObject>();

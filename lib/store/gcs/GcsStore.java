@@ -385,6 +385,17 @@ public final class GcsStore implements Store {
         }
     }
 
+    /** The generation listed, only: one written since under the name is another entry, and stays. */
+    @Override
+    public void delete(StoredObject object) throws IOException {
+        try {
+            storage.delete(object.version() == null ? BlobId.of(bucket, object.path())
+                    : BlobId.of(bucket, object.path(), Long.parseLong(object.version())));
+        } catch (RuntimeException e) {
+            throw failure("deleting", e);
+        }
+    }
+
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var objects = new ArrayList<StoredObject>();

@@ -538,6 +538,20 @@ public final class OciStore implements Store {
      * of when a tag was pushed, so every match costs a manifest GET; they go LIST_READERS at a time,
      * which on a registry far away is what makes a rolling cache of hundreds of tags bearable.
      */
+    /**
+     * Deletes the manifest the tag names, found by its digest (a registry deletes manifests, not
+     * tags): every tag on it goes too, which is only this one, as our manifests carry their key
+     * and time of creation.
+     */
+    @Override
+    public void delete(StoredObject object) throws IOException {
+        var registry = client(true);
+        Optional<String> digest = registry.manifestDigest(object.path());
+        if (digest.isPresent()) {
+            registry.deleteManifest(digest.get());
+        }
+    }
+
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var registry = client(false);

@@ -25,6 +25,7 @@ import lib.common.Log;
 import lib.common.Reason;
 import lib.store.Backoff;
 import lib.store.ResumingDownload;
+import lib.store.Store;
 
 /**
  * HTTP to one repository of an OCI distribution registry: finds how to reach it (HTTPS, or plain
@@ -189,6 +190,38 @@ public final class RegistryClient {
             throw refused(response, "GET manifest " + reference);
         }
         return Optional.of(json(response, "the manifest of " + this.reference.named(reference)));
+    }
+
+    /** HEAD /v2/<name>/manifests/<tag>: the digest of the manifest the tag names; empty when there is none. */
+    Optional<String> manifestDigest(String tag) throws IOException {
+        try (var response = send("HEAD", repositoryUri("manifests/" + tag), Map.of("Accept", ACCEPT), null)) {
+            if (response.status() == 404) {
+                return Optional.empty();
+            }
+            if (response.status() != 200) {
+                throw refused(response, "HEAD manifest " + tag);
+            }
+            return Optional.of(response.header("Docker-Content-Digest")
+                    .orElseThrow(() -> new IOException("registry " + reference.registry() + " answered HEAD manifest " + tag
+                            + " without a Docker-Content-Digest")));
+        }
+    }
+
+    /**
+     * DELETE /v2/<name>/manifests/<digest>: the manifest and every tag on it (the registry frees its
+     * blobs when it collects garbage). A registry that does not allow it (405, distribution's
+     * storage.delete off) throws DeletionRefused; one that has it no longer is content.
+     */
+    void deleteManifest(String digest) throws IOException {
+        try (var response = send("DELETE", repositoryUri("manifests/" + digest), Map.of(), null)) {
+            if (response.status() == 405) {
+                throw new Store.DeletionRefused("registry " + reference.registry() + " does not allow deleting images ("
+                        + errorMessage(response) + "; a distribution registry allows it with storage.delete.enabled)");
+            }
+            if (response.status() != 202 && response.status() != 200 && response.status() != 404) {
+                throw refused(response, "DELETE manifest " + digest);
+            }
+        }
     }
 
     /** PUT /v2/<name>/manifests/<reference>: tags the manifest, whose blobs the registry must have. */

@@ -264,6 +264,16 @@ public final class S3Store implements Store {
         return bucket;
     }
 
+    /** DELETE /bucket/key: S3 answers 204 whether it was there or not. */
+    @Override
+    public void delete(StoredObject object) throws IOException {
+        try {
+            s3.deleteObject(b -> b.bucket(bucket).key(object.path()));
+        } catch (SdkException e) {
+            throw failure(e, "DELETE " + object.path());
+        }
+    }
+
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var objects = new ArrayList<StoredObject>();
