@@ -139,6 +139,22 @@ class StepActionTest {
         assertEquals(List.of(0x1f, 0x8b), List.of(head[0] & 0xff, head[1] & 0xff), "gzip's magic (its level: CompressionLevelAndMaxSizeTest)");
     }
 
+    /** KEEP with RESTORE_KEYS: the older entry goes, the one just saved stays. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void keepLeavesTheNewestEntries(Shell shell) throws Exception {
+        String uri = "file://" + store + "/go-{{hash}}";
+        var first = run(UPLOAD, shell, Map.of("TARGET", uri));
+        Fixtures.write(project.resolve("go.sum"), "example.com/dep v1.1.0 h1:def=\n");
+
+        var second = run(UPLOAD, shell, Map.of("TARGET", uri, "RESTORE_KEYS", List.of("go-"), "KEEP", "1"));
+
+        assertEquals(0, second.status(), second.toString());
+        assertTrue(second.err().contains("deleted 1 older entry starting with go- ("), second.toString());
+        assertTrue(!Files.exists(store.resolve("go-" + first.results().get("cache-key"))), second.toString());
+        assertTrue(Files.exists(store.resolve("go-" + second.results().get("cache-key"))), second.toString());
+    }
+
     /** EXCLUDES, the third array: left out of the save, and left alone by the restore. */
     @ParameterizedTest
     @EnumSource(Shell.class)
