@@ -192,10 +192,12 @@ class GcsStoreOnFakeStorageTest {
         upload("m2-old", cache, Compression.ZSTD);
         upload("m2-new", cache, Compression.ZSTD);
 
-        store.delete(store.list("m2-").stream().filter(o -> o.path().equals("m2-old")).findFirst().orElseThrow());
+        var old = store.list("m2-").stream().filter(o -> o.path().equals("m2-old")).findFirst().orElseThrow();
+        store.delete(old);
         store.delete(new Store.StoredObject("m2-gone", 0, Optional.empty(), Instant.EPOCH, null));
 
         assertEquals(List.of("m2-new"), names());
+        assertThrows(Store.EntryGone.class, () -> store.open(old).readAllBytes(), "a fetch takes it for a miss");
     }
 
     @Test

@@ -1,4 +1,5 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.OutputStream;
@@ -136,6 +137,66 @@ class RetentionTest {
         assertTrue(saved.err().contains("--keep 1: nothing deleted, as registry " + registryProxy.host()
                 + " does not allow deleting images"), saved.toString());
         assertEquals(2, names(uri, "m2-").size());
+    }
+
+    /**
+     * An entry deleted between its lookup and its read is gone to the store's read, which a fetch
+     * takes for a miss. (oci:// is not here: deleting a manifest leaves its blobs to the registry's
+     * garbage collection, so a read under way completes.)
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"file", "s3", "azure"})
+    void anEntryDeletedAfterItWasFoundIsGoneToTheRead(String store) throws Exception {
+        String uri = uri(store, "m2-");
+        save(uri, 1);
+        var quiet = new Log(new PrintStream(OutputStream.nullOutputStream()), false);
+        var target = Stores.open(new StoreUri(uri).resolve(key()), false, java.time.Duration.ofSeconds(30), new Environment(env(uri)),
+                quiet);
+        try (Store opened = target.store()) {
+            Store.StoredObject found = opened.find(target.path()).orElseThrow();
+            opened.delete(found);
+            assertThrows(Store.EntryGone.class, () -> opened.open(found).close());
+        }
+    }
+
+    /** A fetch whose entry is deleted while it downloads it: a miss, exit 0, the folder as it was. */
+    @Test
+    void aFetchWhoseEntryIsDeletedWhileItReadsIsAMissAndLeavesTheFolder() throws Exception {
+        Fixtures.writeRandom(project.resolve("cache/big.bin"), 40 * Fixtures.MiB, 3);
+        try (var proxy = FlakyProxy.start()) {
+            proxy.target(s3.endpoint());
+            String uri = uri("s3", "m2-");
+            var env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());
+            Fixtures.write(project.resolve("go.mod"), "module example.com/vanishing\n");
+            var saved = Fixtures.upload(project, env, "--folder", "cache", "--target", uri, "--compression", "none",
+                    "--results-dir", tmp.resolve("up").toString());
+            assertEquals(0, saved.status(), saved.toString());
+            String objectKey = uri.substring("s3://caches/".length()).replace("{{hash}}", key());
+            Path folder = tmp.resolve("folder");
+            Fixtures.write(folder.resolve("mine.txt"), "kept\n");
+            var before = Fixtures.snapshot(folder, true);
+            proxy.slow("GET /caches/" + objectKey, 500);
+
+            var fetching = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return Fixtures.fetch(project, env, "--folder", folder.toString(), "--source", uri, "--results-dir",
+                            tmp.resolve("down").toString());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            while (proxy.requests().stream().noneMatch(r -> r.startsWith("GET /caches/" + objectKey)) && !fetching.isDone()) {
+                Thread.sleep(20);
+            }
+            s3.client().deleteObject(b -> b.bucket("caches").key(objectKey));
+            var fetched = fetching.get();
+
+            assertEquals(0, fetched.status(), fetched.toString());
+            assertTrue(fetched.err().startsWith("cache miss: " + uri.replace("{{hash}}", key()) + " was deleted while it was read"),
+                    fetched.toString());
+            assertEquals("false", java.nio.file.Files.readString(tmp.resolve("down/fetched")));
+            assertEquals(before, Fixtures.snapshot(folder, true));
+        }
     }
 
     @Test

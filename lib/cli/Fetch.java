@@ -74,8 +74,24 @@ public final class Fetch {
                 return;
             }
             var meter = new Meter("restoring from " + where, log, nanoTime);
-            var groups = store.groups(object);
-            SafeRestore.Stats restored = restore(store, object, groups, request.folder(), request.exclusion(), meter);
+            Optional<Store.Groups> groups;
+            SafeRestore.Stats restored;
+            try {
+                groups = store.groups(object);
+                restored = restore(store, object, groups, request.folder(), request.exclusion(), meter);
+            } catch (Store.EntryGone e) {
+                // Deleted between the lookup and the read (--keep, a lifecycle rule): nothing to restore.
+                for (String result : List.of("cache-hit", "matched-key", "size")) {
+                    results.put(result, RESULTS_BEFORE.get(result));
+                }
+                String miss = "cache miss: " + where + " was deleted while it was read, and the folder is as it was; "
+                        + key.describe();
+                if (request.failOnMiss()) {
+                    throw new CacheMiss(miss + " (--fail-on-miss)");
+                }
+                log.info(miss);
+                return;
+            }
             if (groups.isEmpty() && object.sha256().isEmpty()) {
                 log.info("note: " + where + " records no sha256 (written by the Go tool?);"
                         + " only the compressor's own checksum guarded it");

@@ -210,6 +210,16 @@ public interface Store extends Closeable {
      */
     void delete(StoredObject object) throws IOException;
 
+    /**
+     * The entry was found, and is gone when read (--keep, a lifecycle rule or a hand deleted it):
+     * a fetch takes it for a miss, the folder as it was.
+     */
+    final class EntryGone extends IOException {
+        public EntryGone(String path, Throwable cause) {
+            super(path + " was deleted after it was found", cause);
+        }
+    }
+
     /** The store does not let anything be deleted here (a registry with deletion switched off): why, in words. */
     final class DeletionRefused extends IOException {
         public DeletionRefused(String message) {

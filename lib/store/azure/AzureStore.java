@@ -182,7 +182,26 @@ public final class AzureStore implements Store {
                     .block();
             return new Body(response.getValue().toStream(PREFETCH), object.path());
         } catch (RuntimeException e) {
+            if (vanished(object, e)) {
+                throw new EntryGone(object.path(), e);
+            }
             throw failure("reading '" + object.path() + "'", e);
+        }
+    }
+
+    /**
+     * Whether a read failed because the blob was deleted since it was found: 404, or the 412 that
+     * If-Match also gets from a blob replaced (azurite's answer to a deleted one), and then a look.
+     */
+    private boolean vanished(StoredObject object, RuntimeException e) {
+        if (!(e instanceof BlobStorageException answer) || answer.getStatusCode() != 404 && answer.getStatusCode() != 412) {
+            return false;
+        }
+        try {
+            return answer.getStatusCode() == 404 || !Boolean.TRUE.equals(container.getBlobAsyncClient(object.path()).exists().block());
+        } catch (RuntimeException lookFailed) {
+            e.addSuppressed(lookFailed);
+            return false;
         }
     }
 

@@ -166,13 +166,21 @@ public final class FileStore implements Store {
     @Override
     public InputStream open(StoredObject object, long offset) throws IOException {
         Path file = root.resolve(object.path());
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new EntryGone(object.path(), e);
+        }
         InputStream in = Channels.newInputStream(channel.position(offset));
         try {
             var attributes = Files.readAttributes(file, BasicFileAttributes.class);
             if (!version(file, attributes).equals(object.version())) {
                 throw new IOException(file + " was replaced since it was found; fetch again");
             }
+        } catch (NoSuchFileException e) {
+            in.close();
+            throw new EntryGone(object.path(), e);
         } catch (IOException e) {
             in.close();
             throw e;

@@ -264,7 +264,9 @@ public final class GcsStore implements Store {
                 try {
                     return in.read(b, off, len);
                 } catch (RuntimeException e) {
-                    throw failure("reading", e);
+                    throw gone(e) ? new EntryGone(object.path(), e) : failure("reading", e);
+                } catch (IOException e) {
+                    throw gone(e) ? new EntryGone(object.path(), e) : e; // the SDK's reader wraps what it got
                 }
             }
         };
@@ -418,6 +420,16 @@ public final class GcsStore implements Store {
         } catch (Exception e) {
             log.debug("closing the gs client: " + Reason.of(e));
         }
+    }
+
+    /** Whether the SDK's failure says the object is not there (404), wherever in its causes. */
+    private static boolean gone(Exception e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof StorageException storage && storage.getCode() == 404) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** One line naming the store, the bucket and the reason, from whatever the SDK threw. */

@@ -251,7 +251,8 @@ public final class RegistryClient {
         int status = response.status();
         if (status == 404) {
             response.body().close();
-            throw new IOException("the registry has no blob " + digest + " although the manifest lists it");
+            // The manifest was deleted since it was read, and the registry has collected its blobs.
+            throw new Store.EntryGone(reference.named(null) + " blob " + digest, null);
         }
         if (status == 206) {
             String range = response.header("Content-Range").orElse("");

@@ -233,6 +233,9 @@ public final class S3Store implements Store {
             }
             return response;
         } catch (SdkException e) {
+            if (e instanceof S3Exception answer && answer.statusCode() == 404) {
+                throw new EntryGone(key, e);
+            }
             throw failure(e, "GET " + key);
         }
     }
