@@ -334,10 +334,20 @@ public final class FileStore implements Store {
         Files.move(temp, sidecar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    /** The archive and its digest sidecar. A restore that has it open reads on: the file goes when it is closed. */
+    /**
+     * The archive and its digest sidecar; a file that does not start as our archives do is left, as
+     * prune leaves it (the folder may be shared). A restore that has it open reads on.
+     */
     @Override
     public void delete(StoredObject object) throws IOException {
         Path file = root.resolve(object.path());
+        try {
+            if (!startsAnArchive(file)) {
+                return;
+            }
+        } catch (NoSuchFileException e) {
+            return;
+        }
         Files.deleteIfExists(file);
         Files.deleteIfExists(file.resolveSibling(file.getFileName() + DIGEST_SUFFIX));
     }

@@ -266,7 +266,7 @@ public final class OciStore implements Store {
 
             private InputStream download(Group group) throws IOException {
                 String digest = "sha256:" + group.sha256();
-                return new ResumingDownload(position -> registry.getBlob(digest, position), group.size(),
+                return new ResumingDownload(position -> blob(registry, object.path(), digest, position), group.size(),
                         where + " layer " + digest, log);
             }
 
@@ -295,8 +295,23 @@ public final class OciStore implements Store {
             throw new IOException(reference.named(object.path()) + " is an image of several layers, read by its groups");
         }
         var registry = client(false);
-        return new ResumingDownload(position -> registry.getBlob(object.version(), position), object.size(),
+        return new ResumingDownload(position -> blob(registry, object.path(), object.version(), position), object.size(),
                 reference.named(object.path()), log);
+    }
+
+    /**
+     * A layer's bytes from position on. A layer the registry no longer has, whose tag is gone too,
+     * is an entry deleted since it was found (its manifest deleted, its blobs collected).
+     */
+    private InputStream blob(RegistryClient registry, String tag, String digest, long position) throws IOException {
+        try {
+            return registry.getBlob(digest, position);
+        } catch (RegistryClient.BlobMissing e) {
+            if (registry.getManifest(tag).isEmpty()) {
+                throw new EntryGone(reference.named(tag), e);
+            }
+            throw e;
+        }
     }
 
     /** An image of one layer, streamed as it is written: the byte-level write; createEntry writes an image of groups. */

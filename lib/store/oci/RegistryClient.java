@@ -251,8 +251,7 @@ public final class RegistryClient {
         int status = response.status();
         if (status == 404) {
             response.body().close();
-            // The manifest was deleted since it was read, and the registry has collected its blobs.
-            throw new Store.EntryGone(reference.named(null) + " blob " + digest, null);
+            throw new BlobMissing("the registry has no blob " + digest + " although the manifest lists it");
         }
         if (status == 206) {
             String range = response.header("Content-Range").orElse("");
@@ -266,6 +265,13 @@ public final class RegistryClient {
             throw refused(response, "GET blob");
         }
         return ResumingDownload.skipped(response.body(), position);
+    }
+
+    /** A blob a manifest lists is not in the registry: deleted with its manifest and collected, or lost. */
+    static final class BlobMissing extends IOException {
+        BlobMissing(String message) {
+            super(message);
+        }
     }
 
     /** POST /v2/<name>/blobs/uploads/: opens an upload session; its URL (Location) is where the blob's bytes go. */
