@@ -289,8 +289,8 @@ public final class SafeRestore {
                 throw new HostileArchive("entry " + name + " has a name starting with " + Archive.OWN_PREFIX
                         + ", which this tool keeps for its own staging");
             }
-            if (exclusion.excludes(name) || entry.type() == TarHeader.HARDLINK && entry.link() != null
-                    && exclusion.excludes(checkedName(entry.link()))) {
+            if (exclusion.excludesOrIsInside(name) || entry.type() == TarHeader.HARDLINK && entry.link() != null
+                    && exclusion.excludesOrIsInside(checkedName(entry.link()))) {
                 excluded++; // nor a link to a file left out: there is nothing for it to join
                 continue;
             }

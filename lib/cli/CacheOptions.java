@@ -65,23 +65,12 @@ public final class CacheOptions {
         return Path.of(folder).toAbsolutePath().normalize();
     }
 
-    /**
-     * What --exclude names, as a save and a restore leave it out: a name, or one inside a folder
-     * excluded (a save does not walk into one; a restore, reading names, must look at each parent).
-     */
+    /** What --exclude names, as a save and a restore leave it out. */
     public Exclusion exclusion() {
         if (excludes.isEmpty()) {
             return Exclusion.NONE;
         }
-        Patterns patterns = Patterns.parse("--exclude", excludes);
-        return name -> {
-            for (int slash = name.indexOf('/'); slash > 0; slash = name.indexOf('/', slash + 1)) {
-                if (patterns.selects(name.substring(0, slash))) {
-                    return true;
-                }
-            }
-            return patterns.selects(name);
-        };
+        return Patterns.parse("--exclude", excludes)::selects;
     }
 
     public Path workingDir() {
