@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -51,8 +52,21 @@ public final class Archive {
 
     private Archive() {}
 
-    /** An entry as the walk saw it, written from that sight (a file that changed since fails the write). */
-    private record Entry(Path path, String name, FileStat stat) {}
+    /**
+     * An entry as the walk saw it, written from that sight (a file that changed since fails the
+     * write); or, with content, a file of ours written from memory (the manifest of several folders).
+     */
+    private record Entry(Path path, String name, FileStat stat, byte[] content) {
+
+        Entry(Path path, String name, FileStat stat) {
+            this(path, name, stat, null);
+        }
+
+        /** The bytes read from the folder for it. */
+        long bytesOnDisk() {
+            return content == null && (stat.mode() & FileStat.TYPE) == FileStat.REGULAR ? stat.size() : 0;
+        }
+    }
 
     /** One group of entries in walk order, written as a complete tar. */
     public static final class Group {
@@ -90,14 +104,14 @@ public final class Archive {
         public boolean compressible() throws IOException {
             long total = 0;
             for (Entry entry : entries) {
-                total += (entry.stat().mode() & FileStat.TYPE) == FileStat.REGULAR ? entry.stat().size() : 0;
+                total += entry.bytesOnDisk();
             }
             byte[] sample = new byte[RawZstd.SLICES * RawZstd.SLICE];
             int sampled = 0;
             long start = 0; // of the entry's content among all the group's
             int slice = 0;
             for (Entry entry : entries) {
-                long size = (entry.stat().mode() & FileStat.TYPE) == FileStat.REGULAR ? entry.stat().size() : 0;
+                long size = entry.bytesOnDisk();
                 try (FileChannel in = size == 0 ? null : TarWriter.open(entry.path(), entry.name())) {
                     for (; slice < RawZstd.SLICES && total * slice / RawZstd.SLICES < start + size; slice++) {
                         long at = total * slice / RawZstd.SLICES - start;
@@ -136,21 +150,26 @@ public final class Archive {
 
     /** Walks the folder, handing each group to sink as the plan cuts them; returns how many entries were skipped. */
     public static long create(Path folder, GroupPlan plan, GroupSink sink) throws IOException {
-        return create(folder, Exclusion.NONE, plan, sink);
+        return create(Folders.single(folder), Exclusion.NONE, plan, sink);
     }
 
-    /** create, leaving out what exclusion names. */
-    public static long create(Path folder, Exclusion exclusion, GroupPlan plan, GroupSink sink) throws IOException {
-        return create(visitor -> Walk.walk(folder, exclusion, visitor), plan, sink);
+    /** create, of the folders, leaving out what exclusion names. */
+    public static long create(Folders folders, Exclusion exclusion, GroupPlan plan, GroupSink sink) throws IOException {
+        return createFrom(folders, visitor -> Walk.walk(folders, exclusion, visitor), plan, sink);
     }
 
     /** create, from the entries the survey's walk saw rather than a walk of its own. */
     public static long create(GroupPlan.Survey survey, GroupPlan plan, GroupSink sink) throws IOException {
-        return create(survey::entries, plan, sink);
+        return createFrom(survey.folders(), survey::entries, plan, sink);
     }
 
-    private static long create(Walk.Source entries, GroupPlan plan, GroupSink sink) throws IOException {
+    private static long createFrom(Folders folders, Walk.Source entries, GroupPlan plan, GroupSink sink) throws IOException {
         var group = new ArrayList<Entry>();
+        if (!folders.single()) { // the manifest first, so that a restore knows the folders before any name under them
+            byte[] manifest = folders.manifest();
+            group.add(new Entry(null, Folders.MANIFEST, new FileStat(FileStat.REGULAR | 0644, 1, null, 0, 0, manifest.length,
+                    FileTime.fromMillis(0)), manifest));
+        }
         long[] skipped = {0};
         int[] handed = {0};
         entries.walk((path, name, stat) -> {
@@ -228,7 +247,7 @@ public final class Archive {
                     link = Files.readSymbolicLink(path).toString().getBytes(StandardCharsets.UTF_8);
                 }
                 default -> {
-                    link = firstNameOfInode(stat, name);
+                    link = entry.content() == null ? firstNameOfInode(stat, name) : null;
                     type = link == null ? TarHeader.FILE : TarHeader.HARDLINK;
                     size = link == null ? stat.size() : 0;
                 }
@@ -240,6 +259,13 @@ public final class Archive {
                     stat.mtime());
             switch (type) {
                 case TarHeader.FILE -> {
+                    if (entry.content() != null) { // ours, not the folders': not counted
+                        reserve(entry.content().length); // at most MAX_MANIFEST_BYTES, less than a buffer
+                        System.arraycopy(entry.content(), 0, buffer, used, entry.content().length);
+                        used += entry.content().length;
+                        zeros((int) (TarHeader.padded(size) - size));
+                        break;
+                    }
                     copyContent(path, stat, name);
                     bytes += size;
                     files++;

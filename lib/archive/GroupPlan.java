@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import lib.common.Digests;
 
@@ -99,7 +98,7 @@ public final class GroupPlan {
 
     /** The plan for the folder; baseLevel is the base entry's level, or -1 when there is none. */
     public static GroupPlan of(Path folder, int baseLevel) throws IOException {
-        try (Survey survey = survey(folder)) {
+        try (Survey survey = survey(Folders.single(folder), Exclusion.NONE)) {
             return survey.plan(baseLevel);
         }
     }
@@ -111,7 +110,7 @@ public final class GroupPlan {
      * keeps the walk's entries for the archive (WalkLog), so that a save walks the folder once.
      */
     public static final class Survey implements java.io.Closeable {
-        private final Path folder;
+        private final Folders folders;
         private final Exclusion exclusion;
         /** The walk's entries; null when they could not be kept, and the archive walks again. */
         private final WalkLog log;
@@ -121,9 +120,9 @@ public final class GroupPlan {
         /** The largest files (BIG_FILES at most), by size; a cut before or after one that would split hard links is marked so. */
         private final List<Big> largest;
 
-        private Survey(Path folder, Exclusion exclusion, WalkLog log, List<Candidate> candidates, int floor, long bytes,
+        private Survey(Folders folders, Exclusion exclusion, WalkLog log, List<Candidate> candidates, int floor, long bytes,
                 List<Big> largest) {
-            this.folder = folder;
+            this.folders = folders;
             this.exclusion = exclusion;
             this.log = log;
             this.candidates = candidates;
@@ -132,7 +131,11 @@ public final class GroupPlan {
             this.largest = largest;
         }
 
-        /** The bytes the folder's files hold, a hard-linked file's for each of its names. */
+        Folders folders() {
+            return folders;
+        }
+
+        /** The bytes the folders' files hold, a hard-linked file's for each of its names. */
         public long bytes() {
             return bytes;
         }
@@ -176,9 +179,9 @@ public final class GroupPlan {
          */
         void entries(Walk.Visitor visitor) throws IOException {
             if (log != null) {
-                log.replay(folder, visitor);
+                log.replay(folders, visitor);
             } else {
-                Walk.walk(folder, exclusion, visitor);
+                Walk.walk(folders, exclusion, visitor);
             }
         }
 
@@ -191,9 +194,9 @@ public final class GroupPlan {
     }
 
     /** What a survey's bytes() says, by a walk of its own: for an upload that plans no groups (--compression none). */
-    public static long bytes(Path folder, Exclusion exclusion) throws IOException {
+    public static long bytes(Folders folders, Exclusion exclusion) throws IOException {
         long[] bytes = {0};
-        Walk.walk(folder, exclusion, (path, name, stat) -> {
+        Walk.walk(folders, exclusion, (path, name, stat) -> {
             if ((stat.mode() & FileStat.TYPE) == FileStat.REGULAR) {
                 bytes[0] += stat.size();
             }
@@ -203,14 +206,14 @@ public final class GroupPlan {
 
     /** Walks the folder for a plan. The survey holds a file open: close it. */
     public static Survey survey(Path folder) throws IOException {
-        return survey(folder, Exclusion.NONE);
+        return survey(Folders.single(folder), Exclusion.NONE);
     }
 
-    /** survey, leaving out what exclusion names. */
-    public static Survey survey(Path folder, Exclusion exclusion) throws IOException {
+    /** survey of the folders, leaving out what exclusion names. */
+    public static Survey survey(Folders folders, Exclusion exclusion) throws IOException {
         WalkLog log = WalkLog.open().orElse(null);
         try {
-            return survey(folder, exclusion, log);
+            return survey(folders, exclusion, log);
         } catch (IOException | RuntimeException e) {
             if (log != null) {
                 log.close();
@@ -219,14 +222,14 @@ public final class GroupPlan {
         }
     }
 
-    private static Survey survey(Path folder, Exclusion exclusion, WalkLog log) throws IOException {
+    private static Survey survey(Folders folders, Exclusion exclusion, WalkLog log) throws IOException {
         var candidates = new ArrayList<Candidate>();
         var linked = new HashMap<Object, long[]>(); // inode -> first and last index of its names
         long[] counts = {0, 0}; // entries, bytes
         int[] floor = {0};
         var largest = new java.util.PriorityQueue<Big>(java.util.Comparator.comparingLong(Big::size)); // the smallest on top
         MessageDigest sha256 = Digests.sha256();
-        Walk.walk(folder, exclusion, (path, name, stat) -> {
+        Walk.walk(folders, exclusion, (path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
             if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
                 if (log != null) {
@@ -270,7 +273,7 @@ public final class GroupPlan {
                     !splitsLinks(spans, file.index())));
         }
         big.sort(java.util.Comparator.comparingLong(Big::size).reversed().thenComparing(Big::name));
-        return new Survey(folder, exclusion, log, candidates, floor[0], counts[1], big);
+        return new Survey(folders, exclusion, log, candidates, floor[0], counts[1], big);
     }
 
     private static int count(List<Candidate> candidates, int level) {

@@ -57,18 +57,7 @@ final class Placement implements AutoCloseable {
             merge(tree, folder, "");
             directories.readNewestFirst(this::applyDirectoryMetadata);
         } catch (IOException | RuntimeException | Error e) {
-            try {
-                // Every line is undone even when one cannot be: each put back is worth having.
-                journal.readNewestFirst(line -> {
-                    try {
-                        undo(line);
-                    } catch (IOException | RuntimeException undo) {
-                        e.addSuppressed(undo);
-                    }
-                });
-            } catch (IOException | RuntimeException undo) {
-                e.addSuppressed(undo);
-            }
+            undo(e);
             if (e instanceof IOException io) {
                 throw io instanceof SafeRestore.TargetFailure ? io : SafeRestore.targetFailure(folder, "the restored entries", io);
             }
@@ -145,6 +134,26 @@ final class Placement implements AutoCloseable {
         if (Files.isDirectory(placed, NOFOLLOW)) {
             SafeRestore.setMode(placed, (int) line.kind());
             SafeRestore.setTimes(placed, FileTime.from(Instant.ofEpochSecond(line.a(), line.b())), accessed);
+        }
+    }
+
+    /**
+     * Undoes every move, newest first, and puts back the modes and times of folders merged into:
+     * after a step of place() failed, or after a place() that worked when another folder of the
+     * same restore could not be placed. What cannot be undone is added to cause.
+     */
+    void undo(Throwable cause) {
+        try {
+            // Every line is undone even when one cannot be: each put back is worth having.
+            journal.readNewestFirst(line -> {
+                try {
+                    undo(line);
+                } catch (IOException | RuntimeException undo) {
+                    cause.addSuppressed(undo);
+                }
+            });
+        } catch (IOException | RuntimeException undo) {
+            cause.addSuppressed(undo);
         }
     }
 

@@ -3,48 +3,42 @@ package lib.archive;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.OpenOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 import lib.common.Reason;
 
 /**
- * Restores an archive into a folder so that nothing is lost and nothing escapes. The archive is
- * extracted into a staging folder inside the target (same file system, even when the target is a
- * volume's mount point); only when the whole stream has been read, every entry checked and the
- * digest verified are the entries renamed into place, each move written to a journal so that a
- * failure part way undoes them all. Any failure leaves the target as it was, with no staging left.
+ * Restores an archive into a folder, or into several, so that nothing is lost and nothing escapes.
+ * The archive is extracted into a staging folder inside each target (StagedFolder); only when the
+ * whole stream has been read, every entry checked and the digest verified are the entries renamed
+ * into place, each move written to a journal so that a failure part way undoes them all, in every
+ * folder. Any failure leaves the targets as they were, with no staging left.
  *
  * <p>What keeps the archive inside the folder: names are relative and never climb; an entry's
  * parents are made or checked one by one, never through a link; a name that was a folder stays a
  * folder to the end, so the folders' modes and times, set once everything is in place, are set on
  * folders the restore made or merged into and on nothing a link leads to; hardlinks only join a
- * file the archive made. Memory does not grow with the number of entries: what must be remembered
- * of each goes to logs in the staging folder.
+ * file the archive made, in the same folder. Memory does not grow with the number of entries: what
+ * must be remembered of each goes to logs in the staging folder.
+ *
+ * <p>An entry of several folders (Folders) starts with their labels; it restores only into the
+ * same folders, each of its names under its folder's number going to the folder given with that
+ * label. An entry of one folder restores only into one.
  */
 public final class SafeRestore {
 
@@ -58,63 +52,41 @@ public final class SafeRestore {
         }
     }
 
-    private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
-    private static final Set<OpenOption> CREATE_NEW_FILE =
-            Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
-    private static final PosixFilePermission[] BITS = PosixFilePermission.values(); // OWNER_READ … OTHERS_EXECUTE
-    private static final String STAGING_PREFIX = Archive.OWN_PREFIX + "restore-";
-    /** A staging folder without its lock file this old was left by a restore killed as it began. */
-    private static final Duration UNLOCKED_STAGING_AGE = Duration.ofHours(1);
-    /** Folders remembered as made or checked; more are checked again with an lstat, so memory stays bounded. */
-    private static final int KNOWN_DIRECTORIES = 4096;
+    /**
+     * The entry holds other folders than the restore was given (entryFolders, or "" for one folder
+     * recorded by no label): nothing was restored, and the caller's choice of folders is at fault.
+     */
+    public static final class OtherFolders extends IOException {
+        private final List<String> entryFolders;
 
-    private final Path folder;
-    /** Names the restore leaves out: what is in the folder under them stays as it is. */
-    private final Exclusion exclusion;
-    private final Path tree;
-    /** The permission bits file creation drops here: only a mode with one of them needs a chmod. */
-    private final int umask;
-    /** The access time restored files get: the restore's, as tar gives them. */
-    private final FileTime accessed = FileTime.from(Instant.now());
-    private final byte[] buffer = new byte[Compression.BUFFER];
-    private final ByteBuffer bufferView = ByteBuffer.wrap(buffer);
-    /** Names in the tree known to be real folders; a folder is never replaced, so what is here stays true. */
-    private final Map<String, Boolean> knownDirectories = new LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-            return size() > KNOWN_DIRECTORIES;
+        OtherFolders(List<String> entryFolders, Folders given) {
+            super((entryFolders.isEmpty() ? "one folder" : "the folders " + String.join(", ", entryFolders)) + ", not "
+                    + (given.single() ? "one folder" : given.describe()));
+            this.entryFolders = entryFolders;
         }
-    };
-    /** Every folder entry's name, mode and mtime (kind = mode, a and b = seconds and nanos), set last. */
-    private final SpillLog directories;
-    /** What moves the staged entries into the folder, all or nothing. */
-    private final Placement placement;
-    /** The exception the archive's stream threw, told apart from the file system's. */
-    private IOException archiveFailure;
-    private long files;
-    private long directoryEntries;
-    private long links;
-    private long bytes;
-    private long excluded;
 
-    private SafeRestore(Path staging, Path folder, Exclusion exclusion) throws IOException {
-        this.folder = folder;
-        this.exclusion = exclusion;
-        this.tree = Files.createDirectory(staging.resolve("tree"));
-        this.umask = umask(staging);
-        this.directories = new SpillLog(staging.resolve("directories"));
-        this.placement = new Placement(folder, tree, staging, directories, accessed);
+        /** The labels of the folders the entry holds; empty for an entry of one folder. */
+        public List<String> entryFolders() {
+            return entryFolders;
+        }
     }
 
-    /** Creates a file asking for every permission bit and sees which ones the process's umask kept. */
-    private static int umask(Path staging) throws IOException {
-        Path probe = staging.resolve("umask-probe");
-        Files.createFile(probe, PosixFilePermissions.asFileAttribute(permissions(0777)));
-        try {
-            return ~mode(probe) & 0777;
-        } finally {
-            Files.delete(probe);
-        }
+    private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
+    private static final PosixFilePermission[] BITS = PosixFilePermission.values(); // OWNER_READ … OTHERS_EXECUTE
+
+    private final Folders folders;
+    /** The folders' staging, by their number in folders. */
+    private final List<StagedFolder> staged;
+    /** Names the restore leaves out: what is in the folder under them stays as it is. */
+    private final Exclusion exclusion;
+    /** For an entry of several folders, the number among folders of the entry's folder N; null before the manifest. */
+    private int[] folderOf;
+    private long excluded;
+
+    private SafeRestore(Folders folders, List<StagedFolder> staged, Exclusion exclusion) {
+        this.folders = folders;
+        this.staged = staged;
+        this.exclusion = exclusion;
     }
 
     /**
@@ -123,11 +95,11 @@ public final class SafeRestore {
      * Whatever fails, an OutOfMemoryError included, the folder is left as it was.
      */
     public static Stats restore(InputStream stored, Path folder) throws IOException {
-        return restore(stored, folder, Exclusion.NONE);
+        return restore(stored, Folders.single(folder), Exclusion.NONE);
     }
 
-    /** restore, leaving out the entries exclusion names. */
-    public static Stats restore(InputStream stored, Path folder, Exclusion exclusion) throws IOException {
+    /** restore, into the folders, leaving out the entries exclusion names. */
+    public static Stats restore(InputStream stored, Folders folders, Exclusion exclusion) throws IOException {
         boolean[] given = {false};
         return restore(() -> {
             if (given[0]) {
@@ -135,7 +107,7 @@ public final class SafeRestore {
             }
             given[0] = true;
             return stored;
-        }, false, folder, exclusion);
+        }, false, folders, exclusion);
     }
 
     /** The stored streams of an archive's groups, each a compressed tar, one after the other. */
@@ -150,111 +122,74 @@ public final class SafeRestore {
      * written through by another), and nothing placed until the last group is read and checked.
      */
     public static Stats restore(Groups groups, Path folder) throws IOException {
-        return restore(groups, true, folder, Exclusion.NONE);
+        return restore(groups, true, Folders.single(folder), Exclusion.NONE);
     }
 
-    /** restore, leaving out the entries exclusion names. */
-    public static Stats restore(Groups groups, Path folder, Exclusion exclusion) throws IOException {
-        return restore(groups, true, folder, exclusion);
+    /** restore, into the folders, leaving out the entries exclusion names. */
+    public static Stats restore(Groups groups, Folders folders, Exclusion exclusion) throws IOException {
+        return restore(groups, true, folders, exclusion);
     }
 
-    /** concatenated: the groups' tars follow each other, each with its end-of-archive blocks (tar -i). */
-    private static Stats restore(Groups groups, boolean concatenated, Path folder, Exclusion exclusion) throws IOException {
-        Path createdTop = null; // the highest folder this restore creates, removed again on failure
-        for (Path p = folder; p != null && !Files.exists(p, NOFOLLOW); p = p.getParent()) {
-            createdTop = p;
-        }
-        Files.createDirectories(folder);
-        FileTime folderMtime = Files.getLastModifiedTime(folder);
-        removeAbandonedStaging(folder);
-        // Random, not the pid: in a pod every restore may be pid 1, and the lock says who is alive.
-        Path staging = folder.resolve(STAGING_PREFIX + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
-        Files.createDirectory(staging);
+    /**
+     * concatenated: the groups' tars follow each other, each with its end-of-archive blocks (tar -i).
+     * The folders are placed one after the other; one that fails takes back those placed before it.
+     */
+    private static Stats restore(Groups groups, boolean concatenated, Folders folders, Exclusion exclusion) throws IOException {
+        var staged = new ArrayList<StagedFolder>();
+        FileTime accessed = FileTime.from(Instant.now());
+        byte[] buffer = new byte[Compression.BUFFER];
         Throwable failure = null;
-        FileChannel lockFile = null;
         try {
-            // Held until the staging folder is gone: another restore takes an unlocked one for abandoned.
-            lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            lockFile.lock();
-            try (var resources = new Resources(new SafeRestore(staging, folder, exclusion))) {
-                SafeRestore restore = resources.restore();
-                restore.extract(groups, concatenated);
-                restore.placement.place();
-                return new Stats(restore.files, restore.directoryEntries, restore.links, restore.bytes, restore.excluded);
+            for (Path folder : folders.paths()) {
+                staged.add(StagedFolder.open(folder, accessed, buffer));
             }
+            var restore = new SafeRestore(folders, staged, exclusion);
+            restore.extract(groups, concatenated);
+            return restore.place();
         } catch (Throwable e) {
             failure = e;
             throw e;
         } finally {
-            cleanUp(staging, folder, createdTop, folderMtime, failure);
-            if (lockFile != null) {
-                lockFile.close();
-            }
-        }
-    }
-
-    /** Closes the restore's logs, so that try-with-resources does it in every case. */
-    private record Resources(SafeRestore restore) implements AutoCloseable {
-        @Override
-        public void close() throws IOException {
-            try (SpillLog d = restore.directories; Placement p = restore.placement) {
-                // both closed, the second even when the first fails
-            }
-        }
-    }
-
-    /** Removes the staging folder; after a failure also the folders this restore created, or else the folder's mtime is put back. */
-    private static void cleanUp(Path staging, Path folder, Path createdTop, FileTime folderMtime, Throwable failure) {
-        try {
-            deleteTree(staging);
-            if (failure != null && createdTop != null) {
-                deleteTree(createdTop);
-            } else if (failure != null) {
-                Files.setLastModifiedTime(folder, folderMtime);
-            }
-        } catch (IOException | RuntimeException cleanup) {
-            if (failure != null) {
-                failure.addSuppressed(cleanup);
-            }
-        }
-    }
-
-    /**
-     * Staging folders left by a restore that was killed: nobody holds their lock. One without a
-     * lock file is a restore between making its folder and its lock, unless it is old.
-     */
-    private static void removeAbandonedStaging(Path folder) throws IOException {
-        try (DirectoryStream<Path> stale = Files.newDirectoryStream(folder, STAGING_PREFIX + "*")) {
-            for (Path staging : stale) {
-                if (!Files.isDirectory(staging, NOFOLLOW)) {
-                    continue;
-                }
-                try (FileChannel lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.WRITE, NOFOLLOW)) {
-                    FileLock lock = lockFile.tryLock();
-                    if (lock != null) {
-                        deleteTree(staging);
-                    }
-                } catch (OverlappingFileLockException e) {
-                    // held by a restore running in this JVM
-                } catch (NoSuchFileException e) {
-                    if (isAbandonedWithoutLock(staging)) {
-                        deleteTree(staging);
+            // The last opened first: a folder made inside another's new parent goes before that parent.
+            for (int i = staged.size() - 1; i >= 0; i--) {
+                StagedFolder folder = staged.get(i);
+                folder.failed(failure);
+                try {
+                    folder.close();
+                } catch (IOException | RuntimeException e) {
+                    if (failure != null) {
+                        failure.addSuppressed(e);
+                    } else {
+                        throw e;
                     }
                 }
             }
         }
     }
 
-    /**
-     * A staging folder without a lock file: one of an earlier version, named PID-RANDOM, whose
-     * process is gone; or one made so long ago that its restore died before it took its lock.
-     */
-    private static boolean isAbandonedWithoutLock(Path staging) throws IOException {
-        String[] parts = staging.getFileName().toString().substring(STAGING_PREFIX.length()).split("-");
-        if (parts.length == 2 && parts[0].matches("[0-9]{1,18}")) {
-            return ProcessHandle.of(Long.parseLong(parts[0])).isEmpty();
+    /** Places every folder's entries, or, when one fails, none: those placed already are taken back. */
+    private Stats place() throws IOException {
+        for (int i = 0; i < staged.size(); i++) {
+            try {
+                staged.get(i).place();
+            } catch (IOException | RuntimeException | Error e) {
+                for (int j = i - 1; j >= 0; j--) {
+                    staged.get(j).undo(e);
+                }
+                throw e;
+            }
         }
-        return Files.getLastModifiedTime(staging, NOFOLLOW).toInstant().isBefore(Instant.now().minus(UNLOCKED_STAGING_AGE));
+        long files = 0;
+        long directories = 0;
+        long links = 0;
+        long bytes = 0;
+        for (StagedFolder folder : staged) {
+            files += folder.files;
+            directories += folder.directoryEntries;
+            links += folder.links;
+            bytes += folder.bytes;
+        }
+        return new Stats(files, directories, links, bytes, excluded);
     }
 
     /**
@@ -265,7 +200,7 @@ public final class SafeRestore {
         var decompressing = new DecompressedGroups(groups);
         try (InputStream decompressed = new ReadAhead(decompressing, Compression.BUFFER)) {
             extractTar(decompressed, concatenated);
-        } catch (HostileArchive | Meter.DigestMismatch | TargetFailure e) {
+        } catch (HostileArchive | Meter.DigestMismatch | TargetFailure | OtherFolders e) {
             throw e;
         } catch (TarReader.Corrupt e) {
             throw new IOException(decompressing.archive() + " is corrupt: " + e.getMessage(), e);
@@ -280,161 +215,90 @@ public final class SafeRestore {
 
     private void extractTar(InputStream decompressed, boolean concatenated) throws IOException {
         var tar = new TarReader(decompressed, concatenated);
-        for (TarReader.Entry entry; (entry = tar.next()) != null; ) {
+        boolean first = true;
+        for (TarReader.Entry entry; (entry = tar.next()) != null; first = false) {
             String name = checkedName(entry.name());
+            if (first && name.equals(Folders.MANIFEST)) {
+                readManifest(tar, entry);
+                continue;
+            }
+            if (first && !folders.single()) {
+                throw new OtherFolders(List.of(), folders);
+            }
+            int folder = 0;
+            if (folderOf != null) { // "N/a/b": a of the entry's folder N
+                int slash = name.indexOf('/');
+                folder = folderNumber(name, slash < 0 ? name : name.substring(0, slash));
+                name = slash < 0 ? "" : name.substring(slash + 1);
+            }
             if (name.isEmpty()) {
-                continue; // "./", the archive's root: the folder's own metadata stays the user's
+                continue; // "./", the folder itself: its own metadata stays the user's
             }
             if (name.startsWith(Archive.OWN_PREFIX)) {
-                throw new HostileArchive("entry " + name + " has a name starting with " + Archive.OWN_PREFIX
-                        + ", which this tool keeps for its own staging");
+                throw new HostileArchive("entry " + entry.name() + " has a name starting with " + Archive.OWN_PREFIX
+                        + ", which this tool keeps for its own staging and list of folders");
             }
-            if (exclusion.excludesOrIsInside(name) || entry.type() == TarHeader.HARDLINK && entry.link() != null
-                    && exclusion.excludesOrIsInside(checkedName(entry.link()))) {
+            String hardlinkTo = entry.type() == TarHeader.HARDLINK ? hardlinkTarget(entry, folder) : null;
+            if (exclusion.excludesOrIsInside(name) || hardlinkTo != null && exclusion.excludesOrIsInside(hardlinkTo)) {
                 excluded++; // nor a link to a file left out: there is nothing for it to join
                 continue;
             }
-            extractEntry(tar, entry, name);
+            staged.get(folderOf == null ? 0 : folderOf[folder]).extract(tar, entry, name, hardlinkTo);
         }
         // Read past tar's end-of-archive blocks to the end of the stored object, so that a digest
         // check around it covers every byte, and trailing garbage is noticed by the decompressor.
         decompressed.transferTo(OutputStream.nullOutputStream());
     }
 
-    private void extractEntry(TarReader tar, TarReader.Entry entry, String name) throws IOException {
-        Path target = tree.resolve(name);
-        makeParents(name);
-        switch (entry.type()) {
-            case TarHeader.DIRECTORY -> {
-                if (!knownDirectories.containsKey(name)) {
-                    makeDirectory(name, target);
-                }
-                Instant mtime = entry.mtime().toInstant();
-                directories.append(name, entry.mode(), mtime.getEpochSecond(), mtime.getNano(), 0);
-                directoryEntries++;
-            }
-            case TarHeader.SYMLINK -> {
-                String link = entry.link();
-                if (link == null || link.indexOf('\0') >= 0) {
-                    throw new HostileArchive("entry " + name + " is a symlink without a valid target");
-                }
-                // The target is kept as written, absolute or climbing: a link is restored, never followed.
-                replacing(name, target, () -> Files.createSymbolicLink(target, Path.of(link)));
-                onTarget(name, () -> setTimes(target, entry.mtime(), accessed));
-                links++;
-            }
-            case TarHeader.HARDLINK -> {
-                String existing = entry.link() == null ? "" : checkedName(entry.link());
-                if (existing.isEmpty() || existing.equals(name) || !isFileOfTheTree(existing)) {
-                    throw new HostileArchive("entry " + name + " is a hardlink to " + entry.link()
-                            + ", which is not a file earlier in the archive");
-                }
-                Path source = tree.resolve(existing);
-                replacing(name, target, () -> Files.createLink(target, source));
-                links++;
-            }
-            case TarHeader.FILE -> {
-                int mode = entry.mode() & 0777;
-                replacing(name, target, () -> writeFile(tar, target, name, mode, entry.mtime()));
-                files++;
-                bytes += entry.size();
-            }
-            case '3', '4', '6' -> throw new HostileArchive("entry " + name + " is a device or a fifo");
-            default -> throw new HostileArchive("entry " + name + " has the unsupported tar type " + (char) entry.type());
+    /**
+     * The entry's first, which lists the folders of an entry of several: they must be the folders
+     * given (as a set; their order may differ), each mapped to the one of its label.
+     */
+    private void readManifest(TarReader tar, TarReader.Entry entry) throws IOException {
+        if (entry.type() != TarHeader.FILE || entry.size() > Folders.MAX_MANIFEST_BYTES) {
+            throw new HostileArchive("entry " + entry.name() + " is not a list of folders of at most "
+                    + Folders.MAX_MANIFEST_BYTES + " bytes");
         }
+        byte[] manifest = new byte[(int) entry.size()];
+        for (int read = 0, n; read < manifest.length; read += n) {
+            n = tar.read(manifest, read, manifest.length - read);
+            if (n <= 0) {
+                throw new TarReader.Corrupt("the list of folders ends early");
+            }
+        }
+        List<String> labels = Folders.parseManifest(manifest);
+        List<String> given = folders.labels();
+        if (folders.single() || labels.size() != given.size() || !given.containsAll(labels)) {
+            throw new OtherFolders(labels, folders);
+        }
+        folderOf = labels.stream().mapToInt(given::indexOf).toArray();
     }
 
-    /** A folder entry: made, or found already a folder, or put in place of a file or link of its name. */
-    private void makeDirectory(String name, Path target) throws IOException {
-        onTarget(name, () -> {
-            try {
-                Files.createDirectory(target);
-            } catch (FileAlreadyExistsException e) {
-                if (!Files.readAttributes(target, BasicFileAttributes.class, NOFOLLOW).isDirectory()) {
-                    Files.delete(target);
-                    Files.createDirectory(target);
-                }
-            }
-        });
-        knownDirectories.put(name, Boolean.TRUE);
+    /** The number N of a name "N/…" of an entry of several folders, one of the folders its list gave. */
+    private int folderNumber(String name, String number) throws HostileArchive {
+        if (!number.matches("0|[1-9][0-9]{0,8}") || Integer.parseInt(number) >= folderOf.length) {
+            throw new HostileArchive("entry " + name + " lies under none of the entry's " + folderOf.length + " folders");
+        }
+        return Integer.parseInt(number);
+    }
+
+    /** A hard link's target, relative to the link's folder: one in another folder (or none) is refused. */
+    private String hardlinkTarget(TarReader.Entry entry, int folder) throws HostileArchive {
+        String target = entry.link() == null ? "" : checkedName(entry.link());
+        if (folderOf == null) {
+            return target;
+        }
+        String own = folder + "/";
+        if (!target.startsWith(own)) {
+            throw new HostileArchive("entry " + entry.name() + " is a hardlink to " + entry.link()
+                    + ", outside its own folder " + own);
+        }
+        return target.substring(own.length());
     }
 
     /** A file system step that may find its name taken. */
     interface Step {
         void run() throws IOException;
-    }
-
-    /**
-     * Creates an entry; a later entry of the same name replaces an earlier file or link, as tar does.
-     * Only a taken name costs a look: the common case is one system call. A link is removed, not
-     * followed. A folder is never replaced: a folder that became a link could lead what is restored
-     * below it, and the metadata set on it at the end, out of the tree (GNU tar refuses this too).
-     */
-    private void replacing(String name, Path target, Step create) throws IOException {
-        try {
-            create.run();
-        } catch (FileAlreadyExistsException e) {
-            BasicFileAttributes existing = onTarget(name, () -> Files.readAttributes(target, BasicFileAttributes.class, NOFOLLOW));
-            if (existing.isDirectory()) {
-                throw new HostileArchive("entry " + name + " would replace the folder " + name
-                        + " made earlier in the archive; a folder stays a folder");
-            }
-            onTarget(name, () -> {
-                Files.delete(target);
-                create.run();
-            });
-        } catch (IOException e) {
-            throw asTargetFailure(name, e);
-        }
-    }
-
-    /**
-     * Makes the entry's parents that are not known yet, top down. A parent that exists must be a
-     * real folder: one that is a link (by any name the file system takes for it, case-insensitive
-     * volumes included) would lead the entry out of the tree.
-     */
-    private void makeParents(String name) throws IOException {
-        int slash = name.lastIndexOf('/');
-        if (slash < 0 || knownDirectories.containsKey(name.substring(0, slash))) {
-            return;
-        }
-        for (int i = name.indexOf('/'); i > 0 && i <= slash; i = name.indexOf('/', i + 1)) {
-            String parent = name.substring(0, i);
-            if (knownDirectories.containsKey(parent)) {
-                continue;
-            }
-            Path dir = tree.resolve(parent);
-            try {
-                Files.createDirectory(dir);
-            } catch (FileAlreadyExistsException e) {
-                requireDirectory(parent, name);
-            } catch (IOException e) {
-                throw asTargetFailure(name, e);
-            }
-            knownDirectories.put(parent, Boolean.TRUE);
-        }
-    }
-
-    private void requireDirectory(String parent, String name) throws IOException {
-        BasicFileAttributes found = onTarget(name, () -> Files.readAttributes(tree.resolve(parent), BasicFileAttributes.class, NOFOLLOW));
-        if (found.isSymbolicLink()) {
-            throw new HostileArchive("entry " + name + " would be written through the symlink " + parent);
-        }
-        if (!found.isDirectory()) {
-            throw new HostileArchive("entry " + name + " needs " + parent + " as a folder, but the archive made it a file");
-        }
-    }
-
-    /** Whether name is a regular file of the tree, reached through real folders only. */
-    private boolean isFileOfTheTree(String name) throws IOException {
-        for (int i = name.indexOf('/'); i > 0; i = name.indexOf('/', i + 1)) {
-            String parent = name.substring(0, i);
-            if (!knownDirectories.containsKey(parent)
-                    && !onTarget(name, () -> lstat(tree.resolve(parent))).map(BasicFileAttributes::isDirectory).orElse(false)) {
-                return false;
-            }
-        }
-        return onTarget(name, () -> lstat(tree.resolve(name))).map(BasicFileAttributes::isRegularFile).orElse(false);
     }
 
     static Optional<BasicFileAttributes> lstat(Path path) throws IOException {
@@ -469,76 +333,6 @@ public final class SafeRestore {
         return name.toString();
     }
 
-    /**
-     * Writes the entry to a new file made with its mode, then sets the bits the umask took and its
-     * times: through the descriptor that wrote it where the JVM lets us, or else by the path.
-     */
-    private void writeFile(TarReader tar, Path target, String name, int mode, FileTime mtime) throws IOException {
-        int modeToSet = (mode & umask) != 0 ? mode : -1;
-        boolean metadataSet;
-        try (var out = Files.newByteChannel(target, CREATE_NEW_FILE, PosixFilePermissions.asFileAttribute(permissions(mode)))) {
-            for (int n; (n = readArchive(tar)) > 0; ) {
-                bufferView.clear().limit(n);
-                while (bufferView.hasRemaining()) {
-                    out.write(bufferView);
-                }
-            }
-            metadataSet = DescriptorMetadata.set(out, target, modeToSet, mtime, accessed);
-        } catch (IOException e) {
-            if (e == archiveFailure || e instanceof FileAlreadyExistsException) {
-                throw e;
-            }
-            throw asTargetFailure(name, e);
-        }
-        if (!metadataSet) {
-            onTarget(name, () -> {
-                if (modeToSet >= 0) {
-                    setMode(target, modeToSet);
-                }
-                // JDK 17 sets times through an open descriptor; not following a link costs a statx
-                // more, and this is a regular file just created in our own staging folder.
-                Files.getFileAttributeView(target, BasicFileAttributeView.class).setTimes(mtime, accessed, null);
-            });
-        }
-    }
-
-    private int readArchive(TarReader tar) throws IOException {
-        try {
-            return tar.read(buffer, 0, buffer.length);
-        } catch (IOException e) {
-            archiveFailure = e;
-            throw e;
-        }
-    }
-
-    /** A step on the folder's file system, whose failures are the file system's. */
-    private interface TargetStep<T> {
-        T run() throws IOException;
-    }
-
-    private <T> T onTarget(String name, TargetStep<T> step) throws IOException {
-        try {
-            return step.run();
-        } catch (IOException e) {
-            throw asTargetFailure(name, e);
-        }
-    }
-
-    private void onTarget(String name, Step step) throws IOException {
-        onTarget(name, () -> {
-            step.run();
-            return null;
-        });
-    }
-
-    /** The file system's error as what it is ("no space left on device"), naming the entry; the archive's own errors pass. */
-    private IOException asTargetFailure(String name, IOException e) {
-        if (e instanceof HostileArchive || e instanceof TargetFailure || e == archiveFailure) {
-            return e;
-        }
-        return targetFailure(folder, name, e);
-    }
-
     static TargetFailure targetFailure(Path folder, String name, IOException e) {
         String reason = e instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason()
                 : e instanceof FileAlreadyExistsException ? "it exists" : Reason.of(e);
@@ -557,7 +351,7 @@ public final class SafeRestore {
         return mode;
     }
 
-    private static Set<PosixFilePermission> permissions(int mode) {
+    static Set<PosixFilePermission> permissions(int mode) {
         var permissions = EnumSet.noneOf(PosixFilePermission.class);
         for (int i = 0; i < BITS.length; i++) {
             if ((mode & (0400 >> i)) != 0) {

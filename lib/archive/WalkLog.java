@@ -69,8 +69,8 @@ final class WalkLog implements Closeable {
         entries++;
     }
 
-    /** Every entry in the order appended, with its path under folder; the inode is the number it was appended with. */
-    void replay(Path folder, Walk.Visitor visitor) throws IOException {
+    /** Every entry in the order appended, with its path among the folders; the inode is the number it was appended with. */
+    void replay(Folders folders, Walk.Visitor visitor) throws IOException {
         flush();
         ByteBuffer in = ByteBuffer.allocate(BUFFER).limit(0);
         long position = 0;
@@ -95,7 +95,7 @@ final class WalkLog implements Closeable {
             long size = in.getLong();
             FileTime mtime = FileTime.from(Instant.ofEpochSecond(in.getLong(), in.getInt()));
             String relative = new String(name, StandardCharsets.UTF_8);
-            visitor.visit(folder.resolve(relative), relative, new FileStat(mode, nlink, inode, uid, gid, size, mtime));
+            visitor.visit(folders.resolve(relative), relative, new FileStat(mode, nlink, inode, uid, gid, size, mtime));
         }
     }
 

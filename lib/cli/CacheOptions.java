@@ -7,7 +7,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import lib.archive.Exclusion;
+import lib.archive.Folders;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.UsageError;
@@ -26,9 +28,10 @@ public final class CacheOptions {
                     + " relative to the working dir. Repeatable. Default: the lock files of the detected project.")
     public List<String> patterns = new ArrayList<>();
 
-    @Option(names = "--folder", paramLabel = "DIR", defaultValue = "${PARAM_CACHE_PATH:-}",
-            description = "The folder to restore into or to save (env PARAM_CACHE_PATH).")
-    String folder;
+    @Option(names = "--folder", paramLabel = "DIR",
+            description = "The folder to restore into or to save (env PARAM_CACHE_PATH). Repeatable: an entry of several"
+                    + " folders restores only into the same folders, each into its own.")
+    List<String> folders = new ArrayList<>();
 
     @Option(names = "--exclude", paramLabel = "PATTERN",
             description = "Paths inside the folder that a save leaves out and a restore leaves alone, with --pattern's rules"
@@ -58,11 +61,52 @@ public final class CacheOptions {
     @Option(names = "--verbose", description = "Say more, with stack traces on errors.")
     boolean verbose;
 
-    public Path folder() {
-        if (folder == null || folder.isBlank()) {
+    /**
+     * The folders given (--folder, else PARAM_CACHE_PATH), the same one named twice counted once.
+     * Several are labelled as an entry records them (Folders): by their path relative to the
+     * working dir, or to the home folder, or else absolute, so that an entry made in one checkout
+     * or home restores into another's. None may lie inside another: its files would be saved twice.
+     */
+    public Folders folders(Environment env) {
+        var paths = new ArrayList<Path>();
+        List<String> given = folders.isEmpty() ? List.of(Objects.requireNonNullElse(env.get("PARAM_CACHE_PATH"), "")) : folders;
+        for (String folder : given) {
+            Path path = folder.isBlank() ? null : Path.of(folder).toAbsolutePath().normalize();
+            if (path != null && !paths.contains(path)) {
+                paths.add(path);
+            }
+        }
+        if (paths.isEmpty()) {
             throw new UsageError("--folder is required (or PARAM_CACHE_PATH): the folder to cache");
         }
-        return Path.of(folder).toAbsolutePath().normalize();
+        if (paths.size() == 1) {
+            return Folders.single(paths.get(0));
+        }
+        for (Path inner : paths) {
+            for (Path outer : paths) {
+                if (inner != outer && inner.startsWith(outer)) {
+                    throw new UsageError("--folder " + inner + " lies inside --folder " + outer
+                            + ": its files would be saved twice; give one of them");
+                }
+            }
+        }
+        Path workingDir = workingDir();
+        String home = env.get("HOME");
+        Path homeDir = home == null || home.isBlank() ? null : Path.of(home).toAbsolutePath().normalize();
+        return Folders.of(paths.stream().map(path -> new Folders.Folder(label(path, workingDir, homeDir), path)).toList());
+    }
+
+    /** "node_modules" in the working dir, "~/.gradle/caches" in the home folder, else the absolute path. */
+    static String label(Path folder, Path workingDir, Path home) {
+        if (folder.startsWith(workingDir)) {
+            String relative = workingDir.relativize(folder).toString();
+            return relative.isEmpty() ? "." : relative;
+        }
+        if (home != null && folder.startsWith(home)) {
+            String relative = home.relativize(folder).toString();
+            return relative.isEmpty() ? "~" : "~/" + relative;
+        }
+        return folder.toString();
     }
 
     /** What --exclude names, as a save and a restore leave it out. */

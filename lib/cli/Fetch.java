@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
 import lib.archive.Exclusion;
+import lib.archive.Folders;
 import lib.archive.Meter;
 import lib.archive.SafeRestore;
 import lib.common.CacheMiss;
@@ -17,6 +18,7 @@ import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.common.StoreError;
+import lib.common.UsageError;
 import lib.key.CacheKey;
 import lib.store.CacheLookup;
 import lib.store.Store;
@@ -30,10 +32,10 @@ import lib.store.Stores;
 public final class Fetch {
 
     /**
-     * What to fetch; exclusion names what the restore leaves alone, lookupOnly says what would be
+     * What to fetch, into which folders; exclusion names what the restore leaves alone, lookupOnly says what would be
      * restored and restores nothing, failOnMiss makes a miss exit 1.
      */
-    public record Request(StoreUri source, Path folder, Exclusion exclusion, Path workingDir, List<String> patterns,
+    public record Request(StoreUri source, Folders folders, Exclusion exclusion, Path workingDir, List<String> patterns,
             List<String> restoreKeys, boolean lookupOnly, boolean failOnMiss, boolean insecure, Duration stallTimeout,
             Environment environment) {}
 
@@ -43,7 +45,8 @@ public final class Fetch {
     private Fetch() {}
 
     public static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
-        CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
+        Folders folders = request.folders();
+        CacheKey key = CacheKey.forFolders(request.patterns(), request.workingDir(), folders.paths(), folders.labels(), log);
         results.put("cache-key", key.hash());
         List<String> restoreKeys = RestoreKeys.prefixes(request.restoreKeys(), request.source(), "--source", key.hash(),
                 request.environment());
@@ -78,13 +81,16 @@ public final class Fetch {
             SafeRestore.Stats restored;
             try {
                 groups = store.groups(object);
-                restored = restore(store, object, groups, request.folder(), request.exclusion(), meter);
+                restored = restore(store, object, groups, folders, request.exclusion(), meter);
+            } catch (SafeRestore.OtherFolders e) {
+                unfound(results);
+                throw new UsageError(where + " was saved from " + e.getMessage() + ", so nothing was restored: fetch with"
+                        + " the --folder options it was saved with, or from another entry; " + key.describe());
             } catch (Store.EntryGone e) {
                 // Deleted between the lookup and the read (--keep, a lifecycle rule): nothing to restore.
-                for (String result : List.of("cache-hit", "matched-key", "size")) {
-                    results.put(result, RESULTS_BEFORE.get(result));
-                }
-                String miss = "cache miss: " + where + " was deleted while it was read, and the folder is as it was; "
+                unfound(results);
+                String miss = "cache miss: " + where + " was deleted while it was read, and "
+                        + (folders.single() ? "the folder is as it was; " : "the folders are as they were; ")
                         + key.describe();
                 if (request.failOnMiss()) {
                     throw new CacheMiss(miss + " (--fail-on-miss)");
@@ -98,32 +104,39 @@ public final class Fetch {
             }
             results.put("fetched", "true");
             log.info("restored " + Log.entries(restored.files(), restored.directories(), restored.links())
-                    + " (" + Log.bytes(restored.bytes()) + ") into " + request.folder() + " from " + where + how
+                    + " (" + Log.bytes(restored.bytes()) + ") into " + folders.describe() + " from " + where + how
                     + (restored.excluded() == 0 ? "" : ", leaving out " + restored.excluded() + " entries --exclude names") + " "
                     + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         } catch (IOException e) {
-            throw new StoreError("restoring " + location + " into " + request.folder() + ": " + Reason.of(e), e);
+            throw new StoreError("restoring " + location + " into " + folders.describe() + ": " + Reason.of(e), e);
+        }
+    }
+
+    /** The results of an entry found but not restored, as if none had been. */
+    private static void unfound(Results results) {
+        for (String result : List.of("cache-hit", "matched-key", "size")) {
+            results.put(result, RESULTS_BEFORE.get(result));
         }
     }
 
     /** Restores the entry into the folder, as the store holds it. */
     public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Path folder, Meter meter) throws IOException {
-        return restore(store, object, store.groups(object), folder, Exclusion.NONE, meter);
+        return restore(store, object, store.groups(object), Folders.single(folder), Exclusion.NONE, meter);
     }
 
     /**
      * Restores the entry into the folder: group by group, each checked against its digest, or, for
      * an entry of one stream, the digest the store recorded checked as the bytes stream by.
      */
-    public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Optional<Store.Groups> groups, Path folder,
-            Exclusion exclusion, Meter meter) throws IOException {
+    public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Optional<Store.Groups> groups,
+            Folders folders, Exclusion exclusion, Meter meter) throws IOException {
         if (groups.isPresent()) {
             try (Store.GroupStreams streams = store.read(object, groups.get(), in -> meter.watch(in, null))) {
-                return SafeRestore.restore(streams::next, folder, exclusion);
+                return SafeRestore.restore(streams::next, folders, exclusion);
             }
         }
         try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
-            return SafeRestore.restore(in, folder, exclusion);
+            return SafeRestore.restore(in, folders, exclusion);
         }
     }
 }

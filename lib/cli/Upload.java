@@ -2,7 +2,6 @@ package lib.cli;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.io.OutputStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +17,7 @@ import java.util.function.LongSupplier;
 import lib.archive.Archive;
 import lib.archive.Compression;
 import lib.archive.Exclusion;
+import lib.archive.Folders;
 import lib.archive.GroupPlan;
 import lib.archive.Meter;
 import lib.common.DaemonThreads;
@@ -43,7 +43,7 @@ public final class Upload {
      * names what is left out of the save. keep (0: all) is how many entries the first restore key
      * matches are kept after the save, its own among them.
      */
-    public record Request(StoreUri target, Path folder, Exclusion exclusion, Path workingDir, List<String> patterns,
+    public record Request(StoreUri target, Folders folders, Exclusion exclusion, Path workingDir, List<String> patterns,
             List<String> restoreKeys, Compression.Setting compression, long maxSize, int keep, String expiresAfter,
             Duration maxAge, boolean insecure, Duration stallTimeout, Environment environment) {}
 
@@ -52,16 +52,19 @@ public final class Upload {
     private Upload() {}
 
     public static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
-        if (!Files.isDirectory(request.folder())) {
-            throw new UsageError("--folder " + request.folder() + " is not a directory: nothing to upload");
+        Folders folders = request.folders();
+        for (Path folder : folders.paths()) {
+            if (!Files.isDirectory(folder)) {
+                throw new UsageError("--folder " + folder + " is not a directory: nothing to upload");
+            }
         }
         // The folder's walk for the group plan goes on beside the key, the store's answers and the JVM's warming up.
         FutureTask<GroupPlan.Survey> survey = request.compression().compression() == Compression.NONE ? null
-                : new FutureTask<>(() -> GroupPlan.survey(request.folder(), request.exclusion()));
+                : new FutureTask<>(() -> GroupPlan.survey(folders, request.exclusion()));
         if (survey != null) {
             DaemonThreads.named("group-plan").newThread(survey).start();
         }
-        CacheKey key = CacheKey.forFolder(request.patterns(), request.workingDir(), request.folder(), log);
+        CacheKey key = CacheKey.forFolders(request.patterns(), request.workingDir(), folders.paths(), folders.labels(), log);
         results.put("cache-key", key.hash());
         List<String> restoreKeys = RestoreKeys.prefixes(request.restoreKeys(), request.target(), "--target", key.hash(),
                 request.environment());
@@ -92,7 +95,7 @@ public final class Upload {
                 prune(store, request.maxAge(), log);
             }
         } catch (IOException e) {
-            throw new StoreError("uploading " + request.folder() + " to " + location + ": " + Reason.of(e), e);
+            throw new StoreError("uploading " + folders.describe() + " to " + location + ": " + Reason.of(e), e);
         }
     }
 
@@ -106,14 +109,14 @@ public final class Upload {
             return false;
         }
         GroupPlan.Survey surveyed = survey == null ? null : surveyed(survey);
-        long bytes = surveyed == null ? GroupPlan.bytes(request.folder(), request.exclusion()) : surveyed.bytes();
+        long bytes = surveyed == null ? GroupPlan.bytes(request.folders(), request.exclusion()) : surveyed.bytes();
         if (bytes <= request.maxSize()) {
             return false; // the survey goes on to plan the groups
         }
         if (surveyed != null) {
             surveyed.close();
         }
-        log.info("not saved: the files of " + request.folder() + " hold " + Log.bytes(bytes) + ", more than --max-size "
+        log.info("not saved: the files of " + request.folders().describe() + " hold " + Log.bytes(bytes) + ", more than --max-size "
                 + Log.bytes(request.maxSize()) + ", so nothing was uploaded to " + location + "; " + key.describe());
         return true;
     }
@@ -162,7 +165,7 @@ public final class Upload {
         } catch (Store.BaseGone e) {
             log.info("the base " + base.map(Base::name).orElse("") + " changed while this upload ran (" + e.getMessage()
                     + "): uploading again without it");
-            upload(request, store, path, location, key, survey == null ? null : GroupPlan.survey(request.folder(), request.exclusion()),
+            upload(request, store, path, location, key, survey == null ? null : GroupPlan.survey(request.folders(), request.exclusion()),
                     Optional.empty(), results, log, nanoTime);
         }
     }
@@ -172,7 +175,7 @@ public final class Upload {
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.EntryWrite entry = store.createEntry(path, request.compression().compression())) {
             var meter = new Meter("uploading to " + location, log, nanoTime);
-            Written written = write(request.folder(), request.exclusion(), request.compression(), survey, base, entry, meter);
+            Written written = write(request.folders(), request.exclusion(), request.compression(), survey, base, entry, meter);
             Archive.Stats archived = written.archived();
             boolean stored = entry.commit(written.description(key.hash(), request.expiresAfter()), written.level());
             if (archived.skipped() > 0) {
@@ -188,7 +191,7 @@ public final class Upload {
             String label = request.compression().compression().label();
             log.info("uploaded " + Log.entries(archived.files(), archived.directories(), archived.links())
                     + " (" + Log.bytes(written.tarBytes()) + ", " + Log.bytes(sent.bytesSent() + sent.bytesReused()) + " " + label
-                    + groups(sent.groupsSent() + sent.groupsReused()) + ") from " + request.folder() + " to " + location
+                    + groups(sent.groupsSent() + sent.groupsReused()) + ") from " + request.folders().describe() + " to " + location
                     + reuse(base, sent, written.matched(), location.getScheme(), label) + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         }
     }
@@ -309,18 +312,18 @@ public final class Upload {
     public static Written write(Path folder, Compression compression, Optional<Base> base, Store.EntryWrite entry, Meter meter)
             throws IOException {
         var setting = new Compression.Setting(compression, compression.defaultLevel());
-        return write(folder, Exclusion.NONE, setting, compression == Compression.NONE ? null : GroupPlan.survey(folder), base,
-                entry, meter);
+        return write(Folders.single(folder), Exclusion.NONE, setting, compression == Compression.NONE ? null
+                : GroupPlan.survey(folder), base, entry, meter);
     }
 
     /**
      * write, with the folder's survey made already (null for --compression none: one group, walked
      * here leaving out what exclusion names), which it closes.
      */
-    static Written write(Path folder, Exclusion exclusion, Compression.Setting compression, GroupPlan.Survey survey,
+    static Written write(Folders folders, Exclusion exclusion, Compression.Setting compression, GroupPlan.Survey survey,
             Optional<Base> base, Store.EntryWrite entry, Meter meter) throws IOException {
         try {
-            return archive(folder, exclusion, compression, survey,
+            return archive(folders, exclusion, compression, survey,
                     survey == null ? GroupPlan.single() : survey.plan(base.map(Base::level).orElse(-1)), base, entry, meter);
         } finally {
             if (survey != null) {
@@ -329,7 +332,7 @@ public final class Upload {
         }
     }
 
-    private static Written archive(Path folder, Exclusion exclusion, Compression.Setting compression, GroupPlan.Survey survey,
+    private static Written archive(Folders folders, Exclusion exclusion, Compression.Setting compression, GroupPlan.Survey survey,
             GroupPlan plan, Optional<Base> base, Store.EntryWrite entry, Meter meter) throws IOException {
         var reusable = new HashMap<String, Store.StoredGroup>();
         // A group of the base is reused whatever level compressed it: it restores the same.
@@ -343,7 +346,7 @@ public final class Upload {
             entry.expect(base.get().object(), base.get().groups().get());
         }
         try (var writer = new GroupWriter(compression, entry, meter, base.map(Base::object).orElse(null), reusable)) {
-            long skipped = survey == null ? Archive.create(folder, exclusion, plan, writer::accept)
+            long skipped = survey == null ? Archive.create(folders, exclusion, plan, writer::accept)
                     : Archive.create(survey, plan, writer::accept);
             writer.finish();
             var a = writer.archived();

@@ -21,9 +21,10 @@ import lib.common.UsageError;
 /**
  * The cache key: sha256 over the matched files sorted by their path relative to the working dir,
  * each contributing that path, a NUL and the sha256 of its content. Renaming or moving a matched
- * file changes the key; the order in which the file system lists them does not.
+ * file changes the key; the order in which the file system lists them does not. For an entry of
+ * several folders (folders > 1), their labels are hashed in with it.
  */
-public record CacheKey(String hash, List<String> files) {
+public record CacheKey(String hash, List<String> files, int folders) {
 
     /**
      * Walks the working dir for the files the patterns select. The skipped folders (the cache
@@ -51,7 +52,7 @@ public record CacheKey(String hash, List<String> files) {
             key.update((byte) 0);
             key.update(contentDigest(entry.getValue(), entry.getKey()));
         }
-        return new CacheKey(Digests.hex(key.digest()), List.copyOf(matched.keySet()));
+        return new CacheKey(Digests.hex(key.digest()), List.copyOf(matched.keySet()), 1);
     }
 
     private static void walk(Path dir, String relative, Patterns patterns, List<Path> skipped,
@@ -87,18 +88,34 @@ public record CacheKey(String hash, List<String> files) {
         return digest.digest();
     }
 
-    /** The key for caching this folder, from the user's patterns or the detected project's. */
-    public static CacheKey forFolder(List<String> userPatterns, Path workingDir, Path folder, Log log) {
-        CacheKey key = compute(workingDir, patternsFor(userPatterns, workingDir, log), Set.of(folder));
+    /**
+     * The key for caching these folders, from the user's patterns or the detected project's. For
+     * several, labelled as the entry records them, the labels count too (whatever their order): an
+     * entry is saved under another key when the folders change, rather than found with the old
+     * ones, which a restore would refuse, for as long as the lock files stay the same.
+     */
+    public static CacheKey forFolders(List<String> userPatterns, Path workingDir, List<Path> folders, List<String> labels,
+            Log log) {
+        CacheKey key = compute(workingDir, patternsFor(userPatterns, workingDir, log), Set.copyOf(folders));
+        if (labels.size() > 1) {
+            MessageDigest withFolders = Digests.sha256();
+            withFolders.update(key.hash().getBytes(StandardCharsets.UTF_8));
+            for (String label : labels.stream().sorted().toList()) {
+                withFolders.update((byte) 0);
+                withFolders.update(label.getBytes(StandardCharsets.UTF_8));
+            }
+            key = new CacheKey(Digests.hex(withFolders.digest()), key.files(), labels.size());
+        }
         log.debug(key.describe());
         return key;
     }
 
-    /** "key 3da4… from 3 files (go.mod, go.sum, tools/go.sum)", the first few files named. */
+    /** "key 3da4… from 3 files (go.mod, go.sum, tools/go.sum)", the first few files named, and the folders' number if several. */
     public String describe() {
         int shown = Math.min(files.size(), 5);
         String names = String.join(", ", files.subList(0, shown)) + (files.size() > shown ? ", …" : "");
-        return "key " + hash + " from " + Log.count(files.size(), "file") + " (" + names + ")";
+        return "key " + hash + " from " + Log.count(files.size(), "file") + " (" + names + ")"
+                + (folders > 1 ? " and the names of " + folders + " folders" : "");
     }
 
     /** The patterns to use: the user's, or those of the detected ecosystems. */
