@@ -130,6 +130,9 @@ class CliTest {
             CacheUpload | --folder cache --exclude ../elsewhere       | --exclude '../elsewhere' leaves the folder
             CacheFetch  | --folder cache --exclude [a-z                | --exclude '[a-z' has an unclosed '['
             CacheUpload | --folder cache --target file:///tmp/dir/     | names a folder
+            CacheUpload | --folder cache --folder cache/sub            | lies inside --folder
+            CacheFetch  | --folder cache/sub --folder ./cache          | lies inside --folder
+            CacheUpload | --folder cache --folder missing-folder       | missing-folder is not a directory
             """)
     void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {
         var run = Fixtures.script(java.util.List.of(), script, project, env, args.split(" "));

@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import lib.archive.SafeRestore;
 import lib.common.ExitStatus;
 import lib.common.Platform;
 import org.junit.jupiter.api.BeforeEach;
@@ -173,6 +174,40 @@ class StepActionTest {
         assertTrue(Files.isDirectory(restored.resolve("secret")), fetched.toString());
         assertEquals(List.of(), Fixtures.snapshot(restored.resolve("secret"), false).keySet().stream().toList(), "left out of the save");
         assertTrue(!Files.exists(restored.resolve("bin/run.sh")) && Files.exists(restored.resolve("links/relative")), fetched.toString());
+    }
+
+    /**
+     * CACHE_PATHS, the fourth array, beside CACHE_PATH: both saved in one entry, restored into their
+     * own places when named in another order; an entry found for other folders is refused.
+     */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void cachePathsSaveSeveralFoldersInOneEntry(Shell shell) throws Exception {
+        Path second = workspace.resolve("go build cache");
+        Fixtures.write(second.resolve("ab/cd-d"), "compiled\n");
+        var expected = List.of(Fixtures.snapshot(cache, false), Fixtures.snapshot(second, false));
+        String uri = "file://" + store + "/go-{{hash}}";
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", uri, "CACHE_PATHS", List.of(second.toString())));
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(uploaded.err().contains("from the folders " + cache + ", " + second + " to "), uploaded.toString());
+        SafeRestore.deleteTree(cache);
+        SafeRestore.deleteTree(second);
+
+        var fetched = run(FETCH, shell, Map.of("SOURCE", uri, "CACHE_PATH", "",
+                "CACHE_PATHS", List.of(second.toString(), cache.toString())));
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals("true", fetched.results().get("cache-hit"), fetched.toString());
+        assertEquals(expected, List.of(Fixtures.snapshot(cache, false), Fixtures.snapshot(second, false)));
+
+        // One folder: another key, and the entry its restore key finds holds two.
+        var before = Fixtures.snapshot(cache, true);
+        var refused = run(FETCH, shell, Map.of("SOURCE", uri, "RESTORE_KEYS", List.of("go-"), "FAIL_ON_MISS", "true"));
+        assertEquals(ExitStatus.USAGE, refused.status(), refused.toString());
+        assertEquals("false", refused.results().get("fetched"), refused.toString());
+        assertEquals(1, refused.err().lines().filter(line -> line.startsWith("cache-fetch: ") && line.contains(
+                "was saved from the folders " + cache + ", " + second + ", not one folder")).count(), refused.toString());
+        assertEquals(before, Fixtures.snapshot(cache, true));
     }
 
     @ParameterizedTest

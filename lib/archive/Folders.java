@@ -36,7 +36,10 @@ public final class Folders {
         return new Folders(List.of(new Folder("", folder)));
     }
 
-    /** The folders given, in that order (one at least); one is single(). Labels must be distinct and of one line each. */
+    /**
+     * The folders given, in that order (one at least); one is single(). Of several, none may lie
+     * inside another (nor be the same), and their labels must be distinct and of one line each.
+     */
     public static Folders of(List<Folder> folders) {
         if (folders.size() <= 1) {
             return single(folders.get(0).path());
@@ -45,6 +48,15 @@ public final class Folders {
             if (folder.label().isEmpty() || folder.label().indexOf('\n') >= 0) {
                 throw new UsageError("--folder " + folder.path() + ": a folder whose name holds a line break cannot be"
                         + " one of several");
+            }
+        }
+        for (Folder inner : folders) {
+            for (Folder outer : folders) {
+                if (inner != outer && inner.path().startsWith(outer.path())) {
+                    // Its files would be saved twice, and a restore would stage one folder inside the other.
+                    throw new UsageError("--folder " + inner.path() + " lies inside --folder " + outer.path()
+                            + ": its files would be saved twice; give one of them");
+                }
             }
         }
         for (int i = 0; i < folders.size(); i++) {

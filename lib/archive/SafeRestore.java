@@ -245,6 +245,9 @@ public final class SafeRestore {
             }
             staged.get(folderOf == null ? 0 : folderOf[folder]).extract(tar, entry, name, hardlinkTo);
         }
+        if (first && !folders.single()) {
+            throw new OtherFolders(List.of(), folders); // an empty archive of one folder
+        }
         // Read past tar's end-of-archive blocks to the end of the stored object, so that a digest
         // check around it covers every byte, and trailing garbage is noticed by the decompressor.
         decompressed.transferTo(OutputStream.nullOutputStream());

@@ -160,10 +160,15 @@ final class StagedFolder implements AutoCloseable {
         failure = cause;
     }
 
+    /** Closes the logs, removes the staging (and after a failure what the restore made), then lets go of the lock. */
     @Override
     public void close() throws IOException {
-        try (SpillLog d = directories; Placement p = placement; FileChannel l = lockFile) {
-            cleanUp(staging, folder, createdTop, folderMtime, failure);
+        try (FileChannel l = lockFile) {
+            try (SpillLog d = directories; Placement p = placement) {
+                // both closed, the second even when the first fails
+            } finally {
+                cleanUp(staging, folder, createdTop, folderMtime, failure);
+            }
         }
     }
 

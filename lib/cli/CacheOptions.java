@@ -65,7 +65,7 @@ public final class CacheOptions {
      * The folders given (--folder, else PARAM_CACHE_PATH), the same one named twice counted once.
      * Several are labelled as an entry records them (Folders): by their path relative to the
      * working dir, or to the home folder, or else absolute, so that an entry made in one checkout
-     * or home restores into another's. None may lie inside another: its files would be saved twice.
+     * or home restores into another's.
      */
     public Folders folders(Environment env) {
         var paths = new ArrayList<Path>();
@@ -81,14 +81,6 @@ public final class CacheOptions {
         }
         if (paths.size() == 1) {
             return Folders.single(paths.get(0));
-        }
-        for (Path inner : paths) {
-            for (Path outer : paths) {
-                if (inner != outer && inner.startsWith(outer)) {
-                    throw new UsageError("--folder " + inner + " lies inside --folder " + outer
-                            + ": its files would be saved twice; give one of them");
-                }
-            }
         }
         Path workingDir = workingDir();
         String home = env.get("HOME");
