@@ -132,7 +132,8 @@ class CliTest {
             CacheUpload | --folder cache --target file:///tmp/dir/     | names a folder
             CacheUpload | --folder cache --folder cache/sub            | lies inside --folder
             CacheFetch  | --folder cache/sub --folder ./cache          | lies inside --folder
-            CacheUpload | --folder cache --folder missing-folder       | missing-folder is not a directory
+            CacheUpload | --folder missing-a --folder missing-b        | none of the --folder options names a directory
+            CacheUpload | --folder cache --folder go.sum               | go.sum is not a directory
             """)
     void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {
         var run = Fixtures.script(java.util.List.of(), script, project, env, args.split(" "));

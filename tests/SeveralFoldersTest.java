@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.stream.Stream;
+import lib.archive.SafeRestore;
 import lib.common.ExitStatus;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -185,6 +186,26 @@ class SeveralFoldersTest {
         assertFalse(Files.exists(other.wrapper().resolve("dists/gradle-8.5-bin/file-access.bin")), "left out of the save");
         assertEquals("mine\n", Files.readString(other.caches().resolve("modules-2/bin/run.sh")), "left alone by the restore");
         assertTrue(Files.exists(other.wrapper().resolve("dists/gradle-8.5-bin/gradle-8.5/bin/gradle")), fetched.toString());
+    }
+
+    /** A build that used no wrapper made no wrapper/: the folder is saved empty, and restored so. */
+    @Test
+    void aFolderTheBuildDidNotMakeIsSavedEmpty() throws Exception {
+        Machine machine = machine("one");
+        build(machine);
+        SafeRestore.deleteTree(machine.wrapper());
+        var both = machine.folders(machine.caches(), machine.wrapper());
+
+        var uploaded = upload(machine, both);
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(uploaded.err().contains("note: --folder " + machine.wrapper() + " does not exist: it is saved as an empty"
+                + " folder"), uploaded.toString());
+        Machine other = machine("other");
+        var fetched = fetch(other, other.folders(other.caches(), other.wrapper()));
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(machine.caches(), false), Fixtures.snapshot(other.caches(), false));
+        assertEquals(Map.of(), Fixtures.snapshot(other.wrapper(), false));
     }
 
     @Test

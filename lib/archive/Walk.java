@@ -3,6 +3,7 @@ package lib.archive;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +39,9 @@ final class Walk {
             return;
         }
         for (int i = 0; i < folders.size(); i++) {
+            if (Files.notExists(folders.path(i), LinkOption.NOFOLLOW_LINKS)) {
+                continue; // one of several that the build did not make: saved empty (Upload says so)
+            }
             int folder = i;
             String prefix = folders.prefix(i);
             children(folders.path(i), prefix, prefix.length(), exclusion, (path, name, stat) -> visitor.visit(path, name,

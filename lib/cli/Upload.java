@@ -4,9 +4,11 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Optional;
@@ -53,11 +55,7 @@ public final class Upload {
 
     public static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
         Folders folders = request.folders();
-        for (Path folder : folders.paths()) {
-            if (!Files.isDirectory(folder)) {
-                throw new UsageError("--folder " + folder + " is not a directory: nothing to upload");
-            }
-        }
+        checkFolders(folders, log);
         // The folder's walk for the group plan goes on beside the key, the store's answers and the JVM's warming up.
         FutureTask<GroupPlan.Survey> survey = request.compression().compression() == Compression.NONE ? null
                 : new FutureTask<>(() -> GroupPlan.survey(folders, request.exclusion()));
@@ -96,6 +94,29 @@ public final class Upload {
             }
         } catch (IOException e) {
             throw new StoreError("uploading " + folders.describe() + " to " + location + ": " + Reason.of(e), e);
+        }
+    }
+
+    /**
+     * Each folder must be one. Of several, one that does not exist (Gradle's wrapper/ when the build
+     * used no wrapper) is saved empty, as actions/cache saves the paths that exist; not all of them.
+     */
+    private static void checkFolders(Folders folders, Log log) {
+        var missing = new ArrayList<Path>();
+        for (Path folder : folders.paths()) {
+            if (folders.single() || !Files.notExists(folder, LinkOption.NOFOLLOW_LINKS)) {
+                if (!Files.isDirectory(folder)) {
+                    throw new UsageError("--folder " + folder + " is not a directory: nothing to upload");
+                }
+            } else {
+                missing.add(folder);
+            }
+        }
+        if (missing.size() == folders.size()) {
+            throw new UsageError("none of the --folder options names a directory (" + folders.describe() + "): nothing to upload");
+        }
+        for (Path folder : missing) {
+            log.info("note: --folder " + folder + " does not exist: it is saved as an empty folder");
         }
     }
 
