@@ -132,8 +132,8 @@ public final class Folders {
             String number = labels.size() + " ";
             if (!line.startsWith(number) || line.length() == number.length() || line.indexOf('\0') >= 0
                     || labels.contains(line.substring(number.length()))) {
-                throw new HostileArchive("the entry's list of folders has the line '" + line.replace('\0', '?')
-                        + "' where folder " + labels.size() + " and a label of its own were due");
+                throw new HostileArchive("the entry's list of folders has the line '" + (line.length() > 200
+                        ? line.substring(0, 200) + "…" : line) + "' where folder " + labels.size() + " and a label of its own were due");
             }
             labels.add(line.substring(number.length()));
         }
@@ -145,6 +145,16 @@ public final class Folders {
 
     /** "/work/node_modules" or "the folders ~/.gradle/caches, ~/.gradle/wrapper", for messages. */
     public String describe() {
-        return single() ? path(0).toString() : "the folders " + String.join(", ", labels());
+        return single() ? path(0).toString() : describe(labels());
+    }
+
+    /** "the folders a, b", at most the first few named, and each name cut short: labels may come from a crafted archive. */
+    static String describe(List<String> labels) {
+        var named = new ArrayList<String>();
+        for (String label : labels.subList(0, Math.min(labels.size(), 8))) {
+            named.add(label.length() > 200 ? label.substring(0, 200) + "…" : label);
+        }
+        return "the folders " + String.join(", ", named) + (labels.size() > named.size() ? " and "
+                + (labels.size() - named.size()) + " more" : "");
     }
 }

@@ -60,7 +60,7 @@ public final class SafeRestore {
         private final List<String> entryFolders;
 
         OtherFolders(List<String> entryFolders, Folders given) {
-            super((entryFolders.isEmpty() ? "one folder" : "the folders " + String.join(", ", entryFolders)) + ", not "
+            super((entryFolders.isEmpty() ? "one folder" : Folders.describe(entryFolders)) + ", not "
                     + (given.single() ? "one folder" : given.describe()));
             this.entryFolders = entryFolders;
         }

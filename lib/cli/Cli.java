@@ -40,7 +40,7 @@ public final class Cli {
             log.info(e.getMessage());
             status = e.exitStatus();
         } catch (CacheException e) {
-            err.println(command + ": " + e.getMessage());
+            err.println(Log.oneLine(command + ": " + e.getMessage()));
             if (options.verbose && e.getCause() != null) {
                 e.getCause().printStackTrace(err);
             }
@@ -48,8 +48,8 @@ public final class Cli {
         } catch (RuntimeException | Error e) {
             // An Error too (out of memory, a stack overflow): what the action held is released by
             // now, and the step still gets one line, its results and a status that is no miss.
-            err.println(command + ": " + (e instanceof Error ? "" : "unexpected error: ") + Reason.of(e)
-                    + (e instanceof OutOfMemoryError ? " (out of memory)" : ""));
+            err.println(Log.oneLine(command + ": " + (e instanceof Error ? "" : "unexpected error: ") + Reason.of(e)
+                    + (e instanceof OutOfMemoryError ? " (out of memory)" : "")));
             if (options.verbose) {
                 e.printStackTrace(err);
             }
@@ -59,7 +59,7 @@ public final class Cli {
             try {
                 results.writeTo(Path.of(options.resultsDir));
             } catch (IOException e) {
-                err.println(command + ": writing results to " + options.resultsDir + ": " + Reason.of(e));
+                err.println(Log.oneLine(command + ": writing results to " + options.resultsDir + ": " + Reason.of(e)));
                 status = status == ExitStatus.OK ? ExitStatus.STORE : status;
             }
         }
@@ -74,7 +74,7 @@ public final class Cli {
         var commandLine = new CommandLine(command);
         commandLine.setParameterExceptionHandler((e, args) -> {
             var cmd = e.getCommandLine();
-            cmd.getErr().println(cmd.getCommandName() + ": " + Redaction.redact(e.getMessage()) + " (see --help)");
+            cmd.getErr().println(Log.oneLine(cmd.getCommandName() + ": " + Redaction.redact(e.getMessage()) + " (see --help)"));
             return ExitStatus.USAGE;
         });
         return commandLine;

@@ -18,13 +18,31 @@ public final class Log {
     }
 
     public void info(String message) {
-        err.println(message);
+        err.println(oneLine(message));
     }
 
     public void debug(String message) {
         if (verbose) {
-            err.println(message);
+            err.println(oneLine(message));
         }
+    }
+
+    /**
+     * The message as one line: a control character in it (a line break, a carriage return, an
+     * escape sequence's ESC), which a name in a crafted archive may hold, is shown as '?', so that
+     * no line is forged and no terminal is driven.
+     */
+    public static String oneLine(String message) {
+        StringBuilder line = null;
+        for (int i = 0; i < message.length(); i++) {
+            if (Character.isISOControl(message.charAt(i))) {
+                if (line == null) {
+                    line = new StringBuilder(message);
+                }
+                line.setCharAt(i, '?');
+            }
+        }
+        return line == null ? message : line.toString();
     }
 
     /** "1 file", "2,887 files". */
