@@ -89,6 +89,22 @@ final class Fixtures {
         return run(scriptCommand(jvmOptions, mainClass, args), cwd, env, limit);
     }
 
+    /**
+     * cache-fetch's command as a user runs it: when the tests run as root, under setpriv without
+     * the powers that let root ignore modes and owners (the test is skipped where setpriv is
+     * missing). A folder of another user's then refuses the restore what it refuses a user.
+     */
+    static List<String> fetchAsAUser(Path tmp, Map<String, String> env, String... args) throws Exception {
+        var command = new ArrayList<String>();
+        if ((Integer) Files.getAttribute(tmp, "unix:uid") == 0) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(run(List.of("setpriv", "--version"), tmp, env).status() == 0,
+                    "setpriv is not installed");
+            command.addAll(List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"));
+        }
+        command.addAll(scriptCommand(List.of(), "CacheFetch", args));
+        return command;
+    }
+
     /** The command that runs a script's class in its own JVM, for a test that wraps it in another. */
     static List<String> scriptCommand(List<String> jvmOptions, String mainClass, String... args) {
         var command = new ArrayList<String>();

@@ -41,16 +41,6 @@ class RestoreFailureTest {
         Fixtures.write(project.resolve("go.sum"), "lock\n");
     }
 
-    /** The fetch's command, run as root without the powers that let root ignore modes and owners, as a user runs it. */
-    private List<String> fetchAsAUser(String... args) throws Exception {
-        var command = new ArrayList<String>();
-        if ((Integer) Files.getAttribute(tmp, "unix:uid") == 0) {
-            assumeTrue(Fixtures.run(List.of("setpriv", "--version"), tmp, env).status() == 0, "setpriv is not installed");
-            command.addAll(List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"));
-        }
-        command.addAll(Fixtures.scriptCommand(List.of(), "CacheFetch", args));
-        return command;
-    }
 
     @Test
     void aHundredThousandFoldersRestoreInAHeapOf20MiB() throws Exception {
@@ -109,7 +99,7 @@ class RestoreFailureTest {
                 .file("mod/example.com/lib@v1.0.0/replaced.go", "package lib // fresh\n").end(), project, folder,
                 tmp.resolve("xdg"));
 
-        var run = Fixtures.run(fetchAsAUser("--pattern", "go.sum", "--folder", "cache"), project, env);
+        var run = Fixtures.run(Fixtures.fetchAsAUser(tmp, env, "--pattern", "go.sum", "--folder", "cache"), project, env);
 
         assertEquals(0, run.status(), run.toString());
         assertEquals("package lib // new\n", Files.readString(module.resolve("new.go")));
@@ -137,7 +127,7 @@ class RestoreFailureTest {
                 project, folder, tmp.resolve("xdg"));
         var before = Fixtures.snapshot(folder, true);
 
-        var run = Fixtures.run(fetchAsAUser("--pattern", "go.sum", "--folder", "cache"), project, env);
+        var run = Fixtures.run(Fixtures.fetchAsAUser(tmp, env, "--pattern", "go.sum", "--folder", "cache"), project, env);
 
         assertEquals(ExitStatus.STORE, run.status(), run.toString());
         assertEquals(1, run.err().lines().filter(l -> l.startsWith("cache-fetch:")).count(), run.err());

@@ -2,7 +2,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -11,7 +10,6 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -292,14 +290,9 @@ class SeveralFoldersTest {
         }
         var before = machine.snapshots(true);
 
-        var command = new ArrayList<String>();
-        if ((Integer) Files.getAttribute(tmp, "unix:uid") == 0) {
-            assumeTrue(Fixtures.run(List.of("setpriv", "--version"), tmp, machine.env()).status() == 0, "setpriv is not installed");
-            command.addAll(List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"));
-        }
-        command.addAll(Fixtures.scriptCommand(List.of(), "CacheFetch",
-                args("--source", machine.folders(machine.caches(), machine.wrapper()))));
-        var run = Fixtures.run(command, machine.project(), new HashMap<>(machine.env()));
+        var command = Fixtures.fetchAsAUser(tmp, machine.env(), args("--source", machine.folders(machine.caches(),
+                machine.wrapper())));
+        var run = Fixtures.run(command, machine.project(), machine.env());
 
         assertEquals(ExitStatus.STORE, run.status(), run.toString());
         Fixtures.assertOneLine(run, "cache-fetch", "writing the restored entries into " + machine.wrapper()
