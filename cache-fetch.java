@@ -62,8 +62,9 @@ class CacheFetch implements Callable<Integer> {
     @Override
     public Integer call() {
         return Cli.run("cache-fetch", options, Fetch.RESULTS_BEFORE, (results, log) -> Fetch.run(
-                new Fetch.Request(CacheOptions.storeUri("--source", source, Environment.system()), options.folders(Environment.system()),
-                        options.exclusion(), options.workingDir(), options.patterns, restoreKeys,
+                new Fetch.Request(CacheOptions.storeUri("--source", source, Environment.system()),
+                        options.folders(Environment.system()), options.exclusion(), options.workingDir(), options.patterns,
+                        restoreKeys,
                         CacheOptions.flag("--lookup-only", lookupOnly), CacheOptions.flag("--fail-on-miss", failOnMiss),
                         options.insecure(), options.stallTimeout(), Environment.system()),
                 results, log, System::nanoTime));

@@ -83,9 +83,10 @@ class CacheUpload implements Callable<Integer> {
     @Override
     public Integer call() {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
-                new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()), options.folders(Environment.system()),
-                        options.exclusion(), options.workingDir(), options.patterns, restoreKeys, compression(), maxSize(),
-                        keep(), expiresAfter(), maxAge(), options.insecure(), options.stallTimeout(), Environment.system()),
+                new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()),
+                        options.folders(Environment.system()), options.exclusion(), options.workingDir(), options.patterns,
+                        restoreKeys, compression(), maxSize(), keep(), expiresAfter(), maxAge(), options.insecure(),
+                        options.stallTimeout(), Environment.system()),
                 results, log, System::nanoTime));
     }
 

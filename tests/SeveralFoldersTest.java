@@ -163,7 +163,8 @@ class SeveralFoldersTest {
         long bytes = 0;
         for (Path folder : List.of(machine.caches(), machine.wrapper())) {
             try (Stream<Path> files = Files.walk(folder)) {
-                bytes += files.filter(file -> Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)).mapToLong(file -> file.toFile().length()).sum();
+                bytes += files.filter(file -> Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS))
+                        .mapToLong(file -> file.toFile().length()).sum();
             }
         }
         var both = machine.folders(machine.caches(), machine.wrapper());

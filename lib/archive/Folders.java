@@ -132,8 +132,9 @@ public final class Folders {
             String number = labels.size() + " ";
             if (!line.startsWith(number) || line.length() == number.length() || line.indexOf('\0') >= 0
                     || labels.contains(line.substring(number.length()))) {
-                throw new HostileArchive("the entry's list of folders has the line '" + (line.length() > 200
-                        ? line.substring(0, 200) + "…" : line) + "' where folder " + labels.size() + " and a label of its own were due");
+                String shown = line.length() > 200 ? line.substring(0, 200) + "…" : line;
+                throw new HostileArchive("the entry's list of folders has the line '" + shown + "' where folder "
+                        + labels.size() + " and a label of its own were due");
             }
             labels.add(line.substring(number.length()));
         }
