@@ -549,11 +549,6 @@ public final class OciStore implements Store {
     }
 
     /**
-     * The tags starting with prefix, each with its manifest's created time. A tag list says nothing
-     * of when a tag was pushed, so every match costs a manifest GET; they go LIST_READERS at a time,
-     * which on a registry far away is what makes a rolling cache of hundreds of tags bearable.
-     */
-    /**
      * Deletes the manifest the tag names, found by its digest (a registry deletes manifests, not
      * tags): every tag on it goes too, which is only this one, as our manifests carry their key
      * and time of creation.
@@ -567,6 +562,11 @@ public final class OciStore implements Store {
         }
     }
 
+    /**
+     * The tags starting with prefix, each with its manifest's created time. A tag list says nothing
+     * of when a tag was pushed, so every match costs a manifest GET; they go LIST_READERS at a time,
+     * which on a registry far away is what makes a rolling cache of hundreds of tags bearable.
+     */
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var registry = client(false);
