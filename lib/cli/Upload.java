@@ -280,13 +280,11 @@ public final class Upload {
      * no deleting, or an entry that cannot be deleted, is said in one line: the save stands.
      */
     private static void keepNewest(Store store, String path, String prefix, int keep, Log log) {
-        String folder = path.substring(0, path.lastIndexOf('/') + 1);
         int deleted = 0;
         long bytes = 0;
         try {
-            List<Store.StoredObject> older = store.list(folder + prefix).stream()
-                    .filter(object -> object.path().lastIndexOf('/') == folder.length() - 1 && !object.path().equals(path))
-                    .sorted(CacheLookup.NEWEST_FIRST).skip(keep - 1).toList();
+            List<Store.StoredObject> older = CacheLookup.entriesBeside(store, path, prefix).stream()
+                    .filter(object -> !object.path().equals(path)).sorted(CacheLookup.NEWEST_FIRST).skip(keep - 1).toList();
             for (Store.StoredObject object : older) {
                 store.delete(object);
                 deleted++;

@@ -34,16 +34,20 @@ public final class CacheLookup {
         if (exact.isPresent()) {
             return Optional.of(new Match(exact.get(), true, null));
         }
-        String folder = path.substring(0, path.lastIndexOf('/') + 1);
         for (String restoreKey : restoreKeys) {
-            Optional<Store.StoredObject> newest = store.list(folder + restoreKey).stream()
-                    .filter(object -> object.path().lastIndexOf('/') == folder.length() - 1) // not in a subfolder
-                    .min(NEWEST_FIRST);
+            Optional<Store.StoredObject> newest = entriesBeside(store, path, restoreKey).stream().min(NEWEST_FIRST);
             if (newest.isPresent()) {
                 return Optional.of(new Match(newest.get(), false, restoreKey));
             }
         }
         return Optional.empty();
+    }
+
+    /** The entries in path's folder (not in a folder below it) whose names start with prefix: what a restore key matches. */
+    public static List<Store.StoredObject> entriesBeside(Store store, String path, String prefix) throws IOException {
+        String folder = path.substring(0, path.lastIndexOf('/') + 1);
+        return store.list(folder + prefix).stream().filter(object -> object.path().lastIndexOf('/') == folder.length() - 1)
+                .toList();
     }
 
     public static String nameOf(String path) {
