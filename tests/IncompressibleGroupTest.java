@@ -73,7 +73,7 @@ class IncompressibleGroupTest {
     @ValueSource(ints = {0, 1, 131_071, 131_072, 131_073, 262_144, 1_000_000})
     void randomBytesAreOneRawFrameThatZstdReads(int size) throws Exception {
         byte[] data = random(size, size);
-        byte[] frame = Compression.ZSTD.compressWhole(data, data.length);
+        byte[] frame = Compression.ZSTD.compressWhole(data, data.length, Compression.ZSTD.defaultLevel());
         assertTrue(raw(frame), "random bytes are stored, not compressed");
         assertArrayEquals(data, zstdCommand(frame));
         assertArrayEquals(data, zstdJni(frame));
@@ -82,7 +82,7 @@ class IncompressibleGroupTest {
     @Test
     void textIsStillCompressed() throws Exception {
         byte[] data = text(1_000_000);
-        byte[] frame = Compression.ZSTD.compressWhole(data, data.length);
+        byte[] frame = Compression.ZSTD.compressWhole(data, data.length, Compression.ZSTD.defaultLevel());
         assertTrue(!raw(frame) && frame.length < data.length / 5, "text compresses: " + frame.length + " bytes");
         assertArrayEquals(data, zstdCommand(frame));
     }
@@ -101,7 +101,7 @@ class IncompressibleGroupTest {
         boolean[] compressible = {true, false, true, false};
         var frames = new ArrayList<byte[]>();
         var all = new ByteArrayOutputStream();
-        try (Compression.Frames zstd = Compression.ZSTD.frames()) {
+        try (Compression.Frames zstd = Compression.ZSTD.frames(Compression.ZSTD.defaultLevel())) {
             for (int i = 0; i < contents.size(); i++) {
                 var frame = new ByteArrayOutputStream();
                 OutputStream in = zstd.begin(frame, compressible[i]);

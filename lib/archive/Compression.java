@@ -130,11 +130,6 @@ public enum Compression {
      * calling thread alone: the way a small group is compressed, several at once on several threads.
      * zstd stores what does not compress in raw blocks (RawZstd).
      */
-    public byte[] compressWhole(byte[] src, int length) throws IOException {
-        return compressWhole(src, length, defaultLevel());
-    }
-
-    /** compressWhole at a level. */
     public byte[] compressWhole(byte[] src, int length, int level) throws IOException {
         return switch (this) {
             case ZSTD -> {
@@ -171,11 +166,6 @@ public enum Compression {
      * flush, and writes a frame the caller found not compressible in raw blocks (RawZstd); gzip
      * makes a member per frame; none passes the bytes on.
      */
-    public Frames frames() {
-        return frames(defaultLevel());
-    }
-
-    /** frames at a level. */
     public Frames frames(int level) {
         return this == ZSTD ? new ZstdFrames(level) : new Frames() {
             private OutputStream frame;
