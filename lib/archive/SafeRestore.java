@@ -53,21 +53,13 @@ public final class SafeRestore {
     }
 
     /**
-     * The entry holds other folders than the restore was given (entryFolders, or "" for one folder
-     * recorded by no label): nothing was restored, and the caller's choice of folders is at fault.
+     * The entry holds other folders than the restore was given (entryFolders by label, none for an
+     * entry of one folder): nothing was restored, and the caller's choice of folders is at fault.
      */
     public static final class OtherFolders extends IOException {
-        private final List<String> entryFolders;
-
         OtherFolders(List<String> entryFolders, Folders given) {
             super((entryFolders.isEmpty() ? "one folder" : Folders.describe(entryFolders)) + ", not "
                     + (given.single() ? "one folder" : given.describe()));
-            this.entryFolders = entryFolders;
-        }
-
-        /** The labels of the folders the entry holds; empty for an entry of one folder. */
-        public List<String> entryFolders() {
-            return entryFolders;
         }
     }
 
@@ -150,20 +142,35 @@ public final class SafeRestore {
             failure = e;
             throw e;
         } finally {
-            // The last opened first: a folder made inside another's new parent goes before that parent.
-            for (int i = staged.size() - 1; i >= 0; i--) {
-                StagedFolder folder = staged.get(i);
-                folder.failed(failure);
-                try {
-                    folder.close();
-                } catch (IOException | RuntimeException e) {
-                    if (failure != null) {
-                        failure.addSuppressed(e);
-                    } else {
-                        throw e;
-                    }
+            closeAll(staged, failure);
+        }
+    }
+
+    /**
+     * Closes every folder's staging, the last opened first (a folder made inside another's new
+     * parent goes before that parent), each even when one before it fails; a failure to close is
+     * added to the restore's, or thrown when the restore itself worked.
+     */
+    private static void closeAll(List<StagedFolder> staged, Throwable failure) throws IOException {
+        Exception closing = null;
+        for (int i = staged.size() - 1; i >= 0; i--) {
+            try {
+                staged.get(i).close(failure);
+            } catch (IOException | RuntimeException e) {
+                if (failure != null) {
+                    failure.addSuppressed(e);
+                } else if (closing == null) {
+                    closing = e;
+                } else {
+                    closing.addSuppressed(e);
                 }
             }
+        }
+        if (closing instanceof IOException io) {
+            throw io;
+        }
+        if (closing instanceof RuntimeException runtime) {
+            throw runtime;
         }
     }
 

@@ -39,7 +39,7 @@ import static lib.archive.SafeRestore.targetFailure;
  * under SafeRestore's rules, and their Placement into the folder. Closing it removes the staging;
  * after a failure, also the folders it created, or else the folder's mtime is put back.
  */
-final class StagedFolder implements AutoCloseable {
+final class StagedFolder {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     private static final Set<OpenOption> CREATE_NEW_FILE =
@@ -76,7 +76,6 @@ final class StagedFolder implements AutoCloseable {
     private final Placement placement;
     /** The exception the archive's stream threw, told apart from the file system's. */
     private IOException archiveFailure;
-    private Throwable failure;
     long files;
     long directoryEntries;
     long links;
@@ -155,14 +154,11 @@ final class StagedFolder implements AutoCloseable {
         placement.undo(cause);
     }
 
-    /** The failure that ends the restore, for close to clean up after. */
-    void failed(Throwable cause) {
-        failure = cause;
-    }
-
-    /** Closes the logs, removes the staging (and after a failure what the restore made), then lets go of the lock. */
-    @Override
-    public void close() throws IOException {
+    /**
+     * Closes the logs, removes the staging (and after the restore's failure, null if none, what it
+     * made), then lets go of the lock.
+     */
+    void close(Throwable failure) throws IOException {
         try (FileChannel l = lockFile) {
             try (SpillLog d = directories; Placement p = placement) {
                 // both closed, the second even when the first fails
