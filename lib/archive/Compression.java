@@ -10,11 +10,13 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
+import lib.common.Digests;
 import lib.common.UsageError;
 
 /**
@@ -303,6 +305,22 @@ public enum Compression {
             }
         }
         return TarHeader.isHeader(head);
+    }
+
+    /**
+     * The sha256 of the tar a group's stored bytes decompress to (its diff_id), as a restore would
+     * read them: decompressed by what their first bytes say.
+     */
+    public static String tarSha256(InputStream stored) throws IOException {
+        var buffered = new BufferedInputStream(stored, BUFFER);
+        MessageDigest digest = Digests.sha256();
+        try (InputStream tar = detect(buffered).decompress(buffered)) {
+            byte[] buffer = new byte[BUFFER];
+            for (int n; (n = tar.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return Digests.hex(digest.digest());
     }
 
     /** Wraps the stored bytes with the decompressor this stream needs. */

@@ -9,9 +9,10 @@ import lib.common.BulkInputStream;
 
 /**
  * An archive's groups' tars, each decompressed by what its first bytes say, one after the other,
- * for one tar reader. Each group's stored stream is read to its end, so that the digest check
- * around it runs. What a group's stored stream threw is remembered, so that a store's failure is
- * not called a corrupt archive.
+ * for one tar reader. Each tar is checked against the sha256 its entry names as it ends, before
+ * the next group's first byte is read, and each group's stored stream is read to its end, so
+ * that a digest check around it runs. What a group's stored stream threw is remembered, so that a
+ * store's failure is not called a corrupt archive.
  */
 final class DecompressedGroups extends BulkInputStream {
     private static final int BUFFER = 256 * 1024;
@@ -21,6 +22,8 @@ final class DecompressedGroups extends BulkInputStream {
     private volatile Compression compression = Compression.NONE;
     private volatile IOException storeFailure; // set on the read-ahead thread, read on the restore's
     private boolean ended;
+    /** Groups opened so far: the current one's number, from 1, for messages. */
+    private int opened;
 
     DecompressedGroups(SafeRestore.Groups groups) {
         this.groups = groups;
@@ -60,7 +63,7 @@ final class DecompressedGroups extends BulkInputStream {
     }
 
     private boolean open() throws IOException {
-        InputStream next;
+        SafeRestore.Group next;
         try {
             next = groups.next();
         } catch (IOException e) {
@@ -70,9 +73,15 @@ final class DecompressedGroups extends BulkInputStream {
         if (next == null) {
             return false;
         }
-        buffered = new BufferedInputStream(new StoreStream(next), BUFFER);
+        int number = ++opened;
+        buffered = new BufferedInputStream(new StoreStream(next.stored()), BUFFER);
         compression = Compression.detect(buffered);
         current = compression.decompress(buffered);
+        if (next.tarSha256() != null) {
+            current = Meter.verified(current, next.tarSha256(), (expected, actual) -> new Meter.DigestMismatch("group " + number
+                    + "'s tar hashes to sha256:" + actual + ", not to the sha256:" + expected + " its entry names (the entry is"
+                    + " corrupt, or took the group from a base that lied about it)"));
+        }
         return true;
     }
 

@@ -18,10 +18,14 @@ import lib.common.Log;
 public final class Meter {
 
     /** The stored bytes do not hash to the digest the store recorded for them. */
-    public static final class DigestMismatch extends IOException {
+    public static final class DigestMismatch extends BadArchive {
         public DigestMismatch(String expected, String actual) {
             super("archive digest mismatch: the store recorded sha256:" + expected + ", the bytes read hash to sha256:"
                     + actual + " (the object is corrupt or was truncated)");
+        }
+
+        DigestMismatch(String message) {
+            super(message);
         }
     }
 
@@ -100,6 +104,16 @@ public final class Meter {
 
     /** The stream, its bytes digested and checked against expectedSha256 when it ends (DigestMismatch). */
     public static InputStream verified(InputStream in, String expectedSha256) {
+        return verified(in, expectedSha256, DigestMismatch::new);
+    }
+
+    /** What a stream that does not hash to the digest expected is refused with, given the two. */
+    interface Mismatch {
+        DigestMismatch of(String expectedSha256, String actualSha256);
+    }
+
+    /** verified, refusing a stream of another digest with mismatch's words. */
+    static InputStream verified(InputStream in, String expectedSha256, Mismatch mismatch) {
         MessageDigest digest = Digests.sha256();
         return new ReadingFilter(in) {
             private boolean checked;
@@ -113,7 +127,7 @@ public final class Meter {
                     checked = true;
                     String actual = Digests.hex(digest.digest());
                     if (!expectedSha256.equals(actual)) {
-                        throw new DigestMismatch(expectedSha256, actual);
+                        throw mismatch.of(expectedSha256, actual);
                     }
                 }
                 return n;

@@ -98,15 +98,24 @@ public final class SafeRestore {
                 return null;
             }
             given[0] = true;
-            return stored;
+            return new Group(stored, null);
         }, false, folders, exclusion);
     }
 
     /** The stored streams of an archive's groups, each a compressed tar, one after the other. */
     public interface Groups {
-        /** The next group's stream, checked against its digest when it ends; null after the last. */
-        InputStream next() throws IOException;
+        /** The next group; null after the last. */
+        Group next() throws IOException;
     }
+
+    /**
+     * A group's stored bytes, and the sha256 its entry names for its uncompressed tar (its diff_id),
+     * which the restore checks as the tar ends: whatever the stored bytes and the index around them
+     * say, a group restores only the tar its entry names. tarSha256 is null where the entry names
+     * none (an image of the Go tool's, one stream read whole): the stored bytes are then checked
+     * against the store's record before they get here.
+     */
+    public record Group(InputStream stored, String tarSha256) {}
 
     /**
      * Restores an archive made of groups, each a tar of its own, as restore does one stream: every
@@ -207,16 +216,16 @@ public final class SafeRestore {
         var decompressing = new DecompressedGroups(groups);
         try (InputStream decompressed = new ReadAhead(decompressing, Compression.BUFFER)) {
             extractTar(decompressed, concatenated);
-        } catch (HostileArchive | Meter.DigestMismatch | TargetFailure | OtherFolders e) {
+        } catch (BadArchive | TargetFailure | OtherFolders e) {
             throw e;
         } catch (TarReader.Corrupt e) {
-            throw new IOException(decompressing.archive() + " is corrupt: " + e.getMessage(), e);
+            throw new BadArchive(decompressing.archive() + " is corrupt: " + e.getMessage(), e);
         } catch (IOException e) {
             if (decompressing.isStoreFailure(e)) {
                 throw e; // the store's read failed, after its retries: no fault of the archive's
             }
             // What is left is the decompressor or tar refusing the bytes: say which format it was.
-            throw new IOException(decompressing.archive() + " is corrupt or truncated: " + Reason.of(e), e);
+            throw new BadArchive(decompressing.archive() + " is corrupt or truncated: " + Reason.of(e), e);
         }
     }
 

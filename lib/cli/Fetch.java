@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
+import lib.archive.BadArchive;
 import lib.archive.Exclusion;
 import lib.archive.Folders;
 import lib.archive.Meter;
@@ -86,6 +87,10 @@ public final class Fetch {
                 unfound(results);
                 throw new UsageError(where + " was saved from " + e.getMessage() + ", so nothing was restored: fetch with"
                         + " the --folder options it was saved with, or from another entry; " + key.describe());
+            } catch (BadArchive e) {
+                unfound(results);
+                throw new StoreError("restoring " + where + " into " + folders.describe() + ": " + Reason.of(e) + "; "
+                        + removeBroken(store, object) + "; " + key.describe(), e);
             } catch (Store.EntryGone e) {
                 // Deleted between the lookup and the read (--keep, a lifecycle rule): nothing to restore.
                 unfound(results);
@@ -112,6 +117,24 @@ public final class Fetch {
         }
     }
 
+    /**
+     * Deletes an entry whose bytes were refused, where the store lets this run, so that the next
+     * upload of its key stores it anew rather than keeping it for ever (entries are immutable, and
+     * a bad one would make every build of the key a cold one). Only the entry found goes, by the
+     * version read: one stored since at its name stays. Says what became of it.
+     */
+    private static String removeBroken(Store store, Store.StoredObject object) {
+        try {
+            store.delete(object);
+            return "the entry was deleted, so that the next upload of its key stores it anew";
+        } catch (Store.DeletionRefused e) {
+            return "the store does not let it be deleted (" + Reason.of(e) + "): delete it by hand, or every upload of its key"
+                    + " keeps it";
+        } catch (IOException | RuntimeException e) {
+            return "deleting it failed too (" + Reason.of(e) + "): delete it by hand, or every upload of its key keeps it";
+        }
+    }
+
     /** The results of an entry found but not restored, as if none had been. */
     private static void unfound(Results results) {
         for (String result : List.of("cache-hit", "matched-key", "size")) {
@@ -125,14 +148,24 @@ public final class Fetch {
     }
 
     /**
-     * Restores the entry into the folder: group by group, each checked against its digest, or, for
-     * an entry of one stream, the digest the store recorded checked as the bytes stream by.
+     * Restores the entry into the folder: group by group, each group's tar checked against the
+     * diff_id its entry names (each byte hashed once: the stored bytes' digest is checked only for a
+     * group whose tar has none named), or, for an entry of one stream, the digest the store recorded
+     * checked as the bytes stream by.
      */
     public static SafeRestore.Stats restore(Store store, Store.StoredObject object, Optional<Store.Groups> groups,
             Folders folders, Exclusion exclusion, Meter meter) throws IOException {
         if (groups.isPresent()) {
             try (Store.GroupStreams streams = store.read(object, groups.get(), in -> meter.watch(in, null))) {
-                return SafeRestore.restore(streams::next, folders, exclusion);
+                return SafeRestore.restore(() -> {
+                    Store.GroupStream next = streams.next();
+                    if (next == null) {
+                        return null;
+                    }
+                    Store.Group group = next.group();
+                    return group.diffId() != null ? new SafeRestore.Group(next.stored(), group.diffId())
+                            : new SafeRestore.Group(Meter.verified(next.stored(), group.sha256()), null);
+                }, folders, exclusion);
             }
         }
         try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {

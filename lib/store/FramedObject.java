@@ -51,6 +51,20 @@ public final class FramedObject {
 
     /** A write of an entry's groups into one object through a store's PendingWrite. */
     static Store.EntryWrite write(Store.PendingWrite pending, Compression compression) {
+        return write(pending, compression, (base, group) -> true);
+    }
+
+    /** Whether a base's group holds the tar its index names, asked before it is reused. */
+    public interface ReuseCheck {
+        boolean holdsItsTar(Store.StoredObject base, Store.StoredGroup group) throws IOException;
+    }
+
+    /**
+     * write, reusing a base's group only where check says it holds the tar its index names: a store
+     * that reads its own bytes cheaply proves what it copies, rather than leaving a lying base's
+     * groups for every restore of the new entry to refuse.
+     */
+    public static Store.EntryWrite write(Store.PendingWrite pending, Compression compression, ReuseCheck check) {
         return new Store.EntryWrite() {
             private final List<Store.StoredGroup> groups = new ArrayList<>();
             private long position;
@@ -77,7 +91,8 @@ public final class FramedObject {
 
             @Override
             public boolean reuse(Store.StoredObject base, Store.StoredGroup group) throws IOException {
-                if (compression == Compression.NONE || !pending.append(base, group.offset(), group.group().size())) {
+                if (compression == Compression.NONE || !check.holdsItsTar(base, group)
+                        || !pending.append(base, group.offset(), group.group().size())) {
                     return false;
                 }
                 groups.add(new Store.StoredGroup(group.group(), position));
@@ -109,6 +124,18 @@ public final class FramedObject {
                 pending.close();
             }
         };
+    }
+
+    /** Whether the base's group, read from this store, decompresses to the tar its index names. */
+    public static boolean holdsItsTar(Store store, Store.StoredObject base, Store.StoredGroup group) throws IOException {
+        Store.Group named = group.group();
+        try (InputStream object = store.open(base, group.offset())) {
+            return Compression.tarSha256(new NextBytes(object, named.size(), left -> base.path() + " ends " + left
+                    + " bytes before the end of a group its index lists")).equals(named.diffId());
+        } catch (IOException e) {
+            // Gone or replaced since it was found, cut short, or not what the decompressor reads: sent instead.
+            return false;
+        }
     }
 
     /** The index frame of these groups, as it ends the object. */
@@ -236,7 +263,7 @@ public final class FramedObject {
             private int next;
 
             @Override
-            public InputStream next() throws IOException {
+            public Store.GroupStream next() throws IOException {
                 if (next == byOffset.size()) {
                     // The index frame: read too, so the meter counts the whole object.
                     whole.transferTo(OutputStream.nullOutputStream());
@@ -247,8 +274,8 @@ public final class FramedObject {
                     return null;
                 }
                 Store.Group group = byOffset.get(next++).group();
-                return Meter.verified(new NextBytes(whole, group.size(), left -> object.path() + " ends " + left
-                        + " bytes before the end of a group its index lists"), group.sha256());
+                return new Store.GroupStream(group, new NextBytes(whole, group.size(), left -> object.path() + " ends " + left
+                        + " bytes before the end of a group its index lists"));
             }
 
             @Override

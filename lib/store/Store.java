@@ -177,8 +177,9 @@ public interface Store extends Closeable {
     }
 
     /**
-     * The groups' compressed bytes, one stream after the other, each checked against its digest as
-     * it ends; watch is laid over what comes from the store (a meter). By default the object is read
+     * The groups' compressed bytes, one stream after the other, unchecked: the reader checks each
+     * group's tar against its diff_id, or, where the entry names none, its bytes against their
+     * digest. watch is laid over what comes from the store (a meter). By default the object is read
      * once, in the order of the groups' offsets.
      */
     default GroupStreams read(StoredObject object, Groups groups, UnaryOperator<InputStream> watch) throws IOException {
@@ -187,9 +188,12 @@ public interface Store extends Closeable {
 
     /** An entry's groups read one by one. */
     interface GroupStreams extends Closeable {
-        /** The next group's compressed bytes, checked against its digest at their end; null after the last. */
-        InputStream next() throws IOException;
+        /** The next group and its compressed bytes as stored; null after the last. */
+        GroupStream next() throws IOException;
     }
+
+    /** A group and its compressed bytes as the store gives them. */
+    record GroupStream(Group group, InputStream stored) {}
 
     /**
      * The object's bytes from offset on, as stored when it was found (see open). Blob stores read a

@@ -272,7 +272,13 @@ public final class AzureStore implements Store {
     @Override
     public void delete(StoredObject object) throws IOException {
         try {
-            container.getBlobAsyncClient(object.path()).deleteIfExists().block();
+            // DELETE /container/blob, If-Match the ETag found: a blob replaced since stays (412).
+            container.getBlobAsyncClient(object.path())
+                    .deleteIfExistsWithResponse(null, new BlobRequestConditions().setIfMatch(object.version())).block();
+        } catch (BlobStorageException e) {
+            if (e.getStatusCode() != 412) {
+                throw failure("deleting '" + object.path() + "'", e);
+            }
         } catch (RuntimeException e) {
             throw failure("deleting '" + object.path() + "'", e);
         }

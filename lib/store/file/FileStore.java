@@ -33,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import lib.archive.Compression;
 import lib.common.UsageError;
+import lib.store.FramedObject;
 import lib.store.Store;
 import lib.store.Stores;
 import lib.store.TemporaryName;
@@ -158,6 +159,16 @@ public final class FileStore implements Store {
      * is opened, then the name is checked to hold still the file found: so what is read is that file,
      * or nothing, an error saying the entry was replaced.
      */
+    /**
+     * Groups as FramedObject lays them out, a base's group reused only once its bytes, read here,
+     * are seen to make the tar its index names: a local read costs less than a group every
+     * restore of the new entry would refuse.
+     */
+    @Override
+    public EntryWrite createEntry(String path, Compression compression) throws IOException {
+        return FramedObject.write(create(path), compression, (base, group) -> FramedObject.holdsItsTar(this, base, group));
+    }
+
     @Override
     public InputStream open(StoredObject object) throws IOException {
         return open(object, 0);
@@ -335,14 +346,18 @@ public final class FileStore implements Store {
     }
 
     /**
-     * The archive and its digest sidecar; a file that does not start as our archives do is left, as
-     * prune leaves it (the folder may be shared). A restore that has it open reads on.
+     * The archive and its digest sidecar, if the name still holds the file found; a file that does
+     * not start as our archives do is left, as prune leaves it (the folder may be shared). A restore
+     * that has it open reads on. A file put at the name between the check and the unlink would go
+     * instead: a name gets a new file only once the old one is gone, so that needs a third run
+     * deleting and storing this key within those microseconds.
      */
     @Override
     public void delete(StoredObject object) throws IOException {
         Path file = root.resolve(object.path());
         try {
-            if (!startsAnArchive(file)) {
+            if (!startsAnArchive(file) || object.version() != null
+                    && !version(file, Files.readAttributes(file, BasicFileAttributes.class)).equals(object.version())) {
                 return;
             }
         } catch (NoSuchFileException e) {

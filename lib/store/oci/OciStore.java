@@ -17,13 +17,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.UnaryOperator;
 import lib.archive.Compression;
-import lib.archive.Meter;
 import lib.common.DaemonThreads;
 import lib.common.Digests;
 import lib.common.Environment;
@@ -213,12 +213,13 @@ public final class OciStore implements Store {
     }
 
     /**
-     * Each layer by its digest, one request each, checked against the digest as it ends. The small
+     * Each layer by its digest (which names its bytes for good), one request each. The small
      * layers ahead are pulled into memory PULLERS at a time while the restore reads the current one
      * (on a registry far away, a request's round trip is what hundreds of layers would cost one
      * after the other); a big one is streamed when its turn comes. A registry may answer with more
-     * bytes than the manifest says: a pulled layer is cut one byte past its size, so that the
-     * digest check fails it rather than memory holding it.
+     * bytes than the manifest says: a pulled layer is cut one byte past its size, so that memory
+     * does not hold them, and the tar's check (or, for a layer of no named diff_id, the digest's)
+     * refuses what they make.
      */
     @Override
     public GroupStreams read(StoredObject object, Groups groups, UnaryOperator<InputStream> watch) throws IOException {
@@ -233,7 +234,7 @@ public final class OciStore implements Store {
             private InputStream current;
 
             @Override
-            public InputStream next() throws IOException {
+            public GroupStream next() throws IOException {
                 closeCurrent();
                 if (next == layers.size()) {
                     return null;
@@ -244,8 +245,8 @@ public final class OciStore implements Store {
                 pullAhead();
                 InputStream in = inMemory != null ? new java.io.ByteArrayInputStream(Futures.await(inMemory, "pulling a layer"))
                         : download(group);
-                current = Meter.verified(watch.apply(in), group.sha256());
-                return current;
+                current = watch.apply(in);
+                return new GroupStream(group, current);
             }
 
             /** Starts pulling the small layers after the current one, up to PULLERS of them in flight or held. */
@@ -419,8 +420,8 @@ public final class OciStore implements Store {
                 bytesSent += group.size();
             }
 
-            /** Whether the repository has each of the base's layers, asked LIST_READERS at a time before the walk. */
-            private final Map<String, Future<Boolean>> present = new java.util.HashMap<>();
+            /** The size of each of the base's layers the repository has, asked LIST_READERS at a time before the walk. */
+            private final Map<String, Future<OptionalLong>> present = new java.util.HashMap<>();
             private ExecutorService heads;
 
             @Override
@@ -428,16 +429,23 @@ public final class OciStore implements Store {
                 heads = Executors.newFixedThreadPool(LIST_READERS, DaemonThreads.named("oci-head"));
                 for (StoredGroup group : groups.groups()) {
                     String digest = "sha256:" + group.group().sha256();
-                    present.computeIfAbsent(digest, d -> heads.submit(() -> registry.headBlob(d)));
+                    present.computeIfAbsent(digest, d -> heads.submit(() -> registry.blobSize(d)));
                 }
             }
 
-            /** The layer is the base's, referenced by the new manifest, once a HEAD says the repository still has it. */
+            /**
+             * The layer is the base's, referenced by the new manifest, once a HEAD says the repository
+             * still has it at the size the base's manifest gives: a base that misstates it would make
+             * an image no registry serves as described, so that layer is sent instead. Its digest
+             * names its bytes (the registry checked them as they were pushed), and its tar, which the
+             * base's annotation names, is checked by every restore.
+             */
             @Override
             public boolean reuse(StoredObject base, StoredGroup group) throws IOException {
                 String digest = "sha256:" + group.group().sha256();
-                Future<Boolean> head = present.get(digest);
-                if (!(head == null ? registry.headBlob(digest) : Futures.await(head, "asking for a layer"))) {
+                Future<OptionalLong> head = present.get(digest);
+                OptionalLong size = head == null ? registry.blobSize(digest) : Futures.await(head, "asking for a layer");
+                if (size.isEmpty() || size.getAsLong() >= 0 && size.getAsLong() != group.group().size()) {
                     return false;
                 }
                 layers.add(group.group());
@@ -550,12 +558,17 @@ public final class OciStore implements Store {
 
     /**
      * Deletes the manifest the tag names, found by its digest (a registry deletes manifests, not
-     * tags): every tag on it goes too, which is only this one, as our manifests carry their key
-     * and time of creation.
+     * tags), if it is still the image found (by its layer's or config's digest; a push moving the
+     * tag between that check and the HEAD of its digest would lose the new image): every tag on it
+     * goes too, which is only this one, as our manifests carry their key and time of creation.
      */
     @Override
     public void delete(StoredObject object) throws IOException {
         var registry = client(true);
+        Optional<Map<String, Object>> now = registry.getManifest(object.path());
+        if (now.isEmpty() || !layerOf(object.path(), now.get()).version().equals(object.version())) {
+            return;
+        }
         Optional<String> digest = registry.manifestDigest(object.path());
         if (digest.isPresent()) {
             registry.deleteManifest(digest.get());

@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
@@ -236,8 +237,20 @@ public final class RegistryClient {
 
     /** HEAD /v2/<name>/blobs/<digest>: whether the repository has the blob. */
     public boolean headBlob(String digest) throws IOException {
+        return blobSize(digest).isPresent();
+    }
+
+    /**
+     * HEAD /v2/<name>/blobs/<digest>: the blob's size, as the registry's Content-Length says (-1
+     * when it says none), or empty when the repository does not have it.
+     */
+    OptionalLong blobSize(String digest) throws IOException {
         try (var response = send("HEAD", repositoryUri("blobs/" + digest), Map.of(), null)) {
-            return response.status() == 200;
+            if (response.status() != 200) {
+                return OptionalLong.empty();
+            }
+            String length = response.header("Content-Length").orElse("");
+            return OptionalLong.of(length.matches("[0-9]{1,18}") ? Long.parseLong(length) : -1);
         }
     }
 

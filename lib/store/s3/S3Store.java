@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import lib.archive.Compression;
@@ -267,13 +268,37 @@ public final class S3Store implements Store {
         return bucket;
     }
 
-    /** DELETE /bucket/key: S3 answers 204 whether it was there or not. */
+    /**
+     * DELETE /bucket/key, If-Match the ETag found: S3 answers 204 whether it was there or not, and
+     * 412 for an object replaced since, which stays. A server that does not take the condition (501:
+     * s3proxy, older MinIO) is asked for the ETag first, then to delete: an object stored at the key
+     * between the two would go, which needs another run to delete and store this key in that moment.
+     */
     @Override
     public void delete(StoredObject object) throws IOException {
         try {
-            s3.deleteObject(b -> b.bucket(bucket).key(object.path()));
+            s3.deleteObject(b -> b.bucket(bucket).key(object.path()).ifMatch(object.version()));
+        } catch (S3Exception e) {
+            if (e.statusCode() == 412) {
+                return;
+            }
+            if (e.statusCode() != 501) {
+                throw failure(e, "DELETE " + object.path());
+            }
+            Optional<StoredObject> now = find(object.path());
+            if (now.isPresent() && Objects.equals(now.get().version(), object.version())) {
+                deleteNow(object.path());
+            }
         } catch (SdkException e) {
             throw failure(e, "DELETE " + object.path());
+        }
+    }
+
+    private void deleteNow(String key) throws IOException {
+        try {
+            s3.deleteObject(b -> b.bucket(bucket).key(key));
+        } catch (SdkException e) {
+            throw failure(e, "DELETE " + key);
         }
     }
 
