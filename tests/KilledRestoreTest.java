@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.Comparator;
@@ -63,14 +64,15 @@ class KilledRestoreTest {
         Fixtures.chmod(root.resolve("ro"), "r-xr-xr-x"); // as Go's module cache has them
         try (Stream<Path> all = Files.walk(root)) {
             for (Path p : all.sorted(Comparator.reverseOrder()).toList()) { // children before their folder
-                Files.getFileAttributeView(p, java.nio.file.attribute.BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                         .setTimes(LONG_AGO, LONG_AGO, null);
             }
         }
     }
 
     private Fixtures.Run fetchStopped(StoppedScript.Stop... stops) throws Exception {
-        return StoppedScript.run(List.of(stops), "CacheFetch", project, env, "--pattern", "go.sum", "--folder", folder.toString());
+        return StoppedScript.run(List.of(stops), "CacheFetch", project, env, "--pattern", "go.sum", "--folder",
+                folder.toString());
     }
 
     private static StoppedScript.Stop killedAt(String className, String method, int hit) {

@@ -140,7 +140,8 @@ final class StoppedScript {
             }
         }
         var run = script.get(5, TimeUnit.MINUTES);
-        assertEquals(stops.size(), reached, mainClass + " never reached " + stops.get(Math.min(reached, stops.size() - 1)) + ": " + run);
+        int stopsReached = reached;
+        assertEquals(stops.size(), reached, () -> mainClass + " never reached " + stops.get(stopsReached) + ": " + run);
         return run;
     }
 }

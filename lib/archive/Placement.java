@@ -28,7 +28,10 @@ final class Placement implements AutoCloseable {
     // undoing a line looks at what is there to tell how far its step went.
     /** The journal's first line: the folder's mtime before the restore made its staging in it (b and c). */
     private static final long FOLDER = 0;
-    /** An entry moved into place; a = the number of what it replaces in replaced/ (-1: nothing), b = that one's mode to put back (-1: none). */
+    /**
+     * An entry moved into place; a = the number of what it replaces in replaced/ (-1: nothing),
+     * b = that one's mode to put back (-1: none).
+     */
     private static final long PLACING = 1;
     /** A folder already there that staged entries merge into; a = its mode, b and c = its mtime. */
     private static final long MERGING = 2;
