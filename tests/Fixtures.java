@@ -30,6 +30,7 @@ import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import lib.archive.SafeRestore;
 import lib.common.Digests;
 import org.junit.jupiter.api.extension.AfterAllCallback;
@@ -133,6 +134,12 @@ final class Fixtures {
     }
 
     private static Run run(List<String> command, Path cwd, Map<String, String> env, Duration limit) throws Exception {
+        return run(command, cwd, env, limit, process -> {});
+    }
+
+    /** As run, telling started of the process once it runs: a test that signals it needs it. */
+    static Run run(List<String> command, Path cwd, Map<String, String> env, Duration limit, Consumer<Process> started)
+            throws Exception {
         var builder = new ProcessBuilder(command).directory(cwd.toFile());
         builder.environment().clear();
         builder.environment().putAll(env);
@@ -140,6 +147,7 @@ final class Fixtures {
         Path err = Files.createTempFile("run-", ".err");
         try {
             Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            started.accept(process);
             if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly().waitFor();
                 throw new AssertionError("still running after " + limit.toSeconds() + " s: " + command + "\nstderr: "

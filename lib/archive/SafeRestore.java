@@ -71,14 +71,17 @@ public final class SafeRestore {
     private final List<StagedFolder> staged;
     /** Names the restore leaves out: what is in the folder under them stays as it is. */
     private final Exclusion exclusion;
+    /** Asked between entries: a SIGTERM stops the restore, which then leaves the folders as they were. */
+    private final StopRequest stop;
     /** For an entry of several folders, the number among folders of the entry's folder N; null before the manifest. */
     private int[] folderOf;
     private long excluded;
 
-    private SafeRestore(Folders folders, List<StagedFolder> staged, Exclusion exclusion) {
+    private SafeRestore(Folders folders, List<StagedFolder> staged, Exclusion exclusion, StopRequest stop) {
         this.folders = folders;
         this.staged = staged;
         this.exclusion = exclusion;
+        this.stop = stop;
     }
 
     /**
@@ -140,19 +143,38 @@ public final class SafeRestore {
         FileTime accessed = FileTime.from(Instant.now());
         byte[] buffer = new byte[Compression.BUFFER];
         Throwable failure = null;
-        try {
-            for (Path folder : folders.paths()) {
-                staged.add(StagedFolder.open(folder, accessed, buffer));
+        // Closed last: a SIGTERM's exit waits until the moves are taken back and the staging is gone.
+        try (StopRequest stop = StopRequest.register()) {
+            try {
+                for (Path folder : folders.paths()) {
+                    staged.add(StagedFolder.open(folder, accessed, buffer, exclusion, stop));
+                }
+                var restore = new SafeRestore(folders, staged, exclusion, stop);
+                restore.extract(groups, concatenated);
+                return restore.place();
+            } catch (Throwable e) {
+                failure = e;
+                throw e;
+            } finally {
+                closeAll(staged, failure);
             }
-            var restore = new SafeRestore(folders, staged, exclusion);
-            restore.extract(groups, concatenated);
-            return restore.place();
-        } catch (Throwable e) {
-            failure = e;
-            throw e;
-        } finally {
-            closeAll(staged, failure);
         }
+    }
+
+    /**
+     * Takes back what restores killed part way (SIGKILL, the OOM killer) left in these folders, each
+     * one's moves undone from its journal, so that the folder is as it was before it: both scripts
+     * do this first, so that neither restores into nor saves a folder half old, half new. Returns
+     * how many it took back.
+     */
+    public static int takeBackKilledRestores(Folders folders) throws IOException {
+        int takenBack = 0;
+        for (Path folder : folders.paths()) {
+            if (Files.isDirectory(folder, NOFOLLOW)) {
+                takenBack += StagedFolder.takeBackKilled(folder);
+            }
+        }
+        return takenBack;
     }
 
     /**
@@ -200,6 +222,7 @@ public final class SafeRestore {
         long links = 0;
         long bytes = 0;
         for (StagedFolder folder : staged) {
+            excluded += folder.leftOut;
             files += folder.files;
             directories += folder.directoryEntries;
             links += folder.links;
@@ -216,7 +239,7 @@ public final class SafeRestore {
         var decompressing = new DecompressedGroups(groups);
         try (InputStream decompressed = new ReadAhead(decompressing, Compression.BUFFER)) {
             extractTar(decompressed, concatenated);
-        } catch (BadArchive | TargetFailure | OtherFolders e) {
+        } catch (BadArchive | TargetFailure | OtherFolders | StopRequest.Stopped e) {
             throw e;
         } catch (TarReader.Corrupt e) {
             throw new BadArchive(decompressing.archive() + " is corrupt: " + e.getMessage(), e);
@@ -233,6 +256,7 @@ public final class SafeRestore {
         var tar = new TarReader(decompressed, concatenated);
         boolean first = true;
         for (TarReader.Entry entry; (entry = tar.next()) != null; first = false) {
+            stop.check();
             String name = checkedName(entry.name());
             if (first && name.equals(Folders.MANIFEST)) {
                 readManifest(tar, entry);

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -33,8 +34,18 @@ final class SpillLog implements Closeable {
     private long written;
 
     SpillLog(Path path) throws IOException {
+        this(path, FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE));
+    }
+
+    private SpillLog(Path path, FileChannel file) throws IOException {
         this.path = path;
-        file = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        this.file = file;
+        this.written = file.size();
+    }
+
+    /** The log a process that is gone left, to be read back (a killed restore's journal). */
+    static SpillLog existing(Path path) throws IOException {
+        return new SpillLog(path, FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS));
     }
 
     void append(String name, long kind, long a, long b, long c) throws IOException {
@@ -44,6 +55,16 @@ final class SpillLog implements Closeable {
             flush();
         }
         pending.putInt(bytes.length).put(bytes).putLong(kind).putLong(a).putLong(b).putLong(c).putInt(length);
+    }
+
+    /**
+     * append, and the line handed to the kernel before this returns: a process killed (SIGKILL) once
+     * it has returned leaves the line in the file. Not fsync'd: that is for a machine that stops,
+     * and the renames it guards are not fsync'd either.
+     */
+    void appendWritten(String name, long kind, long a, long b, long c) throws IOException {
+        append(name, kind, a, b, c);
+        flush();
     }
 
     /** Every line, the last appended first. */
@@ -56,6 +77,9 @@ final class SpillLog implements Closeable {
                 windowStart = fill(window, end);
             }
             int length = window.getInt((int) (end - Integer.BYTES - windowStart));
+            if (length < FIXED || length > end || length > WINDOW) {
+                throw new IOException("the restore's own log " + path + " is damaged");
+            }
             long start = end - length;
             if (start < windowStart) {
                 windowStart = fill(window, end);

@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import lib.common.Reason;
 
 import static lib.archive.SafeRestore.deleteTree;
 import static lib.archive.SafeRestore.lstat;
@@ -80,19 +81,22 @@ final class StagedFolder {
     long directoryEntries;
     long links;
     long bytes;
+    long leftOut;
 
     /**
-     * Makes the folder when missing, removes staging that killed restores left, and stages into a
-     * folder of its own in it; buffer is the restore's, shared by its folders.
+     * Makes the folder when missing, takes back what killed restores left in it, and stages into a
+     * folder of its own in it; buffer is the restore's, shared by its folders; exclusion names
+     * what the restore leaves alone, and stop is asked between the moves of the placement.
      */
-    static StagedFolder open(Path folder, FileTime accessed, byte[] buffer) throws IOException {
+    static StagedFolder open(Path folder, FileTime accessed, byte[] buffer, Exclusion exclusion, StopRequest stop)
+            throws IOException {
         Path createdTop = null;
         for (Path p = folder; p != null && !Files.exists(p, NOFOLLOW); p = p.getParent()) {
             createdTop = p;
         }
         Files.createDirectories(folder);
+        takeBackKilled(folder);
         FileTime folderMtime = Files.getLastModifiedTime(folder);
-        removeAbandonedStaging(folder);
         // Random, not the pid: in a pod every restore may be pid 1, and the lock says who is alive.
         Path staging = folder.resolve(STAGING_PREFIX + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
         Files.createDirectory(staging);
@@ -101,7 +105,7 @@ final class StagedFolder {
             // Held until the staging folder is gone: another restore takes an unlocked one for abandoned.
             lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             lockFile.lock();
-            return new StagedFolder(folder, createdTop, folderMtime, staging, lockFile, accessed, buffer);
+            return new StagedFolder(folder, createdTop, folderMtime, staging, lockFile, accessed, buffer, exclusion, stop);
         } catch (IOException | RuntimeException | Error e) {
             cleanUp(staging, folder, createdTop, folderMtime, e);
             if (lockFile != null) {
@@ -112,7 +116,7 @@ final class StagedFolder {
     }
 
     private StagedFolder(Path folder, Path createdTop, FileTime folderMtime, Path staging, FileChannel lockFile,
-            FileTime accessed, byte[] buffer) throws IOException {
+            FileTime accessed, byte[] buffer, Exclusion exclusion, StopRequest stop) throws IOException {
         this.folder = folder;
         this.createdTop = createdTop;
         this.folderMtime = folderMtime;
@@ -126,7 +130,7 @@ final class StagedFolder {
         this.directories = new SpillLog(staging.resolve("directories"));
         SpillLog directoriesToClose = directories;
         try {
-            this.placement = new Placement(folder, tree, staging, directories, accessed);
+            this.placement = new Placement(folder, tree, staging, directories, accessed, folderMtime, exclusion, stop);
         } catch (IOException | RuntimeException e) {
             directoriesToClose.close();
             throw e;
@@ -144,9 +148,15 @@ final class StagedFolder {
         }
     }
 
-    /** Moves the staged entries into the folder, all or nothing (Placement). */
+    /**
+     * Moves the staged entries into the folder, all or nothing (Placement); a file or link left
+     * out there, for a folder holding excluded paths in its place, is counted as excluded.
+     */
     void place() throws IOException {
         placement.place();
+        files -= placement.leftOutFiles;
+        links -= placement.leftOutLinks;
+        leftOut = placement.leftOutFiles + placement.leftOutLinks;
     }
 
     /** Takes back a place() that succeeded, as another folder of the restore could not be placed. */
@@ -185,28 +195,54 @@ final class StagedFolder {
     }
 
     /**
-     * Staging folders left by a restore that was killed: nobody holds their lock. One without a
-     * lock file is a restore between making its folder and its lock, unless it is old.
+     * Takes back the restores into this folder that were killed (nobody holds their staging's lock):
+     * each one's moves undone from its journal (Placement.rollBack), then its staging removed and the
+     * folder's mtime put back. One without a lock file is a restore between making its folder and
+     * its lock, unless it is old. Returns how many it took back.
      */
-    private static void removeAbandonedStaging(Path folder) throws IOException {
+    static int takeBackKilled(Path folder) throws IOException {
+        int takenBack = 0;
         try (DirectoryStream<Path> stale = Files.newDirectoryStream(folder, STAGING_PREFIX + "*")) {
             for (Path staging : stale) {
                 if (!Files.isDirectory(staging, NOFOLLOW)) {
                     continue;
                 }
-                try (FileChannel lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.WRITE, NOFOLLOW)) {
-                    FileLock lock = lockFile.tryLock();
+                FileChannel lockFile;
+                try {
+                    lockFile = FileChannel.open(staging.resolve("lock"), StandardOpenOption.WRITE, NOFOLLOW);
+                } catch (NoSuchFileException e) {
+                    if (isAbandonedWithoutLock(staging)) {
+                        takeBack(folder, staging);
+                        takenBack++;
+                    }
+                    continue;
+                }
+                // Held while its moves are undone: two runs that find it do not both undo them.
+                try (FileChannel l = lockFile; FileLock lock = lockFile.tryLock()) {
                     if (lock != null) {
-                        deleteTree(staging);
+                        takeBack(folder, staging);
+                        takenBack++;
                     }
                 } catch (OverlappingFileLockException e) {
                     // held by a restore running in this JVM
-                } catch (NoSuchFileException e) {
-                    if (isAbandonedWithoutLock(staging)) {
-                        deleteTree(staging);
-                    }
                 }
             }
+        }
+        return takenBack;
+    }
+
+    /** Undoes a killed restore's moves; its staging, holding what it moved aside, stays if one cannot be undone. */
+    private static void takeBack(Path folder, Path staging) throws IOException {
+        FileTime before;
+        try {
+            before = Placement.rollBack(folder, staging);
+        } catch (IOException e) {
+            throw new IOException("taking back an earlier restore into " + folder + ", killed part way: " + Reason.of(e)
+                    + "; what it moved aside is kept in " + staging, e);
+        }
+        deleteTree(staging);
+        if (before != null) {
+            Files.setLastModifiedTime(folder, before);
         }
     }
 

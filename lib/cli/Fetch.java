@@ -47,6 +47,8 @@ public final class Fetch {
 
     public static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
         Folders folders = request.folders();
+        // Before anything else, even a run that restores nothing: a miss leaves the folder as it was.
+        KilledRestores.takeBack(folders, log);
         CacheKey key = CacheKey.forFolders(request.patterns(), request.workingDir(), folders.paths(), folders.labels(), log);
         results.put("cache-key", key.hash());
         List<String> restoreKeys = RestoreKeys.prefixes(request.restoreKeys(), request.source(), "--source", key.hash(),

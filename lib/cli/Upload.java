@@ -56,6 +56,8 @@ public final class Upload {
     public static void run(Request request, Results results, Log log, LongSupplier nanoTime) {
         Folders folders = request.folders();
         checkFolders(folders, log);
+        // Before the walk: a folder a killed restore left half placed is not saved so.
+        KilledRestores.takeBack(folders, log);
         // The folder's walk for the group plan goes on beside the key, the store's answers and the JVM's warming up.
         FutureTask<GroupPlan.Survey> survey = request.compression().compression() == Compression.NONE ? null
                 : new FutureTask<>(() -> GroupPlan.survey(folders, request.exclusion()));
