@@ -259,12 +259,12 @@ public final class RegistryClient {
                 response.body().close();
                 throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
             }
-            return response.body();
+            return response.streamedBody();
         }
         if (status != 200) {
             throw refused(response, "GET blob");
         }
-        return ResumingDownload.skipped(response.body(), position);
+        return ResumingDownload.skipped(response.streamedBody(), position);
     }
 
     /** A blob a manifest lists is not in the registry: deleted with its manifest and collected, or lost. */
