@@ -1,9 +1,13 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Base64;
 import java.util.Map;
+import java.util.Optional;
 import lib.common.ExitStatus;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -125,5 +129,89 @@ class OciAuthTest {
         var env = env(dir);
         env.put("PATH", bin + ":" + env.get("PATH"));
         assertRoundTrip(basic, env, "basic/helper");
+    }
+
+    /** DIR/config.json holding Basic credentials for host; DIR is returned, as DOCKER_CONFIG. */
+    private Path basicConfig(String host) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("docker-" + host.replace(':', '-')));
+        Files.writeString(dir.resolve("config.json"), "{\"auths\":{\"" + host + "\":{\"auth\":\"" + BASIC_PAIR + "\"}}}");
+        return dir;
+    }
+
+    private static final String BASIC_PAIR = Base64.getEncoder().encodeToString(
+            (RegistryServer.USER + ":" + RegistryServer.PASSWORD).getBytes(StandardCharsets.UTF_8));
+
+    /**
+     * A registry asking for Basic credentials, answering what others does not (the ping, and every
+     * request without the credentials, it answers itself).
+     */
+    private static HostileRegistry basicRegistry(HostileRegistry.Script others) throws Exception {
+        return HostileRegistry.start((request, out) -> {
+            if (!request.header("Authorization").equals(Optional.of("Basic " + BASIC_PAIR))) {
+                HostileRegistry.send(out, HostileRegistry.answer(401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}",
+                        "WWW-Authenticate: Basic realm=\"registry\""));
+            } else if (request.line().equals("GET /v2/")) {
+                HostileRegistry.send(out, HostileRegistry.answer(200, "{}"));
+            } else {
+                others.answer(request, out);
+            }
+        });
+    }
+
+    /** Whether any request to the host carried an Authorization header. */
+    private static boolean anyAuthorized(HostileRegistry host) {
+        return host.requests().stream().anyMatch(r -> r.header("Authorization").isPresent());
+    }
+
+    /**
+     * An upload whose session the registry opens on another host (a Location elsewhere, as
+     * registries that hand blobs to a storage service do): the blob goes there without the
+     * registry's credentials, and the upload succeeds.
+     */
+    @Test
+    void anUploadSentToAnotherHostCarriesNoCredentials() throws Exception {
+        try (var storage = HostileRegistry.start((request, out) -> HostileRegistry.send(out,
+                     HostileRegistry.answer(request.method().equals("PUT") ? 201 : 202, "")));
+             var registry = basicRegistry((request, out) -> {
+                 if (request.line().endsWith("/blobs/uploads/")) {
+                     HostileRegistry.send(out, HostileRegistry.answer(202, "", "Location: " + storage.url() + "/upload/session?signature=abc"));
+                 } else if (request.method().equals("PUT") && request.line().contains("/manifests/")) {
+                     HostileRegistry.send(out, HostileRegistry.answer(201, ""));
+                 } else {
+                     HostileRegistry.send(out, HostileRegistry.answer(404, ""));
+                 }
+             })) {
+            var uploaded = Fixtures.upload(project, env(basicConfig(registry.host())), "--target",
+                    "oci://" + registry.host() + "/elsewhere/upload:{{hash}}", "--folder", "target");
+
+            assertEquals(0, uploaded.status(), uploaded.toString());
+            assertTrue(storage.requests().stream().anyMatch(r -> r.method().equals("PUT")), storage.requests().toString());
+            assertFalse(anyAuthorized(storage), "credentials sent to " + storage.host() + ": " + storage.requests());
+            assertTrue(anyAuthorized(registry), registry.requests().toString());
+        }
+    }
+
+    /** A restore key's lookup whose tag list goes on at another host (a Link elsewhere): read there without credentials. */
+    @Test
+    void aTagListPagedToAnotherHostIsReadWithoutCredentials() throws Exception {
+        try (var other = HostileRegistry.start((request, out) -> HostileRegistry.send(out,
+                     HostileRegistry.answer(200, "{\"name\":\"elsewhere/tags\",\"tags\":[\"b-1\"]}")));
+             var registry = basicRegistry((request, out) -> {
+                 if (request.line().endsWith("/tags/list")) {
+                     HostileRegistry.send(out, HostileRegistry.answer(200, "{\"name\":\"elsewhere/tags\",\"tags\":[\"a-1\"]}",
+                             "Link: <" + other.url() + "/v2/elsewhere/tags/tags/list?n=1000&last=a-1>; rel=\"next\""));
+                 } else {
+                     HostileRegistry.send(out, HostileRegistry.answer(404, ""));
+                 }
+             })) {
+            var fetched = Fixtures.fetch(project, env(basicConfig(registry.host())), "--source",
+                    "oci://" + registry.host() + "/elsewhere/tags:{{hash}}", "--folder", tmp.resolve("restored").toString(),
+                    "--restore-key", "zz");
+
+            assertEquals(0, fetched.status(), fetched.toString());
+            assertTrue(fetched.err().startsWith("cache miss: "), fetched.toString());
+            assertTrue(other.requests().stream().anyMatch(r -> r.line().endsWith("/tags/list")), other.requests().toString());
+            assertFalse(anyAuthorized(other), "credentials sent to " + other.host() + ": " + other.requests());
+        }
     }
 }

@@ -30,8 +30,9 @@ import lib.store.Store;
 /**
  * HTTP to one repository of an OCI distribution registry: finds how to reach it (HTTPS, or plain
  * HTTP where allowed), authenticates as its challenge asks (Basic, or a Bearer token from its token
- * service, with a password or an identity token), follows redirects without carrying credentials
- * to another host, and retries what a flaky network or a busy registry makes fail.
+ * service, with a password or an identity token), follows redirects, gives credentials to the
+ * registry's own host only (never to another that a redirect, an upload's Location or a tag list's
+ * Link names), and retries what a flaky network or a busy registry makes fail.
  *
  * <p>One method a request of the distribution spec, each named by its {@code VERB /v2/<name>/…} in
  * the first line of its javadoc, as go-containerregistry's pkg/v1/remote/write.go has them; what
@@ -477,8 +478,7 @@ public final class RegistryClient {
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             requireTls(target, hop == 0 ? "points " + method + " at" : "redirects " + method + " " + uri.getPath() + " to");
             var request = new LinkedHashMap<>(headers);
-            boolean sameOrigin = target.getScheme().equals(uri.getScheme()) && target.getAuthority().equals(uri.getAuthority());
-            if (authorization != null && sameOrigin) {
+            if (authorization != null && isRegistry(target)) {
                 request.put("Authorization", authorization);
             }
             Http11.Response response = http.send(method, target, request, body);
@@ -492,6 +492,22 @@ public final class RegistryClient {
             target = target.resolve(location.get());
         }
         throw new IOException("more than " + MAX_REDIRECTS + " redirects from " + uri);
+    }
+
+    /**
+     * Whether target is the registry itself (scheme, host and port), the one place its credentials
+     * go. An upload's Location, a tag list's Link and a redirect may name another host (a storage
+     * service, a CDN), which takes a signed URL, not our password or token: go-containerregistry's
+     * transport, too, authorizes only requests to the registry's own host.
+     */
+    private boolean isRegistry(URI target) {
+        URI registry = URI.create(base());
+        return registry.getScheme().equalsIgnoreCase(target.getScheme()) && registry.getHost().equalsIgnoreCase(target.getHost())
+                && port(registry) == port(target);
+    }
+
+    private static int port(URI uri) {
+        return uri.getPort() >= 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
     }
 
     /**
