@@ -100,6 +100,12 @@ public final class RegistryClient {
     private final Log log;
     private final Http11 http;
     private String base;
+    /**
+     * Whether the registry has answered in HTTP with anything but the 400 an HTTPS server gives a
+     * plain request: once it has, plain HTTP reaches it, and what fails after (a token service's
+     * answer, say) is the failure to report, not the TLS that was tried first.
+     */
+    private volatile boolean answeredInHttp;
     // Volatile: a restore key reads manifests from several threads, and any of them may renew it.
     private volatile String authorization;
 
@@ -108,7 +114,7 @@ public final class RegistryClient {
         this.reference = reference;
         this.push = push;
         this.insecure = insecure;
-        this.credentials = DockerConfig.load(environment);
+        this.credentials = DockerConfig.load(environment, stallTimeout);
         this.log = log;
         this.http = new Http11(RegistryTls.context(insecure, environment), stallTimeout);
     }
@@ -151,13 +157,11 @@ public final class RegistryClient {
                 throw tlsFailed(e);
             }
             base = "http://" + reference.registry();
+            answeredInHttp = false;
             try {
                 ping();
             } catch (IOException plain) {
-                // An answer in plain HTTP other than "400: this is an HTTPS server" proves the registry speaks it.
-                boolean speaksHttp = plain instanceof AuthenticationFailed
-                        || (plain instanceof RegistryRefused refused && refused.status != 400);
-                throw speaksHttp ? plain : tlsFailed(e);
+                throw answeredInHttp ? plain : tlsFailed(e);
             }
             log.debug("TLS with " + reference.registry() + " failed (" + Reason.of(e) + "); using plain HTTP");
         }
@@ -483,6 +487,9 @@ public final class RegistryClient {
             }
             Http11.Response response = http.send(method, target, request, body);
             int status = response.status();
+            if (status != 400 && isRegistry(target)) {
+                answeredInHttp = true;
+            }
             Optional<String> location = response.header("Location");
             boolean redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
             if (!redirect || location.isEmpty() || !(method.equals("GET") || method.equals("HEAD"))) {
@@ -632,10 +639,10 @@ public final class RegistryClient {
         return joined.toString();
     }
 
-    /** A JSON object answered, read into memory up to BODY_MAX; what names the answer in the refusal of a larger one. */
+    /** A JSON object answered, read into memory up to BODY_MAX; what names the answer in the refusal of a larger one or of no JSON. */
     private static Map<String, Object> json(Http11.Response response, String what) throws IOException {
         try (InputStream in = response.body()) {
-            return JSON.std.mapFrom(capped(in, BODY_MAX, what));
+            return Json.object(capped(in, BODY_MAX, what), what);
         }
     }
 
