@@ -1,20 +1,23 @@
-//DEPS com.fasterxml.jackson.jr:jackson-jr-objects:2.20.1
-
 package lib.store.oci;
 
-import com.fasterxml.jackson.jr.ob.JSON;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import lib.common.DaemonThreads;
+import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.Reason;
 import lib.common.Redaction;
@@ -48,17 +51,26 @@ public final class DockerConfig {
     private static final List<String> DOCKER_HUB_KEYS = List.of("https://index.docker.io/v1/", "index.docker.io",
             "docker.io", OciReference.DOCKER_HUB);
 
+    /** The most a credential helper may print on stdout or on stderr: a credential is a few KiB. */
+    private static final int HELPER_OUTPUT_MAX = 1 << 20;
+
     private final Path file;
     private final String searched;
     private final Map<String, Object> config;
+    private final Duration helperTimeout;
 
-    private DockerConfig(Path file, String searched, Map<String, Object> config) {
+    private DockerConfig(Path file, String searched, Map<String, Object> config, Duration helperTimeout) {
         this.file = file;
         this.searched = searched;
         this.config = config;
+        this.helperTimeout = helperTimeout;
     }
 
-    static DockerConfig load(Environment environment) {
+    /**
+     * The credentials the environment points at; a credential helper that has not answered within
+     * helperTimeout (the stall timeout: it is a wait on which nothing arrives) is stopped.
+     */
+    static DockerConfig load(Environment environment, Duration helperTimeout) {
         String folder = environment.get("DOCKER_CONFIG");
         Path dir;
         String searched;
@@ -73,14 +85,20 @@ public final class DockerConfig {
         for (String name : FILE_NAMES) {
             Path file = dir.resolve(name);
             if (Files.isRegularFile(file)) {
+                byte[] text;
                 try {
-                    return new DockerConfig(file, searched, JSON.std.mapFrom(Files.readString(file, StandardCharsets.UTF_8)));
+                    text = Files.readAllBytes(file);
                 } catch (IOException e) {
                     throw new UsageError("cannot read the registry credentials in " + file + ": " + Reason.of(e).lines().findFirst().orElse(""));
                 }
+                try {
+                    return new DockerConfig(file, searched, Json.object(text, file.toString()), helperTimeout);
+                } catch (Json.NotJson e) {
+                    throw new UsageError("cannot read the registry credentials: " + e.getMessage());
+                }
             }
         }
-        return new DockerConfig(null, searched, Map.of());
+        return new DockerConfig(null, searched, Map.of(), helperTimeout);
     }
 
     /** Where credentials were looked for, for messages. */
@@ -152,7 +170,12 @@ public final class DockerConfig {
         return Optional.empty();
     }
 
-    /** docker-credential-NAME get: the server on stdin, {"Username", "Secret"} on stdout. */
+    /**
+     * docker-credential-NAME get: the server on stdin, {"Username", "Secret"} on stdout. Its output
+     * is read on threads of its own, so that the wait for it is bounded whatever the helper does
+     * (a helper waiting on a keyring or a login prompt, a child of it keeping the pipes open): past
+     * helperTimeout, the helper and what it started are killed.
+     */
     private Optional<Credential> fromHelper(String name, String server, String registry) {
         String program = "docker-credential-" + name;
         Process process;
@@ -162,19 +185,31 @@ public final class DockerConfig {
             throw new StoreError("the credentials for " + registry + " come from the credential helper " + program
                     + " (named in " + file + "), which is not installed: " + Reason.of(e), e);
         }
+        var readers = Executors.newFixedThreadPool(2, DaemonThreads.named("credential-helper"));
         try {
+            Future<byte[]> stdout = readers.submit(() -> process.getInputStream().readNBytes(HELPER_OUTPUT_MAX));
+            Future<byte[]> stderr = readers.submit(() -> process.getErrorStream().readNBytes(HELPER_OUTPUT_MAX));
             try (OutputStream in = process.getOutputStream()) {
                 in.write(server.getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                // A helper that does not read its input, and exited: what it printed says why.
             }
+            long deadline = System.nanoTime() + helperTimeout.toNanos();
             byte[] out;
             byte[] err;
-            try (InputStream stdout = process.getInputStream(); InputStream stderr = process.getErrorStream()) {
-                out = stdout.readAllBytes();
-                err = stderr.readAllBytes();
-            }
-            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            try {
+                if (!process.waitFor(helperTimeout.toNanos(), TimeUnit.NANOSECONDS)) {
+                    throw new TimeoutException();
+                }
+                out = stdout.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                err = stderr.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly();
-                throw new StoreError(program + " get did not answer for " + registry + " within 30 s", null);
+                throw new StoreError(program + " get did not answer for " + registry + " within " + Durations.text(helperTimeout)
+                        + " (--stall-timeout), and was stopped", null);
+            } catch (ExecutionException e) {
+                throw new IOException("reading its output failed: " + Reason.of(e.getCause()));
             }
             String said = (new String(out, StandardCharsets.UTF_8) + new String(err, StandardCharsets.UTF_8)).strip();
             if (process.exitValue() != 0) {
@@ -183,7 +218,12 @@ public final class DockerConfig {
                 }
                 throw new StoreError(program + " get failed for " + registry + ": " + firstLine(said), null);
             }
-            Map<String, Object> answer = JSON.std.mapFrom(out);
+            Map<String, Object> answer;
+            try {
+                answer = Json.object(out, "its answer");
+            } catch (Json.NotJson e) {
+                throw new StoreError(program + " get for " + registry + ": " + e.getMessage(), null);
+            }
             String user = answer.get("Username") instanceof String u ? u : "";
             String secret = answer.get("Secret") instanceof String s ? s : "";
             return Optional.of(user.equals("<token>") ? new Credential(null, null, secret, null) : Credential.basic(user, secret));
@@ -192,6 +232,8 @@ public final class DockerConfig {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreError(program + " get for " + registry + " was interrupted", e);
+        } finally {
+            readers.shutdownNow();
         }
     }
 

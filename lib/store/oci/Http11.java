@@ -25,6 +25,7 @@ import java.util.Optional;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import lib.common.BulkInputStream;
+import lib.common.Durations;
 import lib.common.NextBytes;
 import lib.common.Version;
 import lib.store.StallWatchdog;
@@ -45,6 +46,17 @@ import lib.store.StallWatchdog;
  * retried like a dropped connection, except the connect timeout, a ConnectException. A request
  * that fails on a connection kept from before, before any byte of an answer, is sent once more on
  * a new connection: the peer may have closed it while it was idle, without seeing the request.
+ *
+ * <p>Nor does an answer that keeps moving, a byte now and then, take for ever: every part of an
+ * answer that is small by nature (a head, a size line, the trailers, and a body read into memory:
+ * a manifest, a token, a page of tags, an error) must arrive whole within the stall timeout of its
+ * first byte, else {@link TooSlow}, which callers take as a dropped connection; at most 5
+ * informational answers (100 Continue) come before the answer, as Go's client allows. The stall
+ * timeout is the bound because these answers are kilobytes (4 MiB at most): a link that cannot
+ * bring them in that time is broken, and users who shorten it have fast links. A blob's body has
+ * no such bound (a big blob on a slow but moving link takes what it takes): {@link
+ * Response#streamedBody} lifts it, and the stall timeout alone watches it. Each read waits at most
+ * the stall timeout, so a part that is too slow is caught at most one stall timeout past its bound.
  */
 final class Http11 {
 
@@ -59,9 +71,9 @@ final class Http11 {
     static final class Response implements Closeable {
         private final int status;
         private final Map<String, List<String>> headers;
-        private final InputStream body;
+        private final AnswerBody body;
 
-        private Response(int status, Map<String, List<String>> headers, InputStream body) {
+        private Response(int status, Map<String, List<String>> headers, AnswerBody body) {
             this.status = status;
             this.headers = headers;
             this.body = body;
@@ -77,7 +89,14 @@ final class Http11 {
             return values == null || values.isEmpty() ? Optional.empty() : Optional.of(values.get(0));
         }
 
+        /** The body of a small answer: it must arrive whole within the stall timeout of the answer's first byte. */
         InputStream body() {
+            return body;
+        }
+
+        /** The body of a blob: as long as it moves, it may take any time (the stall timeout still applies to each read). */
+        InputStream streamedBody() {
+            body.deadline = Long.MAX_VALUE;
             return body;
         }
 
@@ -94,16 +113,39 @@ final class Http11 {
     /** A request body goes out in slices of this much, each one a byte moving for the stall watch. */
     private static final int SLICE = 256 << 10;
     private static final int CONNECT_TIMEOUT_MS = 15_000;
+    /** Informational answers (1xx) taken before the answer: Go's client stops after 5 too. */
+    private static final int INFORMATIONAL_MAX = 5;
 
     private final SSLContext tls;
     private final StallWatchdog stall;
     private final int stallMillis;
+    private final Duration stallTimeout;
     private final Map<String, ArrayDeque<Connection>> idle = new HashMap<>();
 
     Http11(SSLContext tls, Duration stallTimeout) {
         this.tls = tls;
         this.stall = new StallWatchdog(stallTimeout);
         this.stallMillis = (int) Math.min(Integer.MAX_VALUE, Math.max(1, stallTimeout.toMillis()));
+        this.stallTimeout = stallTimeout;
+    }
+
+    /** A small part of an answer kept arriving, a byte now and then, past the stall timeout of its first byte. */
+    static final class TooSlow extends IOException {
+        TooSlow(String what, Duration timeout) {
+            super(what + " did not arrive whole within " + Durations.text(timeout) + " of its first byte, abandoned (--stall-timeout)");
+        }
+    }
+
+    /** When a small part of an answer whose first byte arrives now must have arrived whole. */
+    private long deadline() {
+        return System.nanoTime() + stallTimeout.toNanos();
+    }
+
+    /** Throws TooSlow once the deadline of a part of an answer has passed. */
+    private void check(long deadline, String what) throws TooSlow {
+        if (System.nanoTime() - deadline > 0) {
+            throw new TooSlow(what, stallTimeout);
+        }
     }
 
     /** Sends the request and reads the answer's head; body is null for none. */
@@ -232,7 +274,7 @@ final class Http11 {
     }
 
     private Response readResponse(Connection connection, String origin, String method) throws IOException {
-        while (true) {
+        for (int informational = 0; ; informational++) {
             int first;
             try {
                 first = connection.in.read();
@@ -244,7 +286,8 @@ final class Http11 {
             if (first < 0) {
                 throw new NoAnswer(new EOFException("the connection closed without an answer"));
             }
-            List<String> lines = readHead(connection.in, first);
+            long deadline = deadline();
+            List<String> lines = readHead(connection.in, first, deadline);
             String statusLine = lines.get(0);
             if (!statusLine.startsWith("HTTP/1.") || statusLine.length() < 12 || statusLine.charAt(8) != ' ') {
                 throw new IOException("not an HTTP/1.1 answer: '" + abbreviated(statusLine) + "'");
@@ -264,6 +307,10 @@ final class Http11 {
                 }
             }
             if (status >= 100 && status < 200) {
+                if (informational == INFORMATIONAL_MAX) {
+                    throw new IOException("more than " + INFORMATIONAL_MAX + " informational answers (" + status
+                            + ") before the answer; refused");
+                }
                 continue; // 100 Continue and the like: the answer follows
             }
             boolean keepAlive = statusLine.startsWith("HTTP/1.1")
@@ -295,7 +342,7 @@ final class Http11 {
                 keepAlive = false;
                 framed = connection.in; // up to the end of the connection
             }
-            return new Response(status, headers, new AnswerBody(connection, origin, framed, keepAlive));
+            return new Response(status, headers, new AnswerBody(connection, origin, framed, keepAlive, deadline));
         }
     }
 
@@ -303,8 +350,8 @@ final class Http11 {
         return text.length() > 80 ? text.substring(0, 80) + "…" : text;
     }
 
-    /** The head's lines up to the empty one, the first byte already read; at most HEAD_MAX bytes. */
-    private List<String> readHead(InputStream in, int first) throws IOException {
+    /** The head's lines up to the empty one, the first byte already read; at most HEAD_MAX bytes, by the deadline. */
+    private List<String> readHead(InputStream in, int first, long deadline) throws IOException {
         var lines = new ArrayList<String>();
         var line = new ByteArrayOutputStream(128);
         int total = 0;
@@ -328,6 +375,7 @@ final class Http11 {
                 } else {
                     line.write(b);
                 }
+                check(deadline, "an answer's head");
                 b = in.read();
             }
         } catch (SocketTimeoutException e) {
@@ -366,14 +414,17 @@ final class Http11 {
         private final String origin;
         private final InputStream framed;
         private final boolean keepAlive;
+        /** When the body must have arrived whole: Long.MAX_VALUE for a blob's. */
+        private long deadline;
         private boolean ended;
         private boolean closed;
 
-        AnswerBody(Connection connection, String origin, InputStream framed, boolean keepAlive) {
+        AnswerBody(Connection connection, String origin, InputStream framed, boolean keepAlive, long deadline) {
             this.connection = connection;
             this.origin = origin;
             this.framed = framed;
             this.keepAlive = keepAlive;
+            this.deadline = deadline;
         }
 
         @Override
@@ -385,6 +436,9 @@ final class Http11 {
                 return -1;
             }
             try {
+                if (deadline != Long.MAX_VALUE) {
+                    check(deadline, "an answer's body");
+                }
                 int n = framed.read(b, off, len);
                 ended = n < 0;
                 return n;
@@ -413,13 +467,14 @@ final class Http11 {
             }
         }
 
-        /** Reads out what is left, if that is at most DRAIN_MAX: whether the body ended. */
+        /** Reads out what is left, if that is at most DRAIN_MAX and comes within a stall timeout: whether the body ended. */
         private boolean drained() throws IOException {
             byte[] sink = new byte[8192];
             long left = DRAIN_MAX;
+            long by = deadline();
             for (int n; (n = framed.read(sink, 0, (int) Math.min(sink.length, left + 1))) >= 0; ) {
                 left -= n;
-                if (left < 0) {
+                if (left < 0 || System.nanoTime() - by > 0) {
                     return false;
                 }
             }
@@ -427,8 +482,12 @@ final class Http11 {
         }
     }
 
-    /** A chunked body: size lines in hexadecimal, each chunk, and a last chunk of 0 with its trailers. */
-    private static final class Chunked extends BulkInputStream {
+    /**
+     * A chunked body: size lines in hexadecimal, each chunk, and a last chunk of 0 with its trailers.
+     * A size line, and the trailers all together, must arrive within the stall timeout, and the
+     * trailers hold at most HEAD_MAX bytes: a peer cannot keep a body from ending with endless ones.
+     */
+    private final class Chunked extends BulkInputStream {
         private final InputStream in;
         private long left;
         private boolean ended;
@@ -445,8 +504,14 @@ final class Http11 {
             if (left == 0) {
                 left = nextSize();
                 if (left == 0) {
-                    while (!line().isEmpty()) {
-                        // trailers, ignored
+                    long deadline = deadline();
+                    int trailers = 0;
+                    for (String trailer; !(trailer = line(deadline, "the trailers of a chunked answer")).isEmpty(); ) {
+                        trailers += trailer.length() + 2;
+                        if (trailers > HEAD_MAX) {
+                            throw new IOException("the trailers of a chunked answer are longer than " + (HEAD_MAX >> 10)
+                                    + " KiB; refused");
+                        }
                     }
                     ended = true;
                     return -1;
@@ -457,14 +522,14 @@ final class Http11 {
                 throw new EOFException("the connection closed in the middle of a chunk of the answer");
             }
             left -= n;
-            if (left == 0 && !line().isEmpty()) {
+            if (left == 0 && !line(deadline(), "the end of a chunk of the answer").isEmpty()) {
                 throw new IOException("a chunk of the answer does not end where its size says");
             }
             return n;
         }
 
         private long nextSize() throws IOException {
-            String line = line();
+            String line = line(deadline(), "a chunk's size line of the answer");
             int end = line.indexOf(';');
             String hex = (end < 0 ? line : line.substring(0, end)).trim();
             if (hex.isEmpty() || hex.length() > 15 || !hex.matches("[0-9a-fA-F]+")) {
@@ -473,9 +538,9 @@ final class Http11 {
             return Long.parseLong(hex, 16);
         }
 
-        private String line() throws IOException {
+        private String line(long deadline, String what) throws IOException {
             var line = new StringBuilder();
-            for (int b; (b = in.read()) != '\n'; ) {
+            for (int b; (b = in.read()) != '\n'; check(deadline, what)) {
                 if (b < 0) {
                     throw new EOFException("the connection closed in the middle of a chunked answer");
                 }

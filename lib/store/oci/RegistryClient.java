@@ -31,8 +31,9 @@ import lib.store.Store;
 /**
  * HTTP to one repository of an OCI distribution registry: finds how to reach it (HTTPS, or plain
  * HTTP where allowed), authenticates as its challenge asks (Basic, or a Bearer token from its token
- * service, with a password or an identity token), follows redirects without carrying credentials
- * to another host, and retries what a flaky network or a busy registry makes fail.
+ * service, with a password or an identity token), follows redirects, gives credentials to the
+ * registry's own host only (never to another that a redirect, an upload's Location or a tag list's
+ * Link names), and retries what a flaky network or a busy registry makes fail.
  *
  * <p>One method a request of the distribution spec, each named by its {@code VERB /v2/<name>/…} in
  * the first line of its javadoc, as go-containerregistry's pkg/v1/remote/write.go has them; what
@@ -100,6 +101,12 @@ public final class RegistryClient {
     private final Log log;
     private final Http11 http;
     private String base;
+    /**
+     * Whether the registry has answered in HTTP with anything but the 400 an HTTPS server gives a
+     * plain request: once it has, plain HTTP reaches it, and what fails after (a token service's
+     * answer, say) is the failure to report, not the TLS that was tried first.
+     */
+    private volatile boolean answeredInHttp;
     // Volatile: a restore key reads manifests from several threads, and any of them may renew it.
     private volatile String authorization;
 
@@ -108,7 +115,7 @@ public final class RegistryClient {
         this.reference = reference;
         this.push = push;
         this.insecure = insecure;
-        this.credentials = DockerConfig.load(environment);
+        this.credentials = DockerConfig.load(environment, stallTimeout);
         this.log = log;
         this.http = new Http11(RegistryTls.context(insecure, environment), stallTimeout);
     }
@@ -151,13 +158,11 @@ public final class RegistryClient {
                 throw tlsFailed(e);
             }
             base = "http://" + reference.registry();
+            answeredInHttp = false;
             try {
                 ping();
             } catch (IOException plain) {
-                // An answer in plain HTTP other than "400: this is an HTTPS server" proves the registry speaks it.
-                boolean speaksHttp = plain instanceof AuthenticationFailed
-                        || (plain instanceof RegistryRefused refused && refused.status != 400);
-                throw speaksHttp ? plain : tlsFailed(e);
+                throw answeredInHttp ? plain : tlsFailed(e);
             }
             log.debug("TLS with " + reference.registry() + " failed (" + Reason.of(e) + "); using plain HTTP");
         }
@@ -272,12 +277,12 @@ public final class RegistryClient {
                 response.body().close();
                 throw new IOException("the registry resumed the download at '" + range + "', not at byte " + position);
             }
-            return response.body();
+            return response.streamedBody();
         }
         if (status != 200) {
             throw refused(response, "GET blob");
         }
-        return ResumingDownload.skipped(response.body(), position);
+        return ResumingDownload.skipped(response.streamedBody(), position);
     }
 
     /** A blob a manifest lists is not in the registry: deleted with its manifest and collected, or lost. */
@@ -490,12 +495,14 @@ public final class RegistryClient {
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             requireTls(target, hop == 0 ? "points " + method + " at" : "redirects " + method + " " + uri.getPath() + " to");
             var request = new LinkedHashMap<>(headers);
-            boolean sameOrigin = target.getScheme().equals(uri.getScheme()) && target.getAuthority().equals(uri.getAuthority());
-            if (authorization != null && sameOrigin) {
+            if (authorization != null && isRegistry(target)) {
                 request.put("Authorization", authorization);
             }
             Http11.Response response = http.send(method, target, request, body);
             int status = response.status();
+            if (status != 400 && isRegistry(target)) {
+                answeredInHttp = true;
+            }
             Optional<String> location = response.header("Location");
             boolean redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
             if (!redirect || location.isEmpty() || !(method.equals("GET") || method.equals("HEAD"))) {
@@ -505,6 +512,22 @@ public final class RegistryClient {
             target = target.resolve(location.get());
         }
         throw new IOException("more than " + MAX_REDIRECTS + " redirects from " + uri);
+    }
+
+    /**
+     * Whether target is the registry itself (scheme, host and port), the one place its credentials
+     * go. An upload's Location, a tag list's Link and a redirect may name another host (a storage
+     * service, a CDN), which takes a signed URL, not our password or token: go-containerregistry's
+     * transport, too, authorizes only requests to the registry's own host.
+     */
+    private boolean isRegistry(URI target) {
+        URI registry = URI.create(base());
+        return registry.getScheme().equalsIgnoreCase(target.getScheme()) && registry.getHost().equalsIgnoreCase(target.getHost())
+                && port(registry) == port(target);
+    }
+
+    private static int port(URI uri) {
+        return uri.getPort() >= 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
     }
 
     /**
@@ -629,10 +652,10 @@ public final class RegistryClient {
         return joined.toString();
     }
 
-    /** A JSON object answered, read into memory up to BODY_MAX; what names the answer in the refusal of a larger one. */
+    /** A JSON object answered, read into memory up to BODY_MAX; what names the answer in the refusal of a larger one or of no JSON. */
     private static Map<String, Object> json(Http11.Response response, String what) throws IOException {
         try (InputStream in = response.body()) {
-            return JSON.std.mapFrom(capped(in, BODY_MAX, what));
+            return Json.object(capped(in, BODY_MAX, what), what);
         }
     }
 
