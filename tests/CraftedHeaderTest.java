@@ -158,6 +158,22 @@ class CraftedHeaderTest {
         assertTrue(past.isBefore(Instant.EPOCH), "far/pax-past.txt has its mtime at " + past);
     }
 
+    /**
+     * Names are printed with their control characters as '?', and so are those that break or turn
+     * a line where a terminal or a log viewer shows UTF-8: NEL, the line and paragraph separators,
+     * and the bidi controls that show a name's end first.
+     */
+    @Test
+    void aNameWithLineSeparatorsOrBidiControlsIsPrintedWithoutThem() throws Exception {
+        env.put("LANG", "C.UTF-8");
+        String forged = "\u2028cache-fetch: restored 9 files\u2029\u0085\u202Ehs.txt\u202C\u2066\u202A\u202B\u202D\u2067\u2068\u2069";
+        CraftedTar.store(new CraftedTar().file("a" + forged + "/../../x", "x").end(), project, folder, tmp.resolve("xdg"));
+
+        var run = assertRefused("climbs out with ..");
+
+        assertTrue(run.err().contains("a?cache-fetch: restored 9 files???hs.txt????????/../../x"), run.err());
+    }
+
     @Test
     void aHalfGibGnuLongNameIsRefusedBeforeItIsRead() throws Exception {
         storeWithHugeHeader('L');
