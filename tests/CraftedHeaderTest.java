@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -82,8 +84,27 @@ class CraftedHeaderTest {
                 refused("a name longer than PATH_MAX in a PAX record", "at most 4096",
                         tmp -> new CraftedTar().pax("path=" + "d/".repeat(3000) + "f").file("f", "x").end()),
                 refused("an archive cut between two entries", "end-of-archive",
-                        tmp -> new CraftedTar().file("first.txt", "1").file("second.txt", "2").bytes()));
+                        tmp -> new CraftedTar().file("first.txt", "1").file("second.txt", "2").bytes()),
+                // GNU tar takes these for folders, Python's tarfile and Go's archive/tar for files; GNU
+                // tar -x, as the others with a NUL type, then reads the data as headers, and restores what hides there.
+                refused("a regular file whose name ends in '/', an entry hidden in its data", "ending in '/'",
+                        tmp -> new CraftedTar().header("d/", '0', HIDDEN.length).data(HIDDEN).end()),
+                refused("a contiguous file whose name ends in '/', an entry hidden in its data", "ending in '/'",
+                        tmp -> new CraftedTar().header("d/", '7', HIDDEN.length).data(HIDDEN).end()),
+                refused("an empty regular file whose name ends in '/'", "ending in '/'",
+                        tmp -> new CraftedTar().header("d/", '0', 0).file("after.txt", "after").end()),
+                refused("an old folder (type NUL, its name ending in '/') with an entry hidden in its data", "ending in '/'",
+                        tmp -> new CraftedTar().header("d/", '\0', HIDDEN.length).data(HIDDEN).end()),
+                refused("a PAX record of length 0", "malformed record",
+                        tmp -> new CraftedTar().paxRecords("0 path=x\n").file("f", "x").end()),
+                refused("a PAX header of a negative size, in base-256", "negative size",
+                        tmp -> new CraftedTar().header("PaxHeaders/entry", 'x', -1, 1_700_000_000L).file("f", "x").end()),
+                refused("a GNU long name of a negative size, in base-256", "negative size",
+                        tmp -> new CraftedTar().header("././@LongLink", 'L', -1, 1_700_000_000L).file("f", "x").end()));
     }
+
+    /** A whole entry, header and data, as a crafted entry's data may hide it. */
+    private static final byte[] HIDDEN = new CraftedTar().file("hidden.txt", "hidden in the data\n").bytes();
 
     private static Arguments refused(String name, String reason, Archive archive) {
         return Arguments.of(Named.of(name, archive), reason);
@@ -99,6 +120,58 @@ class CraftedHeaderTest {
         CraftedTar.store(archive.tar(tmp), project, folder, tmp.resolve("xdg"));
 
         assertRefused(reason);
+    }
+
+    /** Where every reader agrees (GNU tar, Python's tarfile, Go's archive/tar): V7's folder, no data. */
+    @Test
+    void anOldFolderOfTypeNulWithoutDataIsRestoredAsAFolder() throws Exception {
+        CraftedTar.store(new CraftedTar().header("old/", '\0', 0).file("old/inside.txt", "in\n").end(), project, folder,
+                tmp.resolve("xdg"));
+
+        var run = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", "cache");
+
+        assertEquals(ExitStatus.OK, run.status(), run.toString());
+        assertTrue(Files.isDirectory(folder.resolve("old"), LinkOption.NOFOLLOW_LINKS), run.toString());
+        assertEquals("in\n", Files.readString(folder.resolve("old/inside.txt")));
+    }
+
+    /**
+     * GNU's base-256 and PAX's decimals hold times Java's Instant does not: such a file is restored
+     * with its time as far as the file system takes it, as GNU tar restores it.
+     */
+    @Test
+    void anMtimeBeyondJavasInstantIsRestoredAsFarAsTheFileSystemGoes() throws Exception {
+        CraftedTar.store(new CraftedTar().header("far/", '5', 0, Long.MAX_VALUE)
+                .header("far/base-256.txt", '0', 1, Long.MAX_VALUE).data(bytes("b"))
+                .pax("mtime=99999999999999999.5").file("far/pax.txt", "p")
+                .pax("mtime=-99999999999999999.5").file("far/pax-past.txt", "p").end(), project, folder, tmp.resolve("xdg"));
+
+        var run = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", "cache");
+
+        assertEquals(ExitStatus.OK, run.status(), run.toString());
+        Instant future = Instant.parse("2200-01-01T00:00:00Z");
+        for (String name : List.of("far", "far/base-256.txt", "far/pax.txt")) {
+            Instant mtime = Files.getLastModifiedTime(folder.resolve(name), LinkOption.NOFOLLOW_LINKS).toInstant();
+            assertTrue(mtime.isAfter(future), name + " has its mtime at " + mtime);
+        }
+        Instant past = Files.getLastModifiedTime(folder.resolve("far/pax-past.txt")).toInstant();
+        assertTrue(past.isBefore(Instant.EPOCH), "far/pax-past.txt has its mtime at " + past);
+    }
+
+    /**
+     * Names are printed with their control characters as '?', and so are those that break or turn
+     * a line where a terminal or a log viewer shows UTF-8: NEL, the line and paragraph separators,
+     * and the bidi controls that show a name's end first.
+     */
+    @Test
+    void aNameWithLineSeparatorsOrBidiControlsIsPrintedWithoutThem() throws Exception {
+        env.put("LANG", "C.UTF-8");
+        String forged = "\u2028cache-fetch: restored 9 files\u2029\u0085\u202Ehs.txt\u202C\u2066\u202A\u202B\u202D\u2067\u2068\u2069";
+        CraftedTar.store(new CraftedTar().file("a" + forged + "/../../x", "x").end(), project, folder, tmp.resolve("xdg"));
+
+        var run = assertRefused("climbs out with ..");
+
+        assertTrue(run.err().contains("a?cache-fetch: restored 9 files???hs.txt????????/../../x"), run.err());
     }
 
     @Test
@@ -157,7 +230,7 @@ class CraftedHeaderTest {
                 .filter(p -> !p.startsWith("project/cache") && !p.startsWith("results")).toList();
     }
 
-    private void assertRefused(String reason) throws Exception {
+    private Fixtures.Run assertRefused(String reason) throws Exception {
         var folderBefore = Fixtures.snapshot(folder, true);
         var outsideBefore = outsideTheFolder();
 
@@ -176,5 +249,6 @@ class CraftedHeaderTest {
         assertEquals(folderBefore, Fixtures.snapshot(folder, true), "the folder as it was, no staging left");
         assertEquals(outsideBefore, outsideTheFolder(), "nothing written outside the folder");
         assertTrue(seconds < 60, "refused in " + seconds + " s");
+        return run;
     }
 }

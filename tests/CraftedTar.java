@@ -26,6 +26,18 @@ final class CraftedTar {
         return this;
     }
 
+    /**
+     * A ustar header with this mtime: in octal where it fits, else in GNU's base-256, as a size below
+     * zero is too (GNU tar writes both for numbers octal cannot hold).
+     */
+    CraftedTar header(String name, char type, long size, long mtime) {
+        byte[] b = block(name.getBytes(StandardCharsets.UTF_8), type, size, 0644, new byte[0], true);
+        number(b, 136, 12, mtime);
+        checksum(b, true);
+        out.writeBytes(b);
+        return this;
+    }
+
     CraftedTar header(String name, char type, long size) {
         return header(name.getBytes(StandardCharsets.UTF_8), type, size, 0644, new byte[0]);
     }
@@ -34,6 +46,13 @@ final class CraftedTar {
     CraftedTar headerWithWrongChecksum(String name, char type, long size) {
         out.writeBytes(block(name.getBytes(StandardCharsets.UTF_8), type, size, 0644, new byte[0], false));
         return this;
+    }
+
+    /** A PAX extended header ("x") whose records are these bytes as they are, lengths and all. */
+    CraftedTar paxRecords(String records) {
+        byte[] data = records.getBytes(StandardCharsets.UTF_8);
+        header("PaxHeaders/entry", 'x', data.length);
+        return data(data);
     }
 
     /** A PAX extended header ("x") holding these "key=value" records, each with its length. */
@@ -104,7 +123,7 @@ final class CraftedTar {
         octal(b, 100, 8, mode);
         octal(b, 108, 8, 0);
         octal(b, 116, 8, 0);
-        octal(b, 124, 12, size);
+        number(b, 124, 12, size);
         octal(b, 136, 12, 1_700_000_000L);
         b[156] = (byte) type;
         System.arraycopy(link, 0, b, 157, Math.min(100, link.length));
@@ -120,6 +139,19 @@ final class CraftedTar {
             sum += x & 0xff;
         }
         octal(b, 148, 7, valid ? sum : sum + 1);
+    }
+
+    /** Octal where the value fits width - 1 digits, else GNU's base-256: a marker bit, then two's complement. */
+    private static void number(byte[] b, int at, int width, long value) {
+        if (value >= 0 && Long.toOctalString(value).length() < width) {
+            octal(b, at, width, value);
+            return;
+        }
+        for (int i = at + width - 1; i >= at; i--) {
+            b[i] = (byte) value;
+            value >>= 8; // arithmetic: a negative number's leading bytes are 0xff
+        }
+        b[at] |= (byte) 0x80;
     }
 
     private static void octal(byte[] b, int at, int width, long value) {

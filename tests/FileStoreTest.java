@@ -7,9 +7,13 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
 import java.util.Optional;
 import lib.archive.Compression;
 import lib.common.Digests;
+import lib.common.ExitStatus;
 import lib.common.UsageError;
 import lib.store.Store;
 import lib.store.file.FileStore;
@@ -88,6 +92,35 @@ class FileStoreTest {
         Fixtures.write(tmp.resolve("store/key.sha256"), "a".repeat(64) + "  key\n");
 
         assertEquals(Optional.of("a".repeat(64)), new FileStore(tmp.resolve("store")).find("key").orElseThrow().sha256());
+    }
+
+    /**
+     * A symlink where the key's entry would be, say to an archive of another project's or to a
+     * file of the system's, is refused in one line, exit 3, without being followed: nothing is read
+     * through it, and the file it names keeps its access time (set long ago, which a read would
+     * move on relatime mounts too, and which the store sets itself on every entry it opens).
+     */
+    @Test
+    void anEntryThatIsASymlinkIsRefusedWithoutBeingFollowed() throws Exception {
+        Path project = tmp.resolve("project");
+        Path folder = project.resolve("cache");
+        Fixtures.write(project.resolve("go.sum"), "lock\n");
+        Fixtures.write(folder.resolve("earlier.txt"), "restored last week\n");
+        Path elsewhere = tmp.resolve("elsewhere/archive");
+        Files.createDirectories(elsewhere.getParent());
+        Files.move(CraftedTar.store(new CraftedTar().file("through-the-link.txt", "followed\n").end(), project, folder,
+                tmp.resolve("xdg")), elsewhere);
+        FileTime longAgo = FileTime.from(Instant.parse("2001-01-01T00:00:00Z"));
+        Files.setAttribute(elsewhere, "lastAccessTime", longAgo);
+        Files.createSymbolicLink(CraftedTar.entryPath(project, folder, tmp.resolve("xdg")), elsewhere);
+        var before = Fixtures.snapshot(folder, true);
+
+        var run = Fixtures.fetch(project, Fixtures.env(tmp.resolve("xdg")), "--pattern", "go.sum", "--folder", "cache");
+
+        assertEquals(ExitStatus.STORE, run.status(), run.toString());
+        Fixtures.assertOneLine(run, "cache-fetch", "is a symbolic link");
+        assertEquals(before, Fixtures.snapshot(folder, true));
+        assertEquals(longAgo, Files.readAttributes(elsewhere, BasicFileAttributes.class).lastAccessTime());
     }
 
     @Test

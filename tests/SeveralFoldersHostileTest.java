@@ -160,6 +160,11 @@ class SeveralFoldersHostileTest {
         return tar.header(bytes(name), '5', 0, 0755, new byte[0]);
     }
 
+    /** A folder by V7's convention: a regular file's type NUL, no data, its name ending in '/'. */
+    private static CraftedTar oldFolder(CraftedTar tar, String name) {
+        return tar.header(bytes(name), '\0', 0, 0755, new byte[0]);
+    }
+
     /** Everything the restore could touch: the project (both folders in it) and the folder outside. */
     private SortedMap<String, String> world() throws IOException {
         var all = new TreeMap<String, String>();
@@ -234,10 +239,10 @@ class SeveralFoldersHostileTest {
                 attack("a list that is a folder", hostile, "not a list of folders",
                         o -> dir(new CraftedTar(), MANIFEST + "/").file("0/new.txt", "n\n").end()),
                 attack("a list named ./.tekton-caches-folders/ (a folder by the old convention)", hostile,
-                        "not a list of folders", o -> new CraftedTar().file("./" + MANIFEST + "/", MANIFEST_AB)
+                        "not a list of folders", o -> oldFolder(new CraftedTar(), "./" + MANIFEST + "/")
                                 .file("0/new.txt", "n\n").end()),
                 attack("a list named ./.tekton-caches-folders/ after the list", hostile, "none of the entry's 2 folders",
-                        o -> manifest().file("./" + MANIFEST + "/", MANIFEST_AB).end()),
+                        o -> oldFolder(manifest(), "./" + MANIFEST + "/").end()),
                 attack("a list inside folder 0", hostile, ".tekton-caches-",
                         o -> manifest().file("0/" + MANIFEST, MANIFEST_AB).end()),
                 attack("a staging name inside folder 1", hostile, ".tekton-caches-",
@@ -616,7 +621,7 @@ class SeveralFoldersHostileTest {
     /** An entry that changes much in both folders: replaces files, a folder by a file, merges into read-only folders. */
     private static CraftedTar changingBoth() {
         return symlink(dir(manifest(), "0/keep/").file("0/keep/old.txt", "a's replaced\n").file("0/keep/new.txt", "new in a\n")
-                .file("0/x/", "").file("0/fresh/deep/new.txt", "new\n"), "0/to-b", "elsewhere")
+                .header(bytes("0/x/"), '\0', 0, 0644, new byte[0]).file("0/fresh/deep/new.txt", "new\n"), "0/to-b", "elsewhere")
                 .header(bytes("0/ro/"), '5', 0, 0700, new byte[0]).file("0/ro/added.txt", "added\n")
                 .file("1/x", "b's replaced\n").file("1/keep/new.txt", "new in b\n").file("1/fresh.txt", "fresh\n");
     }

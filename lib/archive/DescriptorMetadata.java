@@ -96,10 +96,14 @@ public final class DescriptorMetadata {
     /**
      * The time as the JDK's futimens takes it, one count of nanoseconds that it splits by C's
      * division: before 1970 a fraction would become a negative tv_nsec, which Linux refuses, so
-     * such a time keeps its whole second (the JDK's own setTimes falls back to 1970 itself).
+     * such a time keeps its whole second (the JDK's own setTimes falls back to 1970 itself). A time
+     * before 1677 is the earliest whole second the count holds: rounded down past it, it would
+     * wrap around to 2262.
      */
     private static long nanoseconds(FileTime time) {
         long nanos = time.to(TimeUnit.NANOSECONDS);
-        return nanos < 0 ? Math.floorDiv(nanos, 1_000_000_000L) * 1_000_000_000L : nanos;
+        return nanos < 0 ? Math.max(Math.floorDiv(nanos, NANOS), Long.MIN_VALUE / NANOS) * NANOS : nanos;
     }
+
+    private static final long NANOS = 1_000_000_000L;
 }

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Reads a tar stream one entry at a time, as strictly as a restore of untrusted bytes needs.
@@ -136,19 +137,50 @@ final class TarReader {
         if (size < 0) {
             throw new Corrupt("entry " + nameText + " has a negative size");
         }
-        if (type == 0 || type == CONTIGUOUS) {
+        if ((type == 0 || type == TarHeader.FILE || type == CONTIGUOUS) && nameText.endsWith("/")) {
+            type = oldFolder(type, nameText, size);
+        } else if (type == 0 || type == CONTIGUOUS) {
             type = TarHeader.FILE;
-        }
-        if (type == TarHeader.FILE && nameText.endsWith("/")) {
-            type = TarHeader.DIRECTORY; // the old convention for a directory, before typeflag 5
         }
         // As Go's archive/tar reads them: these types carry no data, whatever their size says.
         boolean headerOnly = type >= TarHeader.HARDLINK && type <= '6';
         remaining = headerOnly ? 0 : size;
         padding = (int) (TarHeader.padded(remaining) - remaining);
         int mode = (int) number(100, 8, "mode") & 07777;
-        FileTime mtime = pax != null && pax.mtime != null ? pax.mtime : FileTime.from(Instant.ofEpochSecond(number(136, 12, "mtime")));
+        FileTime mtime = pax != null && pax.mtime != null ? pax.mtime : time(number(136, 12, "mtime"), 0);
         return new Entry(type, nameText, link.length == 0 ? null : text(link, "link target", nameText), mode, size, mtime);
+    }
+
+    /**
+     * A regular file's type with a name ending in '/': V7's folder, before typeflag 5, when its type
+     * is NUL and it holds no data, as GNU tar, Python's tarfile and Go's archive/tar all read it. The
+     * rest is refused, since they disagree. Of '0' and '7', GNU tar makes a folder and its -x reads
+     * the data as the next headers, where tarfile and Go make a file of them; of NUL with data, all
+     * read the data as headers but GNU tar's -t, which skips it. An entry hidden there would be
+     * restored by one reader and unseen by another.
+     */
+    private static byte oldFolder(byte type, String name, long size) throws HostileArchive {
+        if (type != 0) {
+            throw new HostileArchive("entry " + name + " has a regular file's type ('" + (char) type
+                    + "') and a name ending in '/'; tar readers differ on whether it is a file or a folder");
+        }
+        if (size != 0) {
+            throw new HostileArchive("entry " + name + " is an old-style folder (type NUL, its name ending in '/') with "
+                    + size + " bytes of data; tar readers differ on whether they are data or headers");
+        }
+        return TarHeader.DIRECTORY;
+    }
+
+    /**
+     * A time from a header, which may lie beyond what Instant holds (GNU's base-256 reaches 2^63
+     * seconds, PAX 18 digits): kept as a FileTime of seconds, which setting a file's times turns into
+     * the furthest time the file system takes, as GNU tar restores it.
+     */
+    private static FileTime time(long seconds, long nanos) {
+        if (seconds < Instant.MIN.getEpochSecond() || seconds > Instant.MAX.getEpochSecond()) {
+            return FileTime.from(seconds, TimeUnit.SECONDS);
+        }
+        return FileTime.from(Instant.ofEpochSecond(seconds, nanos));
     }
 
     /** Reads up to len bytes of the current entry's data; -1 at its end. */
@@ -177,6 +209,9 @@ final class TarReader {
 
     /** The data of an extension header, bounded before anything is read. */
     private byte[] extension(long size, int max, String what) throws IOException {
+        if (size < 0) {
+            throw new Corrupt("the archive holds " + what + " of a negative size");
+        }
         if (size > max) {
             throw new HostileArchive("the archive holds " + what + " of " + size + " bytes; at most " + max + " are read");
         }
@@ -343,8 +378,9 @@ final class TarReader {
                     length = length * 10 + (records[space++] - '0');
                 }
                 int end = (int) (at + length);
+                // The length counts the whole record: its digits, the space, at least the newline.
                 if (space == at || space >= records.length || records[space] != ' ' || length > records.length - at
-                        || records[end - 1] != '\n') {
+                        || length < space - at + 2 || records[end - 1] != '\n') {
                     throw new Corrupt("a PAX header holds a malformed record");
                 }
                 int equals = space + 1;
@@ -391,9 +427,9 @@ final class TarReader {
             long seconds = Long.parseLong(whole);
             long nanos = fraction.isEmpty() ? 0 : Long.parseLong(fraction);
             if (text.startsWith("-") && nanos > 0) {
-                return FileTime.from(Instant.ofEpochSecond(seconds - 1, 1_000_000_000 - nanos));
+                return TarReader.time(seconds - 1, 1_000_000_000 - nanos);
             }
-            return FileTime.from(Instant.ofEpochSecond(seconds, nanos));
+            return TarReader.time(seconds, nanos);
         }
     }
 }

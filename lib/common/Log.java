@@ -29,13 +29,15 @@ public final class Log {
 
     /**
      * The message as one line: a control character in it (a line break, a carriage return, an
-     * escape sequence's ESC), which a name in a crafted archive may hold, is shown as '?', so that
-     * no line is forged and no terminal is driven.
+     * escape sequence's ESC, C1's NEL), which a name in a crafted archive may hold, is shown as '?',
+     * so that no line is forged and no terminal is driven; so are the characters that end a line or
+     * reorder one where UTF-8 is shown (the line and paragraph separators, and the bidi controls,
+     * with which a name can show its end first).
      */
     public static String oneLine(String message) {
         StringBuilder line = null;
         for (int i = 0; i < message.length(); i++) {
-            if (Character.isISOControl(message.charAt(i))) {
+            if (unprintable(message.charAt(i))) {
                 if (line == null) {
                     line = new StringBuilder(message);
                 }
@@ -43,6 +45,12 @@ public final class Log {
             }
         }
         return line == null ? message : line.toString();
+    }
+
+    /** C0, DEL and C1; U+2028 and U+2029; Unicode's Bidi_Control characters. */
+    private static boolean unprintable(char c) {
+        return Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || c == '\u061C' || c == '\u200E'
+                || c == '\u200F' || c >= '\u202A' && c <= '\u202E' || c >= '\u2066' && c <= '\u2069';
     }
 
     /** "1 file", "2,887 files". */

@@ -55,6 +55,8 @@ public final class FileStore implements Store {
     public static final String DIGEST_SUFFIX = ".sha256";
     public static final String DIGEST_ATTRIBUTE = "tekton-caches.sha256";
     private static final Pattern SHA256_LINE = Pattern.compile("^([0-9a-f]{64})\\b.*", Pattern.DOTALL);
+    /** A sidecar is read up to this: its digest, two spaces and the entry's name, which a file name bounds. */
+    private static final int SIDECAR_MAX = 64 + 2 + 256 + 1;
 
     private final Path root;
 
@@ -77,14 +79,22 @@ public final class FileStore implements Store {
         return new Stores.Target(new FileStore(file.getParent()), file.getFileName().toString());
     }
 
+    /**
+     * The entry at path: a regular file, never a link followed. A symbolic link there is refused, not
+     * taken for a miss: it could name a file outside the store (another project's archive, a file of
+     * the system's), and a fetch that quietly restored nothing would hide that someone put it there.
+     */
     @Override
     public Optional<StoredObject> find(String path) throws IOException {
         Path file = root.resolve(path);
         BasicFileAttributes attributes;
         try {
-            attributes = Files.readAttributes(file, BasicFileAttributes.class);
+            attributes = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException | NotDirectoryException e) {
             return Optional.empty();
+        }
+        if (attributes.isSymbolicLink()) {
+            throw new IOException(file + " is a symbolic link; an entry is a regular file, and no link in the store is followed");
         }
         if (!attributes.isRegularFile()) {
             throw new IOException(file + " is not a file");
@@ -119,7 +129,7 @@ public final class FileStore implements Store {
     }
 
     private static Optional<String> readAttribute(Path file) throws IOException {
-        var view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
+        var view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
         try {
             if (view == null || !view.list().contains(DIGEST_ATTRIBUTE)) {
                 return Optional.empty();
@@ -142,8 +152,8 @@ public final class FileStore implements Store {
         }
         Path sidecar = file.resolveSibling(file.getFileName() + DIGEST_SUFFIX);
         String line;
-        try {
-            line = Files.readString(sidecar, StandardCharsets.UTF_8);
+        try (var in = Files.newInputStream(sidecar, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            line = new String(in.readNBytes(SIDECAR_MAX), StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             return Optional.empty();
         }
@@ -157,7 +167,8 @@ public final class FileStore implements Store {
     /**
      * The archive's bytes; its access time becomes now, which is what --max-age counts from. The file
      * is opened, then the name is checked to hold still the file found: so what is read is that file,
-     * or nothing, an error saying the entry was replaced.
+     * or nothing, an error saying the entry was replaced. Neither the open nor the times follow a link
+     * put there since (O_NOFOLLOW): a file outside the store is neither read nor touched.
      */
     /**
      * Groups as FramedObject lays them out, a base's group reused only once its bytes, read here,
@@ -179,13 +190,13 @@ public final class FileStore implements Store {
         Path file = root.resolve(object.path());
         FileChannel channel;
         try {
-            channel = FileChannel.open(file, StandardOpenOption.READ);
+            channel = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             throw new EntryGone(object.path(), e);
         }
         InputStream in = Channels.newInputStream(channel.position(offset));
         try {
-            var attributes = Files.readAttributes(file, BasicFileAttributes.class);
+            var attributes = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!version(file, attributes).equals(object.version())) {
                 throw new IOException(file + " was replaced since it was found; fetch again");
             }
@@ -198,7 +209,8 @@ public final class FileStore implements Store {
         }
         try {
             // Set explicitly: a noatime or relatime mount would not record this read by itself.
-            Files.getFileAttributeView(file, BasicFileAttributeView.class).setTimes(null, FileTime.from(Instant.now()), null);
+            Files.getFileAttributeView(file, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .setTimes(null, FileTime.from(Instant.now()), null);
         } catch (IOException e) {
             // A read-only store, or one owned by another user: the entry ages from its upload.
         }
@@ -240,7 +252,7 @@ public final class FileStore implements Store {
     }
 
     private static boolean startsAnArchive(Path file) throws IOException {
-        try (InputStream in = Files.newInputStream(file)) {
+        try (InputStream in = Files.newInputStream(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
             return Compression.startsAnArchive(in);
         }
     }
@@ -283,8 +295,9 @@ public final class FileStore implements Store {
             public boolean append(StoredObject from, long offset, long length) throws IOException {
                 stream.flush();
                 Path source = root.resolve(from.path());
-                try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
-                    if (!version(source, Files.readAttributes(source, BasicFileAttributes.class)).equals(from.version())) {
+                try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                    if (!version(source, Files.readAttributes(source, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS))
+                            .equals(from.version())) {
                         return false; // replaced since it was found: its groups are not the ones the index said
                     }
                     for (long done = 0; done < length; ) {
