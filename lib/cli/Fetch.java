@@ -104,6 +104,9 @@ public final class Fetch {
                 }
                 log.info(miss);
                 return;
+            } catch (IOException | RuntimeException e) {
+                unfound(results); // the store's transfer or the folder failed: nothing was restored
+                throw e;
             }
             if (groups.isEmpty() && object.sha256().isEmpty()) {
                 log.info("note: " + where + " records no sha256 (written by the Go tool?);"

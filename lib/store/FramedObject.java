@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
+import lib.archive.BadArchive;
 import lib.archive.Compression;
 import lib.archive.Meter;
 import lib.common.Digests;
@@ -185,14 +186,14 @@ public final class FramedObject {
         int header = gzip ? GZIP_HEADER.length : ZSTD_SKIPPABLE.length + 4;
         long frameLength = header + bodyLength + FOOTER + (tailLength - footerEnd);
         if (frameLength > size || bodyLength > (long) MAX_GROUPS * 300) {
-            throw new IOException("the index at the end of " + object.path() + " says it is " + bodyLength
+            throw new BadArchive("the index at the end of " + object.path() + " says it is " + bodyLength
                     + " bytes long, which the object cannot hold");
         }
         byte[] frame = frameLength <= tailLength ? Arrays.copyOfRange(tail, (int) (tailLength - frameLength), tailLength)
                 : readAt(store, object, size - frameLength, (int) frameLength);
         byte[] expectedHeader = gzip ? GZIP_HEADER : zstdHeader((int) (bodyLength + FOOTER));
         if (!Arrays.equals(frame, 0, header, expectedHeader, 0, header)) {
-            throw new IOException("the index at the end of " + object.path() + " does not start as its frame must");
+            throw new BadArchive("the index at the end of " + object.path() + " does not start as its frame must");
         }
         String recorded = object.sha256().orElse(null);
         String actual = Digests.hex(Digests.sha256().digest(frame));
@@ -223,6 +224,7 @@ public final class FramedObject {
         String[] lines = body.split("\n", -1);
         if (lines.length < 3 || !lines[0].equals(HEADING) || !lines[1].matches("level [0-9]{1,3}")
                 || !lines[lines.length - 1].isEmpty()) {
+            // Not called bad: a later version's index may be one this version does not read.
             throw new IOException("the index at the end of " + path + " is not one this tool reads");
         }
         int level = Integer.parseInt(lines[1].substring("level ".length()));
@@ -231,7 +233,7 @@ public final class FramedObject {
             String[] f = lines[i].split(" ", -1);
             if (f.length != 5 || !f[0].matches("[0-9]{1,18}") || !f[1].matches("[0-9]{1,18}") || !f[2].matches("[0-9a-f]{64}")
                     || !f[3].matches("[0-9]{1,18}") || !f[4].matches("[0-9a-f]{64}")) {
-                throw new IOException("the index at the end of " + path + " has the malformed line '" + lines[i] + "'");
+                throw new BadArchive("the index at the end of " + path + " has the malformed line '" + lines[i] + "'");
             }
             groups.add(new Store.StoredGroup(new Store.Group(f[4], Long.parseLong(f[3]), f[2], Long.parseLong(f[1])),
                     Long.parseLong(f[0])));
@@ -241,13 +243,13 @@ public final class FramedObject {
         long next = 0;
         for (Store.StoredGroup group : byOffset) {
             if (group.offset() != next) {
-                throw new IOException("the index at the end of " + path + " leaves bytes " + Math.min(next, group.offset())
+                throw new BadArchive("the index at the end of " + path + " leaves bytes " + Math.min(next, group.offset())
                         + " to " + Math.max(next, group.offset()) + " to no group or to two");
             }
             next += group.group().size();
         }
         if (next != framesEnd || groups.isEmpty()) {
-            throw new IOException("the index at the end of " + path + " covers " + next + " bytes, not the " + framesEnd
+            throw new BadArchive("the index at the end of " + path + " covers " + next + " bytes, not the " + framesEnd
                     + " before it");
         }
         return new Store.Groups(level, compression, groups);
