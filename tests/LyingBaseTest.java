@@ -120,6 +120,45 @@ class LyingBaseTest {
     }
 
     /**
+     * A liar's base stays a base until something deletes it: a fetch that refuses an entry deletes it
+     * and tries the next one found, so the poisoned key and then the liar's base go, an honest older
+     * entry is restored, and the next save takes its groups from that one.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"oci", "s3"})
+    void aFetchDeletesEachRefusedEntryAndRestoresTheNextOneFound(String kind) throws Exception {
+        at(kind);
+        List<Store.StoredGroup> honest = honestGroups();
+        var older = Fixtures.upload(project, env, "--pattern", "pom.xml", "--folder", "m2", "--target", base + "m2-older-{{hash}}");
+        assertEquals(ExitStatus.OK, older.status(), older.toString());
+        Thread.sleep(1100); // a bucket's times are in seconds: the liar's base is the newest
+        byte[] poisoned = zstd(new CraftedTar().file("settings.xml", "<settings>the attacker's</settings>\n").end());
+        writeBase(honest, group -> new Store.Group(group.diffId(), group.tarBytes(), sha256(poisoned), poisoned.length),
+                poisoned);
+        Thread.sleep(1100);
+        assertEquals(ExitStatus.OK, upload("--restore-key", "m2-").status());
+
+        var fetch = fetch("--restore-key", "m2-");
+        assertEquals(ExitStatus.OK, fetch.status(), fetch.toString());
+        assertEquals(2, fetch.err().lines().filter(line -> line.contains("its entry names")
+                && line.endsWith("; trying the next entry found")).count(), fetch.err());
+        assertTrue(fetch.lastLine().startsWith("restored "), fetch.err());
+        assertTrue(fetch.lastLine().contains("m2-older-"), fetch.err());
+        assertEquals(saved, Fixtures.snapshot(elsewhere.resolve("m2"), false));
+        assertEquals("false", Files.readString(tmp.resolve("results/cache-hit")));
+
+        // Neither the poisoned entry nor the liar's base is there to be a base: the next save's entry restores.
+        var again = upload("--restore-key", "m2-");
+        assertEquals(ExitStatus.OK, again.status(), again.toString());
+        assertTrue(again.err().contains("m2-older-"), "the base is the honest entry: " + again.err());
+        Fixtures.write(elsewhere.resolve("m2/settings.xml"), "changed since\n");
+        var exact = fetch();
+        assertEquals(ExitStatus.OK, exact.status(), exact.toString());
+        assertEquals(saved, Fixtures.snapshot(elsewhere.resolve("m2"), false));
+        assertEquals("true", Files.readString(tmp.resolve("results/cache-hit")));
+    }
+
+    /**
      * Lies that used to make an entry every fetch refused, for good: a group's stored digest (a
      * restore checks its tar instead) and, on a registry, a layer's size (a reuse takes the size
      * the registry gives, and sends a layer that is not the size its base says).
@@ -178,10 +217,12 @@ class LyingBaseTest {
         return Fixtures.upload(project, env, args.toArray(String[]::new));
     }
 
-    private Fixtures.Run fetch() throws Exception {
+    private Fixtures.Run fetch(String... more) throws Exception {
         Files.createDirectories(tmp.resolve("results"));
-        return Fixtures.fetch(elsewhere, env, "--pattern", "pom.xml", "--folder", "m2", "--source", base + "m2-{{hash}}",
-                "--results-dir", tmp.resolve("results").toString());
+        var args = new java.util.ArrayList<>(List.of("--pattern", "pom.xml", "--folder", "m2", "--source", base + "m2-{{hash}}",
+                "--results-dir", tmp.resolve("results").toString()));
+        args.addAll(List.of(more));
+        return Fixtures.fetch(elsewhere, env, args.toArray(String[]::new));
     }
 
     /** The key, as the scratch upload gave it. */

@@ -57,86 +57,106 @@ public final class Fetch {
         Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         try (Store store = target.store()) {
             var found = CacheLookup.find(store, target.path(), restoreKeys);
-            if (found.isEmpty()) {
-                String miss = "cache miss: nothing at " + location
-                        + (restoreKeys.isEmpty() ? "" : " nor starting with " + String.join(", ", restoreKeys)) + "; " + key.describe();
-                if (request.failOnMiss()) {
-                    throw new CacheMiss(miss + " (--fail-on-miss)");
+            for (int refused = 1; ; refused++) {
+                if (found.isEmpty()) {
+                    String miss = "cache miss: nothing at " + location
+                            + (restoreKeys.isEmpty() ? "" : " nor starting with " + String.join(", ", restoreKeys)) + "; " + key.describe();
+                    if (request.failOnMiss()) {
+                        throw new CacheMiss(miss + " (--fail-on-miss)");
+                    }
+                    log.info(miss);
+                    return;
                 }
-                log.info(miss);
-                return;
-            }
-            CacheLookup.Match match = found.get();
-            var object = match.object();
-            String where = match.exact() ? location.toString() : location.toString().replace(CacheLookup.nameOf(target.path()), match.name());
-            boolean nameHoldsKey = request.source().nameTemplate().contains(StoreUri.HASH);
-            results.put("cache-hit", Boolean.toString(match.exact()));
-            results.put("matched-key", match.exact() && !nameHoldsKey ? key.hash() : match.name());
-            results.put("size", Long.toString(object.size()));
-            String how = match.exact() ? "" : " (restore key " + match.restoreKey() + ", the newest of its entries)";
-            if (request.lookupOnly()) {
-                log.info("found " + where + how + ", " + Log.bytes(object.size()) + ", made " + object.modified()
-                        + "; not restored (--lookup-only); " + key.describe());
-                return;
-            }
-            var meter = new Meter("restoring from " + where, log, nanoTime);
-            Optional<Store.Groups> groups;
-            SafeRestore.Stats restored;
-            try {
-                groups = store.groups(object);
-                restored = restore(store, object, groups, folders, request.exclusion(), meter);
-            } catch (SafeRestore.OtherFolders e) {
-                unfound(results);
-                throw new UsageError(where + " was saved from " + e.getMessage() + ", so nothing was restored: fetch with"
-                        + " the --folder options it was saved with, or from another entry; " + key.describe());
-            } catch (BadArchive e) {
-                unfound(results);
-                throw new StoreError("restoring " + where + " into " + folders.describe() + ": " + Reason.of(e) + "; "
-                        + removeBroken(store, object) + "; " + key.describe(), e);
-            } catch (Store.EntryGone e) {
-                // Deleted between the lookup and the read (--keep, a lifecycle rule): nothing to restore.
-                unfound(results);
-                String miss = "cache miss: " + where + " was deleted while it was read, and "
-                        + (folders.single() ? "the folder is as it was; " : "the folders are as they were; ")
-                        + key.describe();
-                if (request.failOnMiss()) {
-                    throw new CacheMiss(miss + " (--fail-on-miss)");
+                CacheLookup.Match match = found.get();
+                var object = match.object();
+                String where = match.exact() ? location.toString() : location.toString().replace(CacheLookup.nameOf(target.path()), match.name());
+                boolean nameHoldsKey = request.source().nameTemplate().contains(StoreUri.HASH);
+                results.put("cache-hit", Boolean.toString(match.exact()));
+                results.put("matched-key", match.exact() && !nameHoldsKey ? key.hash() : match.name());
+                results.put("size", Long.toString(object.size()));
+                String how = match.exact() ? "" : " (restore key " + match.restoreKey() + ", the newest of its entries)";
+                if (request.lookupOnly()) {
+                    log.info("found " + where + how + ", " + Log.bytes(object.size()) + ", made " + object.modified()
+                            + "; not restored (--lookup-only); " + key.describe());
+                    return;
                 }
-                log.info(miss);
+                var meter = new Meter("restoring from " + where, log, nanoTime);
+                Optional<Store.Groups> groups;
+                SafeRestore.Stats restored;
+                try {
+                    groups = store.groups(object);
+                    restored = restore(store, object, groups, folders, request.exclusion(), meter);
+                } catch (SafeRestore.OtherFolders e) {
+                    unfound(results);
+                    throw new UsageError(where + " was saved from " + e.getMessage() + ", so nothing was restored: fetch with"
+                            + " the --folder options it was saved with, or from another entry; " + key.describe());
+                } catch (BadArchive e) {
+                    unfound(results);
+                    Removal removal = removeBroken(store, object);
+                    var refusal = new StoreError("restoring " + where + " into " + folders.describe() + ": " + Reason.of(e) + "; "
+                            + removal.says() + "; " + key.describe(), e);
+                    // Deleted, it is out of the way: the next entry found (a restore key's) is tried, a few at most.
+                    found = removal.deleted() && refused < MOST_REFUSED ? CacheLookup.find(store, target.path(), restoreKeys)
+                            : Optional.empty();
+                    if (found.isEmpty() || found.get().object().equals(object)) {
+                        throw refusal;
+                    }
+                    log.info(refusal.getMessage() + "; trying the next entry found");
+                    continue;
+                } catch (Store.EntryGone e) {
+                    // Deleted between the lookup and the read (--keep, a lifecycle rule): nothing to restore.
+                    unfound(results);
+                    String miss = "cache miss: " + where + " was deleted while it was read, and "
+                            + (folders.single() ? "the folder is as it was; " : "the folders are as they were; ")
+                            + key.describe();
+                    if (request.failOnMiss()) {
+                        throw new CacheMiss(miss + " (--fail-on-miss)");
+                    }
+                    log.info(miss);
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    unfound(results); // the store's transfer or the folder failed: nothing was restored
+                    throw e;
+                }
+                if (groups.isEmpty() && object.sha256().isEmpty()) {
+                    log.info("note: " + where + " records no sha256 (written by the Go tool?);"
+                            + " only the compressor's own checksum guarded it");
+                }
+                results.put("fetched", "true");
+                log.info("restored " + Log.entries(restored.files(), restored.directories(), restored.links())
+                        + " (" + Log.bytes(restored.bytes()) + ") into " + folders.describe() + " from " + where + how
+                        + (restored.excluded() == 0 ? "" : ", leaving out " + restored.excluded() + " entries --exclude names") + " "
+                        + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
                 return;
-            } catch (IOException | RuntimeException e) {
-                unfound(results); // the store's transfer or the folder failed: nothing was restored
-                throw e;
             }
-            if (groups.isEmpty() && object.sha256().isEmpty()) {
-                log.info("note: " + where + " records no sha256 (written by the Go tool?);"
-                        + " only the compressor's own checksum guarded it");
-            }
-            results.put("fetched", "true");
-            log.info("restored " + Log.entries(restored.files(), restored.directories(), restored.links())
-                    + " (" + Log.bytes(restored.bytes()) + ") into " + folders.describe() + " from " + where + how
-                    + (restored.excluded() == 0 ? "" : ", leaving out " + restored.excluded() + " entries --exclude names") + " "
-                    + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         } catch (IOException e) {
             throw new StoreError("restoring " + location + " into " + folders.describe() + ": " + Reason.of(e), e);
         }
     }
 
+    /** How many refused entries one fetch deletes, trying the next entry found after each. */
+    private static final int MOST_REFUSED = 3;
+
+    /** What became of a refused entry: deleted, and what a line says of it. */
+    private record Removal(boolean deleted, String says) {}
+
     /**
      * Deletes an entry whose bytes were refused, where the store lets this run, so that the next
      * upload of its key stores it anew rather than keeping it for ever (entries are immutable, and
-     * a bad one would make every build of the key a cold one). Only the entry found goes, by the
-     * version read: one stored since at its name stays. Says what became of it.
+     * a bad one would make every build of the key a cold one), and so that a save does not take it
+     * for its base. Only the entry found goes, by the version read: one stored since at its name
+     * stays.
      */
-    private static String removeBroken(Store store, Store.StoredObject object) {
+    private static Removal removeBroken(Store store, Store.StoredObject object) {
         try {
             store.delete(object);
-            return "the entry was deleted, so that the next upload of its key stores it anew";
+            return new Removal(true, "the entry was deleted, so that the next upload of its key stores it anew");
         } catch (Store.DeletionRefused e) {
-            return "the store does not let it be deleted (" + Reason.of(e) + "): delete it by hand, or every upload of its key"
-                    + " keeps it";
+            return new Removal(false, "the store does not let it be deleted (" + Reason.of(e) + "): delete it by hand, or"
+                    + " every upload of its key keeps it");
         } catch (IOException | RuntimeException e) {
-            return "deleting it failed too (" + Reason.of(e) + "): delete it by hand, or every upload of its key keeps it";
+            return new Removal(false, "deleting it failed too (" + Reason.of(e) + "): delete it by hand, or every upload of"
+                    + " its key keeps it");
         }
     }
 
