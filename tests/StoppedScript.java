@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Runs a script's class under a debugger that stops it where a method is entered (the first time,
@@ -59,6 +60,20 @@ final class StoppedScript {
      */
     static Fixtures.Run run(List<Stop> stops, String mainClass, Path cwd, Map<String, String> env, String... args)
             throws Exception {
+        return run(stops, mainClass, (agent, started) -> Fixtures.run(Fixtures.scriptCommand(List.of(agent), mainClass, args),
+                cwd, env, Duration.ofMinutes(10), started));
+    }
+
+    /** Starts a process whose JVM takes agent among its options (a script, or a shell that runs one), telling started of it. */
+    interface Launch {
+        Fixtures.Run run(String agent, Consumer<Process> started) throws Exception;
+    }
+
+    /**
+     * As run, for a JVM that launch starts in a process of its own or under another (a step's shell):
+     * the actions get that process. A run that fails ends the JVM, left stopped otherwise.
+     */
+    static Fixtures.Run run(List<Stop> stops, String what, Launch launch) throws Exception {
         ListeningConnector connector = Bootstrap.virtualMachineManager().listeningConnectors().stream()
                 .filter(c -> c.transport().name().equals("dt_socket")).findFirst().orElseThrow();
         Map<String, Connector.Argument> arguments = connector.defaultArguments();
@@ -69,9 +84,7 @@ final class StoppedScript {
         var started = new CompletableFuture<Process>();
         var script = CompletableFuture.supplyAsync(() -> {
             try {
-                return Fixtures.run(Fixtures.scriptCommand(
-                        List.of("-agentlib:jdwp=transport=dt_socket,server=n,suspend=y,address=" + address), mainClass, args),
-                        cwd, env, Duration.ofMinutes(10), started::complete);
+                return launch.run("-agentlib:jdwp=transport=dt_socket,server=n,suspend=y,address=" + address, started::complete);
             } catch (Exception e) {
                 throw new CompletionException(e);
             }
@@ -93,55 +106,64 @@ final class StoppedScript {
         var breakpoints = new HashMap<EventRequest, Stop>();
         var held = new ArrayList<EventSet>();
         int reached = 0;
-        vm.resume();
-        events:
-        while (true) {
-            EventSet events = vm.eventQueue().remove(TimeUnit.MINUTES.toMillis(2));
-            Stop next = stops.get(Math.min(reached, stops.size() - 1));
-            assertNotNull(events, () -> mainClass + " neither reached " + next + " nor exited");
-            boolean hold = false;
-            for (Event event : events) {
-                if (event instanceof ClassPrepareEvent prepared) {
-                    for (Stop stop : stops) {
-                        if (stop.className().equals(prepared.referenceType().name())) {
-                            var entered = prepared.referenceType().methodsByName(stop.method()).get(0);
-                            var breakpoint = requests.createBreakpointRequest(entered.location());
-                            breakpoint.addCountFilter(stop.hit());
-                            breakpoint.setSuspendPolicy(suspendPolicy);
-                            breakpoint.enable();
-                            breakpoints.put(breakpoint, stop);
+        try {
+            vm.resume();
+            events:
+            while (true) {
+                EventSet events = vm.eventQueue().remove(TimeUnit.MINUTES.toMillis(2));
+                Stop next = stops.get(Math.min(reached, stops.size() - 1));
+                assertNotNull(events, () -> what + " neither reached " + next + " nor exited");
+                boolean hold = false;
+                for (Event event : events) {
+                    if (event instanceof ClassPrepareEvent prepared) {
+                        for (Stop stop : stops) {
+                            if (stop.className().equals(prepared.referenceType().name())) {
+                                var entered = prepared.referenceType().methodsByName(stop.method()).get(0);
+                                var breakpoint = requests.createBreakpointRequest(entered.location());
+                                breakpoint.addCountFilter(stop.hit());
+                                breakpoint.setSuspendPolicy(suspendPolicy);
+                                breakpoint.enable();
+                                breakpoints.put(breakpoint, stop);
+                            }
                         }
+                    } else if (event instanceof BreakpointEvent && breakpoints.containsKey(event.request())) {
+                        Stop stop = breakpoints.remove(event.request());
+                        assertEquals(stops.get(reached), stop, "stopped out of turn");
+                        // Stay attached until the JVM exits: detaching while it runs on can make its
+                        // debug agent print a transport error of its own on stderr.
+                        requests.deleteEventRequest(event.request());
+                        stop.action().apply(process);
+                        reached++;
+                        hold = reached < stops.size();
+                    } else if (event instanceof VMDisconnectEvent) {
+                        break events;
                     }
-                } else if (event instanceof BreakpointEvent && breakpoints.containsKey(event.request())) {
-                    Stop stop = breakpoints.remove(event.request());
-                    assertEquals(stops.get(reached), stop, "stopped out of turn");
-                    // Stay attached until the JVM exits: detaching while it runs on can make its
-                    // debug agent print a transport error of its own on stderr.
-                    requests.deleteEventRequest(event.request());
-                    stop.action().apply(process);
-                    reached++;
-                    hold = reached < stops.size();
-                } else if (event instanceof VMDisconnectEvent) {
-                    break events;
+                }
+                try {
+                    if (hold) {
+                        held.add(events);
+                        continue;
+                    }
+                    for (EventSet stopped : held) {
+                        stopped.resume();
+                    }
+                    held.clear();
+                    events.resume();
+                } catch (com.sun.jdi.VMDisconnectedException e) {
+                    break; // it exited as this event set was handled
                 }
             }
+        } catch (Throwable failure) {
             try {
-                if (hold) {
-                    held.add(events);
-                    continue;
-                }
-                for (EventSet stopped : held) {
-                    stopped.resume();
-                }
-                held.clear();
-                events.resume();
-            } catch (com.sun.jdi.VMDisconnectedException e) {
-                break; // it exited as this event set was handled
+                vm.exit(1); // not left stopped, nor running on unwatched
+            } catch (com.sun.jdi.VMDisconnectedException gone) {
+                // it exited already
             }
+            throw failure;
         }
         var run = script.get(5, TimeUnit.MINUTES);
         int stopsReached = reached;
-        assertEquals(stops.size(), reached, () -> mainClass + " never reached " + stops.get(stopsReached) + ": " + run);
+        assertEquals(stops.size(), reached, () -> what + " never reached " + stops.get(stopsReached) + ": " + run);
         return run;
     }
 }
