@@ -117,6 +117,8 @@ class CancelledStepTest {
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - signalled.get());
 
         assertEquals(143, stopped.status(), stopped.toString());
+        assertTrue(stopped.err().contains(": stopped by a signal (SIGTERM) before it was in place, and taken back"),
+                "the step still gets the tool's line: " + stopped);
         assertTrue(seconds < 10, "the step ended " + seconds + " s after SIGTERM: " + stopped);
         assertFalse(tool.get().isAlive(), "the tool's JVM outlived its step");
         assertEquals(before, Fixtures.snapshot(folder, true), "the folder is as it was before the restore");

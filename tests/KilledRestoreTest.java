@@ -132,6 +132,9 @@ class KilledRestoreTest {
                 new StoppedScript.Stop("lib.archive.StopRequest", "awaitRestore", 1, script -> {}));
 
         assertEquals(143, terminated.status(), terminated.toString());
+        assertTrue(terminated.lastLine().startsWith("cache-fetch: restoring ")
+                && terminated.lastLine().endsWith(": stopped by a signal (SIGTERM) before it was in place, and taken back"),
+                "the step still gets its line: " + terminated);
         assertEquals(before, Fixtures.snapshot(folder, true), "the folder is as it was before the restore");
         var fetched = Fixtures.fetch(project, env, "--pattern", "go.sum", "--folder", folder.toString(), "--lookup-only");
         assertEquals(0, fetched.status(), fetched.toString());

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Map;
+import lib.archive.StopRequest;
 import lib.common.CacheException;
 import lib.common.CacheMiss;
 import lib.common.ExitStatus;
@@ -33,6 +34,7 @@ public final class Cli {
         var log = new Log(err, options.verbose);
         var results = new Results(resultsBefore);
         int status;
+        Throwable failure = null;
         try {
             action.run(results, log);
             status = ExitStatus.OK;
@@ -40,12 +42,14 @@ public final class Cli {
             log.info(e.getMessage());
             status = e.exitStatus();
         } catch (CacheException e) {
+            failure = e;
             err.println(Log.oneLine(command + ": " + e.getMessage()));
             if (options.verbose && e.getCause() != null) {
                 e.getCause().printStackTrace(err);
             }
             status = e.exitStatus();
         } catch (RuntimeException | Error e) {
+            failure = e;
             // An Error too (out of memory, a stack overflow): what the action held is released by
             // now, and the step still gets one line, its results and a status that is no miss.
             err.println(Log.oneLine(command + ": " + (e instanceof Error ? "" : "unexpected error: ") + Reason.of(e)
@@ -63,6 +67,8 @@ public final class Cli {
                 status = status == ExitStatus.OK ? ExitStatus.STORE : status;
             }
         }
+        // A restore stopped by SIGTERM held the JVM's exit for this line and these results.
+        StopRequest.Stopped.reported(failure);
         return status;
     }
 
