@@ -10,7 +10,6 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.zip.Deflater;
@@ -313,14 +312,9 @@ public enum Compression {
      */
     public static String tarSha256(InputStream stored) throws IOException {
         var buffered = new BufferedInputStream(stored, BUFFER);
-        MessageDigest digest = Digests.sha256();
         try (InputStream tar = detect(buffered).decompress(buffered)) {
-            byte[] buffer = new byte[BUFFER];
-            for (int n; (n = tar.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
+            return Digests.hex(Digests.sha256(tar));
         }
-        return Digests.hex(digest.digest());
     }
 
     /** Wraps the stored bytes with the decompressor this stream needs. */

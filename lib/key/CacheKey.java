@@ -76,16 +76,11 @@ public record CacheKey(String hash, List<String> files, int folders) {
     }
 
     private static byte[] contentDigest(Path file, String name) {
-        MessageDigest digest = Digests.sha256();
         try (InputStream in = Files.newInputStream(file)) {
-            byte[] buffer = new byte[64 * 1024];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
+            return Digests.sha256(in);
         } catch (IOException e) {
             throw new StoreError("reading " + name + " for the cache key: " + e.getMessage(), e);
         }
-        return digest.digest();
     }
 
     /**

@@ -128,15 +128,20 @@ public final class FramedObject {
     }
 
     /** Whether the base's group, read from this store, decompresses to the tar its index names. */
-    public static boolean holdsItsTar(Store store, Store.StoredObject base, Store.StoredGroup group) throws IOException {
+    public static boolean holdsItsTar(Store store, Store.StoredObject base, Store.StoredGroup group) {
         Store.Group named = group.group();
         try (InputStream object = store.open(base, group.offset())) {
-            return Compression.tarSha256(new NextBytes(object, named.size(), left -> base.path() + " ends " + left
-                    + " bytes before the end of a group its index lists")).equals(named.diffId());
+            return Compression.tarSha256(groupBytes(object, base, named)).equals(named.diffId());
         } catch (IOException e) {
             // Gone or replaced since it was found, cut short, or not what the decompressor reads: sent instead.
             return false;
         }
+    }
+
+    /** The group's bytes, next in the object's stream, which stays open; the object ending first is an error. */
+    private static InputStream groupBytes(InputStream in, Store.StoredObject object, Store.Group group) {
+        return new NextBytes(in, group.size(), left -> object.path() + " ends " + left
+                + " bytes before the end of a group its index lists");
     }
 
     /** The index frame of these groups, as it ends the object. */
@@ -276,8 +281,7 @@ public final class FramedObject {
                     return null;
                 }
                 Store.Group group = byOffset.get(next++).group();
-                return new Store.GroupStream(group, new NextBytes(whole, group.size(), left -> object.path() + " ends " + left
-                        + " bytes before the end of a group its index lists"));
+                return new Store.GroupStream(group, groupBytes(whole, object, group));
             }
 
             @Override

@@ -275,12 +275,10 @@ public final class AzureStore implements Store {
             // DELETE /container/blob, If-Match the ETag found: a blob replaced since stays (412).
             container.getBlobAsyncClient(object.path())
                     .deleteIfExistsWithResponse(null, new BlobRequestConditions().setIfMatch(object.version())).block();
-        } catch (BlobStorageException e) {
-            if (e.getStatusCode() != 412) {
+        } catch (RuntimeException e) {
+            if (!(e instanceof BlobStorageException answer && answer.getStatusCode() == 412)) {
                 throw failure("deleting '" + object.path() + "'", e);
             }
-        } catch (RuntimeException e) {
-            throw failure("deleting '" + object.path() + "'", e);
         }
     }
 

@@ -165,12 +165,6 @@ public final class FileStore implements Store {
     }
 
     /**
-     * The archive's bytes; its access time becomes now, which is what --max-age counts from. The file
-     * is opened, then the name is checked to hold still the file found: so what is read is that file,
-     * or nothing, an error saying the entry was replaced. Neither the open nor the times follow a link
-     * put there since (O_NOFOLLOW): a file outside the store is neither read nor touched.
-     */
-    /**
      * Groups as FramedObject lays them out, a base's group reused only once its bytes, read here,
      * are seen to make the tar its index names: a local read costs less than a group every
      * restore of the new entry would refuse.
@@ -180,6 +174,12 @@ public final class FileStore implements Store {
         return FramedObject.write(create(path), compression, (base, group) -> FramedObject.holdsItsTar(this, base, group));
     }
 
+    /**
+     * The archive's bytes; its access time becomes now, which is what --max-age counts from. The file
+     * is opened, then the name is checked to hold still the file found: so what is read is that file,
+     * or nothing, an error saying the entry was replaced. Neither the open nor the times follow a link
+     * put there since (O_NOFOLLOW): a file outside the store is neither read nor touched.
+     */
     @Override
     public InputStream open(StoredObject object) throws IOException {
         return open(object, 0);
