@@ -26,7 +26,7 @@ final class Json {
 
     private Json() {}
 
-    /** The object the bytes hold; what names them in the refusal ("the answer of …"). */
+    /** The object the bytes hold; what names them in the refusal ("the answer of ..."). */
     static Map<String, Object> object(byte[] text, String what) throws NotJson {
         try {
             return JSON.std.mapFrom(text);
