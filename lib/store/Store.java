@@ -160,6 +160,14 @@ public interface Store extends Closeable {
     PendingWrite create(String path) throws IOException;
 
     /**
+     * Whether this store was given up for making no headway ({@link Headway}): a fetch then takes
+     * what failed for a miss, not a store error. A file store always makes headway.
+     */
+    default boolean gaveUp() {
+        return false;
+    }
+
+    /**
      * An entry written group by group at the path. By default the groups' compressed bytes follow
      * each other in one object, their index at its end (FramedObject); a store that keeps groups
      * apart (an image's layers) says so here.

@@ -117,7 +117,7 @@ public final class RegistryClient {
         this.insecure = insecure;
         this.credentials = DockerConfig.load(environment, stallTimeout);
         this.log = log;
-        this.http = new Http11(RegistryTls.context(insecure, environment), stallTimeout);
+        this.http = new Http11(lib.net.Trust.of(environment, insecure).context(), stallTimeout);
     }
 
     /** A client of the repository an oci:// location names, connected; push asks for a token that may push too. */
