@@ -23,6 +23,7 @@ import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.net.ApacheEgress;
+import lib.net.ProxiedRoutes;
 import lib.net.Proxies;
 import lib.net.Trust;
 import lib.store.BlobUri;

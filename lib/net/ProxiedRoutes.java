@@ -1,4 +1,4 @@
-package lib.store.s3;
+package lib.net;
 
 import java.util.Optional;
 import org.apache.http.HttpException;
@@ -13,12 +13,12 @@ import org.apache.http.protocol.HttpContext;
  * it came through that proxy (a 407, a refused CONNECT): the SDK's exceptions do not name it. The
  * proxy is named as http://host:port, never with its user info, which a route does not hold.
  */
-final class ProxiedRoutes implements HttpRoutePlanner {
+public final class ProxiedRoutes implements HttpRoutePlanner {
 
     private final HttpRoutePlanner routes;
     private volatile String lastProxy;
 
-    ProxiedRoutes(HttpRoutePlanner routes) {
+    public ProxiedRoutes(HttpRoutePlanner routes) {
         this.routes = routes;
     }
 
@@ -31,7 +31,7 @@ final class ProxiedRoutes implements HttpRoutePlanner {
     }
 
     /** The proxy of the last request, if it went through one. */
-    Optional<String> lastProxy() {
+    public Optional<String> lastProxy() {
         return Optional.ofNullable(lastProxy);
     }
 }
