@@ -507,7 +507,10 @@ public final class GcsStore implements Store {
                         + network.trust().says() + ")", e);
             }
             if (cause instanceof ConnectException || cause instanceof NoRouteToHostException) {
-                return new IOException("cannot reach " + endpoint + through + ": " + lower(cause.getMessage()), e);
+                // Apache wraps the socket's own words ("Connection refused") in "Connect to HOST:PORT [/ADDRESS] failed: ..."
+                Throwable words = cause instanceof org.apache.http.conn.HttpHostConnectException && cause.getCause() != null
+                        ? cause.getCause() : cause;
+                return new IOException("cannot reach " + endpoint + through + ": " + lower(words.getMessage()), e);
             }
             if (cause instanceof UnknownHostException) {
                 return new IOException("cannot reach " + endpoint + through + ": unknown host " + cause.getMessage(), e);
