@@ -12,6 +12,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.resolver.DefaultAddressResolverGroup;
 import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -72,7 +73,8 @@ final class AzureHttp implements AutoCloseable {
             Proxy through = proxy.get();
             netty = netty.proxy(spec -> {
                 var builder = spec.type(ProxyProvider.Proxy.HTTP).host(through.host()).port(through.port())
-                        .connectTimeoutMillis(CONNECT_TIMEOUT.toMillis());
+                        // The proxy answers a CONNECT once it has reached the endpoint: a stall beyond that.
+                        .connectTimeoutMillis(Math.max(CONNECT_TIMEOUT.toMillis(), stallTimeout.toMillis()));
                 if (through.user() != null) {
                     // Sent with the CONNECT at once (Basic), as Go's client does; never logged.
                     builder.username(through.user()).password(user -> through.password() == null ? "" : through.password());
@@ -100,8 +102,10 @@ final class AzureHttp implements AutoCloseable {
     /** The netty TLS of our trust; host names are checked (HTTPS identification, netty's default, said here). */
     private static SslContext tls(Trust trust) {
         try {
-            return SslContextBuilder.forClient().trustManager(trust.manager()).endpointIdentificationAlgorithm("HTTPS")
-                    .build();
+            // The JDK's engine, not OpenSSL's: its refusals say why ("PKIX path building failed", "No
+            // subject alternative DNS name matching ..."), where OpenSSL's say "General OpenSslEngine problem".
+            return SslContextBuilder.forClient().sslProvider(SslProvider.JDK).trustManager(trust.manager())
+                    .endpointIdentificationAlgorithm("HTTPS").build();
         } catch (SSLException e) {
             throw new StoreError("setting up TLS for azblob: " + Reason.of(e), e);
         }
