@@ -48,6 +48,25 @@ class HeadwayTest {
     }
 
     @Test
+    void aClientsPausesBetweenItsRetriesCountAsTheStores() throws Exception {
+        var headway = new Headway(STALL);
+        long start = System.nanoTime();
+        while (!headway.gaveUp() && System.nanoTime() - start < STALL.toNanos() * 10) {
+            try (var attempt = headway.waiting(() -> {})) {
+                Thread.sleep(STALL.toMillis() / 2); // an attempt that stalls...
+            } catch (Headway.GaveUp e) {
+                break;
+            }
+            Thread.sleep(STALL.toMillis() / 2); // ...then the client's pause before the next
+        }
+        long took = System.nanoTime() - start;
+        assertTrue(headway.gaveUp(), "never given up");
+        // Waits alone would make 3 stall timeouts in 6 of wall time.
+        assertTrue(took < STALL.toNanos() * 9 / 2, "given up after " + TimeUnit.NANOSECONDS.toMillis(took) + " ms");
+        headway.stop();
+    }
+
+    @Test
     void aStoreMovingBytesOrNotWaitedOnIsNeverGivenUp() throws Exception {
         var headway = new Headway(STALL);
         try (var wait = headway.waiting(() -> {})) {
@@ -57,9 +76,9 @@ class HeadwayTest {
             }
         }
         assertFalse(headway.gaveUp(), "a store moving 160 KiB a stall timeout was given up");
-        Thread.sleep(STALL.toMillis() * 5); // our own work: nothing waits on the store
+        Thread.sleep(STALL.toMillis() * 5); // our own work: nothing waits on the store (its first stall timeout counts)
         try (var wait = headway.waiting(() -> {})) {
-            Thread.sleep(STALL.toMillis());
+            Thread.sleep(STALL.toMillis() / 2);
         }
         assertFalse(headway.gaveUp(), "time nothing waited on the store was counted");
         headway.stop();

@@ -17,10 +17,11 @@ import lib.common.Durations;
  * the build minutes (with the 30 s default, within 100 s; a store that stalls on every attempt held
  * a fetch 155 s to 306 s before).
  *
- * <p>Time counts only while something waits on the store (a request sent and not yet answered, a read
- * of an answer's body, a body the store is taking): neither our own work (compressing, placing
- * files) nor a client's pause between retries is the store's. It is counted in ticks of a tenth of
- * the stall timeout: a tick in which nothing moved, or in which the last stall timeout moved less
+ * <p>Time counts while something waits on the store (a request sent and not yet answered, a read of
+ * an answer's body, a body the store is taking), and for a stall timeout after a wait ends (a
+ * client's pause between its retries is the store's too); beyond that, our own work (compressing,
+ * placing files) is not the store's. It is counted in ticks of a thirtieth
+ * of the stall timeout: a tick in which nothing moved, or in which the last stall timeout moved less
  * than 64 KiB (a trickle), adds to the quiet time; a tick that moved bytes with 64 KiB or more over
  * the last stall timeout sets it back to nothing. Once the quiet time reaches 3 stall timeouts, every
  * wait in progress is abandoned (its request aborted, its connection closed) and every later one
@@ -32,7 +33,8 @@ public final class Headway {
     public static final long PROGRESS_BYTES = 64 << 10;
     /** Stall timeouts of no progress in a row after which the store is given up. */
     public static final int STALLS = 3;
-    private static final int TICKS = 10;
+    /** Ticks a stall timeout: a second each at the 30 s default, so the give-up comes within a second of its time. */
+    private static final int TICKS = 30;
 
     private static final ScheduledExecutorService TICKER = Executors.newSingleThreadScheduledExecutor(task -> {
         var thread = new Thread(task, "headway");
@@ -47,6 +49,9 @@ public final class Headway {
     private long movedThisTick;
     private long quietNanos;
     private final Set<Wait> waits = new LinkedHashSet<>();
+    /** When the last wait ended, if one has. */
+    private long lastEnded;
+    private boolean ended;
     private ScheduledFuture<?> ticking;
     private volatile boolean gaveUp;
 
@@ -118,6 +123,8 @@ public final class Headway {
         public void close() {
             synchronized (Headway.this) {
                 waits.remove(this);
+                lastEnded = System.nanoTime();
+                ended = true;
             }
         }
     }
@@ -136,8 +143,8 @@ public final class Headway {
             long moved = movedThisTick;
             movedThisTick = 0;
             window[tick++ % TICKS] = moved;
-            if (waits.isEmpty()) {
-                return; // nothing waits on the store: its time is not running
+            if (waits.isEmpty() && !(ended && System.nanoTime() - lastEnded < stallTimeout.toNanos())) {
+                return; // nothing waits on the store, nor did a stall timeout ago: its time is not running
             }
             long recent = 0;
             for (long bytes : window) {

@@ -135,8 +135,11 @@ public final class GcsStore implements Store {
         HttpTransportFactory transport = transport(egress, network);
         var options = StorageOptions.http()
                 .setRetrySettings(StorageOptions.getDefaultRetrySettings().toBuilder()
-                        // The SDK's own default retries for 50 s; a step should fail within seconds.
-                        .setMaxAttempts(3)
+                        // The SDK's own default retries for 50 s; a step should fail within seconds
+                        // when the store refuses. One that stalls on every attempt is Headway's to give
+                        // up (a miss for a fetch), so the attempts and their total outlast its 3 stall timeouts.
+                        .setMaxAttempts(Headway.STALLS + 1)
+                        .setTotalTimeoutDuration(stallTimeout.multipliedBy(Headway.STALLS + 1).plusSeconds(10))
                         .setInitialRetryDelayDuration(Duration.ofMillis(500))
                         .setMaxRetryDelayDuration(Duration.ofSeconds(4))
                         .build())
