@@ -26,6 +26,9 @@ final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
     private final List<String> buckets = new ArrayList<>();
     private Path data;
     private int port;
+    private int securePort;
+    private String[] tlsNames;
+    private TestCa ca;
     private Process process;
 
     private S3ProxyServer() {
@@ -43,6 +46,15 @@ final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
         return this;
     }
 
+    /**
+     * Also serves https on a port of its own, with a certificate for these names and 127.0.0.1
+     * signed by a CA made for it (ca()): the internal CA a user names in SSL_CERT_FILE or SSL_CERT_DIR.
+     */
+    S3ProxyServer withTls(String... names) {
+        tlsNames = names;
+        return this;
+    }
+
     @Override
     void launch(Path dir) throws Exception {
         String jar = System.getenv("S3PROXY_JAR");
@@ -51,8 +63,16 @@ final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
         }
         data = Files.createDirectories(dir.resolve("data"));
         port = Fixtures.freePort();
+        var tls = new ArrayList<String>();
+        if (tlsNames != null) {
+            ca = TestCa.make(dir.resolve("ca"), tlsNames);
+            securePort = Fixtures.freePort();
+            tls.add("s3proxy.secure-endpoint=https://127.0.0.1:" + securePort);
+            tls.add("s3proxy.keystore-path=" + ca.keystore());
+            tls.add("s3proxy.keystore-password=" + TestCa.KEYSTORE_PASSWORD);
+        }
         Path properties = dir.resolve("s3proxy.properties");
-        Files.writeString(properties, String.join("\n",
+        Files.writeString(properties, String.join("\n", tls) + "\n" + String.join("\n",
                 "s3proxy.endpoint=http://127.0.0.1:" + port,
                 "s3proxy.authorization=aws-v2-or-v4",
                 "s3proxy.identity=" + ACCESS_KEY,
@@ -79,6 +99,21 @@ final class S3ProxyServer extends Fixtures.ClassServer<S3ProxyServer> {
 
     String endpoint() {
         return "http://127.0.0.1:" + port;
+    }
+
+    /** The plain HTTP port on 127.0.0.1, for an endpoint under another name (http://s3.corp.test:PORT). */
+    int port() {
+        return port;
+    }
+
+    /** The https port on 127.0.0.1 (withTls), for an endpoint such as https://s3.corp.test:PORT. */
+    int securePort() {
+        return securePort;
+    }
+
+    /** The CA that signed the https certificate (withTls). */
+    TestCa ca() {
+        return ca;
     }
 
     /** A bucket is a folder of the filesystem backend. */

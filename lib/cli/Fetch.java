@@ -14,6 +14,7 @@ import lib.archive.Exclusion;
 import lib.archive.Folders;
 import lib.archive.Meter;
 import lib.archive.SafeRestore;
+import lib.common.CacheException;
 import lib.common.CacheMiss;
 import lib.common.Environment;
 import lib.common.Log;
@@ -22,6 +23,7 @@ import lib.common.StoreError;
 import lib.common.UsageError;
 import lib.key.CacheKey;
 import lib.store.CacheLookup;
+import lib.store.Headway;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
@@ -55,7 +57,8 @@ public final class Fetch {
                 request.environment());
         URI location = request.source().resolve(key.hash());
         Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
-        try (Store store = target.store()) {
+        Store store = target.store();
+        try (store) {
             var found = CacheLookup.find(store, target.path(), restoreKeys);
             for (int refused = 1; ; refused++) {
                 if (found.isEmpty()) {
@@ -92,6 +95,9 @@ public final class Fetch {
                             + " the --folder options it was saved with, or from another entry; " + key.describe());
                 } catch (BadArchive e) {
                     unfound(results);
+                    if (store.gaveUp()) {
+                        throw e; // cut short by the give-up, not refused for its bytes: nothing is deleted
+                    }
                     Removal removal = removeBroken(store, object);
                     var refusal = new StoreError("restoring " + where + " into " + folders.describe() + ": " + Reason.of(e) + "; "
                             + removal.says() + "; " + key.describe(), e);
@@ -129,8 +135,22 @@ public final class Fetch {
                         + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
                 return;
             }
-        } catch (IOException e) {
-            throw new StoreError("restoring " + location + " into " + folders.describe() + ": " + Reason.of(e), e);
+        } catch (IOException | RuntimeException e) {
+            if (store.gaveUp() && !(e instanceof CacheException)) {
+                // A cache only saves time: a store that makes no headway is a miss, not a failed build.
+                unfound(results);
+                String miss = "cache miss: " + location + " was not restored, " + Headway.says(request.stallTimeout()) + "; "
+                        + (folders.single() ? "the folder is as it was; " : "the folders are as they were; ") + key.describe();
+                if (request.failOnMiss()) {
+                    throw new StoreError(miss + " (--fail-on-miss)", e);
+                }
+                log.info(miss);
+                return;
+            }
+            if (e instanceof IOException) {
+                throw new StoreError("restoring " + location + " into " + folders.describe() + ": " + Reason.of(e), e);
+            }
+            throw (RuntimeException) e;
         }
     }
 

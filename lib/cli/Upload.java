@@ -31,6 +31,7 @@ import lib.common.StoreError;
 import lib.common.UsageError;
 import lib.key.CacheKey;
 import lib.store.CacheLookup;
+import lib.store.Headway;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
@@ -76,7 +77,8 @@ public final class Upload {
         Stores.Scheme scheme = Stores.scheme(location);
         checkLifecycleOptions(request, location, scheme.expiry());
         Stores.Target target = scheme.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
-        try (Store store = target.store()) {
+        Store store = target.store();
+        try (store) {
             var existing = store.find(target.path());
             boolean entryThere = existing.isPresent();
             if (existing.isPresent()) {
@@ -94,8 +96,16 @@ public final class Upload {
             if (request.maxAge() != null) {
                 prune(store, request.maxAge(), log);
             }
-        } catch (IOException e) {
-            throw new StoreError("uploading " + folders.describe() + " to " + location + ": " + Reason.of(e), e);
+        } catch (IOException | RuntimeException e) {
+            String uploading = "uploading " + folders.describe() + " to " + location + ": ";
+            if (store.gaveUp() && !(e instanceof UsageError)) {
+                // What failed is the abandon's doing (an aborted request, a closed pool): say why.
+                throw new StoreError(uploading + Headway.says(request.stallTimeout()), e);
+            }
+            if (e instanceof IOException) {
+                throw new StoreError(uploading + Reason.of(e), e);
+            }
+            throw (RuntimeException) e;
         }
     }
 

@@ -58,9 +58,14 @@ public final class Headway {
     /** The store was given up: what fails after it says this. */
     public static final class GaveUp extends IOException {
         GaveUp(Duration stallTimeout) {
-            super("the store moved no byte for " + Durations.text(stallTimeout.multipliedBy(STALLS)) + " (" + STALLS
-                    + " stall timeouts, retries included), so it was given up (--stall-timeout)");
+            super(says(stallTimeout));
         }
+    }
+
+    /** What a run says of a store given up, whatever its clients made of the abandon. */
+    public static String says(Duration stallTimeout) {
+        return "the store moved no byte for " + Durations.text(stallTimeout.multipliedBy(STALLS)) + " (" + STALLS
+                + " stall timeouts, retries included), so it was given up (--stall-timeout)";
     }
 
     /** Whether the store was given up. */

@@ -10,6 +10,7 @@ import java.util.Set;
 import lib.common.Environment;
 import lib.common.UsageError;
 import lib.store.BlobUri;
+import reactor.core.publisher.Mono;
 
 /**
  * Which Azure storage account an azblob:// URI names and how we sign in to it, read as the Go tool's
@@ -137,6 +138,18 @@ public final class AzureAccount {
         }
         builder.endpoint(url);
         return key != null ? builder.credential(new StorageSharedKeyCredential(account, key)) : builder.sasToken(sasToken);
+    }
+
+    /**
+     * The service URL requests go to: the parameters' and the environment's, or the one a
+     * connection string names (read by the SDK, from a client that sends nothing).
+     */
+    URI endpoint() {
+        if (url != null) {
+            return URI.create(url);
+        }
+        return URI.create(builder().httpClient(request -> Mono.error(new IllegalStateException("not for sending")))
+                .buildAsyncClient().getAccountUrl());
     }
 
     /** The service URL the parameters and the environment give; null with a connection string, which names its own. */

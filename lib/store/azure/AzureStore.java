@@ -6,10 +6,8 @@
 
 package lib.store.azure;
 
-import com.azure.core.http.HttpClient;
 import com.azure.core.http.policy.HttpLogDetailLevel;
 import com.azure.core.http.policy.HttpLogOptions;
-import com.azure.core.util.HttpClientOptions;
 import com.azure.storage.blob.BlobContainerAsyncClient;
 import com.azure.storage.blob.BlobServiceClientBuilder;
 import com.azure.storage.blob.models.BlobErrorCode;
@@ -24,6 +22,7 @@ import com.azure.storage.blob.models.DownloadRetryOptions;
 import com.azure.storage.blob.models.ListBlobsOptions;
 import com.azure.storage.common.policy.RequestRetryOptions;
 import com.azure.storage.common.policy.RetryPolicyType;
+import io.netty.handler.proxy.ProxyConnectException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -32,6 +31,8 @@ import java.net.NoRouteToHostException;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -48,7 +49,10 @@ import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
 import lib.common.UsageError;
+import lib.net.Proxies;
+import lib.net.Trust;
 import lib.store.BlobUri;
+import lib.store.Headway;
 import lib.store.RangedDownload;
 import lib.store.Store;
 import lib.store.Stores;
@@ -68,7 +72,6 @@ public final class AzureStore implements Store {
     /** Connection failures are retried by the SDK, but an endpoint that is down fails in about ten seconds. */
     private static final RequestRetryOptions RETRIES = new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 4,
             (Duration) null, Duration.ofMillis(400), Duration.ofSeconds(3), null);
-    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
     /** How many times the SDK resumes a small blob's GET by range when its body breaks or stalls. */
     private static final int SDK_RESUMES = 3;
     /** Buffers of the body (a few kB each) queued between the network and the restore. */
@@ -82,17 +85,20 @@ public final class AzureStore implements Store {
     private final String endpoint;
     private final String account;
     private final Log log;
+    private final Trust trust;
+    private final Headway headway;
+    private final AzureHttp http;
 
-    private AzureStore(String containerName, AzureAccount credentials, Duration stallTimeout, Log log) {
+    private AzureStore(String containerName, AzureAccount credentials, Duration stallTimeout, Environment environment, Log log) {
         this.containerName = containerName;
         this.source = credentials.source();
-        // A request whose body or answer moves no byte for the stall timeout fails, and is retried
-        // (a download by range, by the SDK's DownloadRetryOptions).
-        var http = new HttpClientOptions().setConnectTimeout(CONNECT_TIMEOUT)
-                .setWriteTimeout(stallTimeout).setResponseTimeout(stallTimeout).setReadTimeout(stallTimeout);
+        this.trust = Trust.of(environment, false);
+        this.headway = new Headway(stallTimeout);
+        this.http = new AzureHttp(credentials.endpoint(), Proxies.from(environment), trust, stallTimeout, headway);
         BlobServiceClientBuilder builder = credentials.builder()
-                .httpClient(HttpClient.createDefault(http))
+                .httpClient(http.client())
                 .retryOptions(RETRIES)
+                .addPolicy(new HeadwayPolicy(headway, http::abandon))
                 .httpLogOptions(new HttpLogOptions().setLogLevel(HttpLogDetailLevel.NONE));
         // One client: the async one streams a download as it arrives; other calls block on it.
         var service = builder.buildAsyncClient();
@@ -101,7 +107,7 @@ public final class AzureStore implements Store {
         this.account = service.getAccountName();
         this.log = log;
         log.debug("azblob: container '" + containerName + "' of account '" + account + "' at " + endpoint
-                + ", credentials from " + source);
+                + http.proxy().map(proxy -> " through the proxy " + proxy).orElse("") + ", credentials from " + source);
     }
 
     /** azblob://CONTAINER/NAME: the store is the container, the object the blob NAME. */
@@ -111,7 +117,7 @@ public final class AzureStore implements Store {
             throw new UsageError("'" + uri.bucket() + "' in '" + location + "' is not an Azure container name:"
                     + " 3 to 63 lowercase letters, digits and single hyphens");
         }
-        var store = new AzureStore(uri.bucket(), AzureAccount.from(uri, environment), stallTimeout, log);
+        var store = new AzureStore(uri.bucket(), AzureAccount.from(uri, environment), stallTimeout, environment, log);
         return new Stores.Target(store, uri.key());
     }
 
@@ -223,7 +229,8 @@ public final class AzureStore implements Store {
             if (len == 0) {
                 return 0;
             }
-            try {
+            // Waiting for the next buffer is waiting on the store; the bytes are counted as they arrive.
+            try (var wait = headway.waiting(http::abandon)) {
                 while (!current.hasRemaining()) {
                     if (!buffers.hasNext()) {
                         return -1;
@@ -302,12 +309,34 @@ public final class AzureStore implements Store {
         return objects;
     }
 
+    @Override
+    public boolean gaveUp() {
+        return headway.gaveUp();
+    }
+
+    @Override
+    public void close() {
+        headway.stop();
+        http.close();
+    }
+
     /** One line saying what failed, for a user to act on: never the SDK's own multi-line message. */
     IOException failure(String action, RuntimeException e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof Headway.GaveUp given) {
+                return new IOException(action + " in azblob container '" + containerName + "': " + given.getMessage(), given);
+            }
+            if (cause instanceof ProxyConnectException refused) {
+                return new IOException(action + ": cannot reach " + endpoint + throughProxy() + ": " + proxyAnswer(refused), e);
+            }
+        }
         if (e instanceof BlobStorageException refused) {
             int status = refused.getStatusCode();
             BlobErrorCode code = refused.getErrorCode();
             String answer = status + (code == null ? "" : " " + code);
+            if (status == 407 && http.proxy().isPresent()) {
+                return new IOException(action + ": refused" + throughProxy() + ": 407 Proxy Authentication Required", e);
+            }
             if (BlobErrorCode.CONTAINER_NOT_FOUND.equals(code)) {
                 return new IOException("azblob container '" + containerName + "' does not exist in account '" + account + "'", e);
             }
@@ -326,16 +355,37 @@ public final class AzureStore implements Store {
         for (Throwable cause = e; cause != null; cause = cause.getCause()) {
             if (cause instanceof ConnectException || cause instanceof UnknownHostException
                     || cause instanceof NoRouteToHostException) {
-                return new IOException("cannot reach " + endpoint + ": " + networkReason(cause), e);
+                return new IOException("cannot reach " + endpoint + throughProxy() + ": " + networkReason(cause), e);
             }
             if (cause instanceof IOException || cause instanceof TimeoutException) {
-                return new IOException(action + ": the connection to " + endpoint + " failed: " + networkReason(cause), e);
+                return new IOException(action + ": the connection to " + endpoint + throughProxy() + " failed: "
+                        + networkReason(cause), e);
             }
         }
         return new IOException(action + " in azblob container '" + containerName + "' failed: " + Reason.of(e), e);
     }
 
-    private static String networkReason(Throwable cause) {
+    /** " through the proxy http://host:port" when requests go through one, for messages. */
+    private String throughProxy() {
+        return http.proxy().map(proxy -> " through the proxy " + proxy).orElse("");
+    }
+
+    /**
+     * What the proxy answered a CONNECT: netty says "http, basic, /ADDRESS => HOST:PORT, status: 407
+     * Proxy Authentication Required", of which the status is what a user acts on.
+     */
+    private static String proxyAnswer(ProxyConnectException refused) {
+        String message = refused.getMessage() == null ? "" : refused.getMessage();
+        int status = message.lastIndexOf("status: ");
+        if (status >= 0) {
+            return message.substring(status + "status: ".length()).strip();
+        }
+        int arrow = message.indexOf(" => ");
+        return arrow >= 0 && message.indexOf(", ", arrow) >= 0 ? message.substring(message.indexOf(", ", arrow) + 2).strip()
+                : Reason.of(refused);
+    }
+
+    private String networkReason(Throwable cause) {
         String message = cause.getMessage() == null ? "" : cause.getMessage();
         if (message.contains("Connection refused")) {
             return "connection refused";
@@ -347,7 +397,16 @@ public final class AzureStore implements Store {
             return "timed out";
         }
         if (cause instanceof SSLException) {
-            return "TLS: " + message;
+            // A connection that broke during the handshake is no TLS matter: say what broke it.
+            if (cause.getCause() instanceof IOException broken && !(broken instanceof SSLException)) {
+                return networkReason(broken);
+            }
+            // A certificate nobody we trust signed: say where the CAs were looked for.
+            boolean untrusted = false;
+            for (Throwable inner = cause; inner != null; inner = inner.getCause()) {
+                untrusted |= inner instanceof CertPathBuilderException || inner instanceof CertPathValidatorException;
+            }
+            return "TLS: " + message + (untrusted ? "; " + trust.says() : "");
         }
         return Reason.of(cause);
     }

@@ -1,8 +1,10 @@
 //DEPS com.google.cloud:google-cloud-storage:2.78.0
+//DEPS com.google.http-client:google-http-client-apache-v2:2.2.0
 
 package lib.store.gcs;
 
-import com.google.api.client.http.javanet.NetHttpTransport;
+import com.google.api.client.http.apache.v2.ApacheHttpTransport;
+import com.google.auth.http.HttpTransportFactory;
 import com.google.auth.Credentials;
 import com.google.auth.oauth2.GoogleCredentials;
 import com.google.auth.oauth2.ServiceAccountCredentials;
@@ -45,11 +47,21 @@ import lib.common.Log;
 import lib.common.Reason;
 import lib.common.StoreError;
 import lib.common.UsageError;
+import lib.net.ApacheEgress;
+import lib.net.ProxiedRoutes;
+import lib.net.Proxies;
+import lib.net.Trust;
 import lib.store.BlobUri;
+import lib.store.Headway;
 import lib.store.RangedDownload;
 import lib.store.Store;
 import lib.store.Stores;
 import lib.store.TemporaryName;
+import org.apache.http.config.RegistryBuilder;
+import org.apache.http.conn.socket.ConnectionSocketFactory;
+import org.apache.http.conn.socket.PlainConnectionSocketFactory;
+import org.apache.http.impl.client.HttpClientBuilder;
+import org.apache.http.impl.conn.PoolingHttpClientConnectionManager;
 
 /**
  * Archives as objects in a Google Cloud Storage bucket, where the Go tool's gocloud puts them:
@@ -78,18 +90,24 @@ public final class GcsStore implements Store {
     private final Log log;
     /** Held so that their levels stay set: the SDK would otherwise log retries and warnings on stderr. */
     private final List<Logger> quietLoggers;
+    /** The network of the scripts' client; a test's fake has none. */
+    private final Network network;
+
+    /** What the scripts' client goes through: its headway, the routes it took, its trust. */
+    private record Network(Headway headway, ProxiedRoutes routes, Trust trust) {}
 
     /** The store over a given client: the scripts' one, or a test's fake. */
     public GcsStore(Storage storage, String bucket, String endpoint, Log log) {
-        this(storage, bucket, endpoint, log, quietSdkLoggers());
+        this(storage, bucket, endpoint, log, quietSdkLoggers(), null);
     }
 
-    private GcsStore(Storage storage, String bucket, String endpoint, Log log, List<Logger> quietLoggers) {
+    private GcsStore(Storage storage, String bucket, String endpoint, Log log, List<Logger> quietLoggers, Network network) {
         this.storage = storage;
         this.bucket = bucket;
         this.endpoint = endpoint;
         this.log = log;
         this.quietLoggers = quietLoggers;
+        this.network = network;
     }
 
     /**
@@ -112,6 +130,9 @@ public final class GcsStore implements Store {
             log.debug("access_id and private_key_path only sign URLs in gocloud; they do not change how " + uri.describe() + " is reached");
         }
         String emulator = environment.get(EMULATOR);
+        var egress = new ApacheEgress(Proxies.from(environment), Trust.of(environment, false));
+        var network = new Network(new Headway(stallTimeout), new ProxiedRoutes(egress.routes()), egress.trust());
+        HttpTransportFactory transport = transport(egress, network);
         var options = StorageOptions.http()
                 .setRetrySettings(StorageOptions.getDefaultRetrySettings().toBuilder()
                         // The SDK's own default retries for 50 s; a step should fail within seconds.
@@ -123,9 +144,7 @@ public final class GcsStore implements Store {
                         .setConnectTimeout(3_000)
                         // A read that waits this long for a byte fails, and the SDK's reader resumes it.
                         .setReadTimeout((int) Math.min(stallTimeout.toMillis(), Integer.MAX_VALUE))
-                        // The default transport installs Conscrypt, unpacking a native library
-                        // into /tmp on every run (0.6 s here); the JDK's TLS does the job.
-                        .setHttpTransportFactory(NetHttpTransport::new)
+                        .setHttpTransportFactory(transport)
                         .build());
         boolean emulated = emulator != null && !emulator.isBlank();
         if (emulated) {
@@ -135,7 +154,7 @@ public final class GcsStore implements Store {
                     .setCredentials(NoCredentials.getInstance())
                     .setProjectId(project == null || project.isBlank() ? "test-project" : project);
         } else {
-            Credentials credentials = anonymous ? NoCredentials.getInstance() : credentials(uri, environment);
+            Credentials credentials = anonymous ? NoCredentials.getInstance() : credentials(uri, environment, transport);
             if (credentials != null) {
                 options.setCredentials(credentials);
             }
@@ -149,15 +168,40 @@ public final class GcsStore implements Store {
         }
         var built = options.build();
         String endpoint = (emulated ? EMULATOR + " " : "") + built.getHost();
-        return new Stores.Target(new GcsStore(built.getService(), uri.bucket(), endpoint, log, quiet), uri.key());
+        return new Stores.Target(new GcsStore(built.getService(), uri.bucket(), endpoint, log, quiet, network), uri.key());
     }
 
-    /** GOOGLE_APPLICATION_CREDENTIALS, else the default chain (gcloud's file, the metadata server). */
-    private static Credentials credentials(BlobUri uri, Environment environment) {
+    /**
+     * One Apache HttpClient for the storage client and the credentials' token requests, on the
+     * routes, proxy credentials and TLS of ApacheEgress, and watched for headway. (The default
+     * transport would also install Conscrypt, unpacking a native library into /tmp on every run,
+     * 0.6 s here; the JDK's TLS does the job.) No redirect is followed and no request retried by
+     * Apache: the SDK decides both.
+     */
+    private static HttpTransportFactory transport(ApacheEgress egress, Network network) {
+        var connections = new PoolingHttpClientConnectionManager(RegistryBuilder.<ConnectionSocketFactory>create()
+                .register("http", PlainConnectionSocketFactory.getSocketFactory())
+                .register("https", egress.tls())
+                .build());
+        connections.setMaxTotal(64);
+        connections.setDefaultMaxPerRoute(32);
+        var client = HttpClientBuilder.create()
+                .setConnectionManager(connections)
+                .setRoutePlanner(network.routes())
+                .setDefaultCredentialsProvider(egress.proxyCredentials())
+                .disableRedirectHandling()
+                .disableAutomaticRetries()
+                .build();
+        var transport = new ApacheHttpTransport(new WatchedApacheClient(client, network.headway()));
+        return () -> transport;
+    }
+
+    /** GOOGLE_APPLICATION_CREDENTIALS, else the default chain (gcloud's file, the metadata server), their tokens asked through transport. */
+    private static Credentials credentials(BlobUri uri, Environment environment, HttpTransportFactory transport) {
         String file = environment.get("GOOGLE_APPLICATION_CREDENTIALS");
         if (file == null || file.isBlank()) {
             try {
-                return GoogleCredentials.getApplicationDefault();
+                return GoogleCredentials.getApplicationDefault(transport);
             } catch (IOException e) {
                 // The SDK would go on without credentials, and every request would be refused.
                 throw new StoreError("no Google credentials for " + uri.describe() + ": set GOOGLE_APPLICATION_CREDENTIALS to a"
@@ -165,7 +209,7 @@ public final class GcsStore implements Store {
             }
         }
         try (InputStream in = Files.newInputStream(Path.of(file))) {
-            return GoogleCredentials.fromStream(in);
+            return GoogleCredentials.fromStream(in, transport);
         } catch (NoSuchFileException e) {
             throw new UsageError("GOOGLE_APPLICATION_CREDENTIALS " + file + " does not exist");
         } catch (IOException | RuntimeException e) {
@@ -413,8 +457,17 @@ public final class GcsStore implements Store {
         return objects;
     }
 
+    /** Whether the store was given up for making no headway (Headway): a fetch then takes it as a miss. */
+    @Override
+    public boolean gaveUp() {
+        return network != null && network.headway().gaveUp();
+    }
+
     @Override
     public void close() throws IOException {
+        if (network != null) {
+            network.headway().stop();
+        }
         try {
             storage.close();
         } catch (Exception e) {
@@ -432,17 +485,38 @@ public final class GcsStore implements Store {
         return false;
     }
 
-    /** One line naming the store, the bucket and the reason, from whatever the SDK threw. */
+    /**
+     * One line naming the store, the bucket and the reason, from whatever the SDK threw: the proxy
+     * when it refused or could not be reached (its URL without user info), the CA variables read
+     * when a certificate was refused.
+     */
     private IOException failure(String doing, RuntimeException e) {
+        if (gaveUp()) {
+            return new IOException("gs bucket '" + bucket + "' at " + endpoint + ": " + network.headway().given().getMessage(), e);
+        }
+        Optional<String> proxy = network == null ? Optional.empty() : network.routes().lastProxy();
+        String through = proxy.map(p -> " through the proxy " + p).orElse("");
+        if (e instanceof StorageException refused && refused.getCode() == 407 && proxy.isPresent()) {
+            // Apache's client hands a refused CONNECT's answer back as the request's: a 407 is the proxy's either way.
+            return new IOException("gs bucket '" + bucket + "' at " + endpoint + ": refused through the proxy " + proxy.get()
+                    + ": 407 Proxy Authentication Required", e);
+        }
         for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof javax.net.ssl.SSLHandshakeException && network != null && certificateRefused(cause)) {
+                return new IOException("cannot reach " + endpoint + through + ": " + lower(Reason.of(rootOf(cause))) + " ("
+                        + network.trust().says() + ")", e);
+            }
             if (cause instanceof ConnectException || cause instanceof NoRouteToHostException) {
-                return new IOException("cannot reach " + endpoint + ": " + lower(cause.getMessage()), e);
+                // Apache wraps the socket's own words ("Connection refused") in "Connect to HOST:PORT [/ADDRESS] failed: ..."
+                Throwable words = cause instanceof org.apache.http.conn.HttpHostConnectException && cause.getCause() != null
+                        ? cause.getCause() : cause;
+                return new IOException("cannot reach " + endpoint + through + ": " + lower(words.getMessage()), e);
             }
             if (cause instanceof UnknownHostException) {
-                return new IOException("cannot reach " + endpoint + ": unknown host " + cause.getMessage(), e);
+                return new IOException("cannot reach " + endpoint + through + ": unknown host " + cause.getMessage(), e);
             }
             if (cause instanceof SocketTimeoutException) {
-                return new IOException("cannot reach " + endpoint + ": timed out", e);
+                return new IOException("cannot reach " + endpoint + through + ": timed out", e);
             }
         }
         String where = "gs bucket '" + bucket + "'";
@@ -458,6 +532,24 @@ public final class GcsStore implements Store {
             case 403 -> where + ": permission denied " + doing + " (" + message + ")";
             default -> where + ": " + doing + " failed: " + (code > 0 ? code + " " : "") + message;
         }, e);
+    }
+
+    /** Whether a handshake failed on the certificate's chain (not on a protocol or a name). */
+    private static boolean certificateRefused(Throwable handshake) {
+        for (Throwable cause = handshake; cause != null; cause = cause.getCause()) {
+            if (cause instanceof java.security.cert.CertificateException || cause instanceof java.security.cert.CertPathBuilderException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Throwable rootOf(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root;
     }
 
     private static String lower(String message) {

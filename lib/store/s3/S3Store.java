@@ -22,7 +22,12 @@ import lib.archive.Compression;
 import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
+import lib.net.ApacheEgress;
+import lib.net.ProxiedRoutes;
+import lib.net.Proxies;
+import lib.net.Trust;
 import lib.store.BlobUri;
+import lib.store.Headway;
 import lib.store.RangedDownload;
 import lib.store.ResumingDownload;
 import lib.store.StallWatchdog;
@@ -41,6 +46,7 @@ import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.http.apache.ProxyConfiguration;
 import software.amazon.awssdk.profiles.ProfileFile;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
@@ -68,13 +74,20 @@ public final class S3Store implements Store {
     private final S3Client s3;
     /** Given to the client built, which therefore leaves closing it to us. */
     private final SdkHttpClient http;
+    private final Headway headway;
+    private final ProxiedRoutes routes;
+    private final Trust trust;
     private final String bucket;
     private final String endpoint;
     private final Log log;
 
-    private S3Store(S3Client s3, SdkHttpClient http, String bucket, String endpoint, Log log) {
+    private S3Store(S3Client s3, SdkHttpClient http, Headway headway, ProxiedRoutes routes, Trust trust, String bucket,
+            String endpoint, Log log) {
         this.s3 = s3;
         this.http = http;
+        this.headway = headway;
+        this.routes = routes;
+        this.trust = trust;
         this.bucket = bucket;
         this.endpoint = endpoint;
         this.log = log;
@@ -85,12 +98,23 @@ public final class S3Store implements Store {
         var uri = BlobUri.parse(location, environment, PARAMETERS);
         boolean plainHttp = uri.flag("disable_https") || uri.flag("disableSSL");
         Region region = region(uri, environment, log);
+        var egress = new ApacheEgress(Proxies.from(environment), Trust.of(environment, false));
+        var routes = new ProxiedRoutes(egress.routes());
+        var headway = new Headway(stallTimeout);
         var http = new WatchedSdkHttpClient(ApacheHttpClient.builder()
                 .maxConnections(S3MultipartUpload.PARALLEL_PARTS + 4)
                 .connectionTimeout(Duration.ofSeconds(10))
                 // A read that waits this long for a byte fails, and the download resumes by range.
                 .socketTimeout(stallTimeout)
-                .build(), new StallWatchdog(stallTimeout));
+                // The proxy Go's rules give for each endpoint, and our trust; the SDK's own reading of
+                // the proxy variables (HTTP_PROXY even for https, NO_PROXY's suffixes ignored) and of the
+                // JVM's properties is switched off, so that it cannot override the route.
+                .proxyConfiguration(ProxyConfiguration.builder().useSystemPropertyValues(false)
+                        .useEnvironmentVariableValues(false).build())
+                .httpRoutePlanner(routes)
+                .credentialsProvider(egress.proxyCredentials())
+                .socketFactory(egress.tls())
+                .build(), new StallWatchdog(stallTimeout), headway);
         var builder = S3Client.builder()
                 .httpClient(http)
                 // Our own sha256 guards the archive; the SDK's default CRC trailers trip S3-compatible stores.
@@ -110,7 +134,8 @@ public final class S3Store implements Store {
         }
         builder.credentialsProvider(credentials(uri, environment));
         String where = endpoint != null ? endpoint : "the S3 endpoint of " + region.id();
-        return new Stores.Target(new S3Store(builder.build(), http, uri.bucket(), where, log), uri.key());
+        return new Stores.Target(new S3Store(builder.build(), http, headway, routes, egress.trust(), uri.bucket(), where, log),
+                uri.key());
     }
 
     /**
@@ -317,10 +342,22 @@ public final class S3Store implements Store {
         return objects;
     }
 
-    /** The SDK's exception as one line naming the bucket, the endpoint and the reason. */
+    /**
+     * The SDK's exception as one line naming the bucket, the endpoint and the reason: the proxy when
+     * it refused (its URL without user info), the CA variables read when a certificate was refused.
+     */
     IOException failure(SdkException e, String what) {
+        if (headway.gaveUp()) {
+            return new IOException("s3 bucket '" + bucket + "' at " + endpoint + ": " + headway.given().getMessage(), e);
+        }
         if (e instanceof NoSuchBucketException) {
             return missingBucket(e);
+        }
+        Optional<String> proxy = routes.lastProxy();
+        // Apache's client hands a refused CONNECT's answer back as the request's: a 407 is the proxy's either way.
+        if (e instanceof S3Exception s3e && s3e.statusCode() == 407 && proxy.isPresent()) {
+            return new IOException("s3 bucket '" + bucket + "' at " + endpoint + ": refused through the proxy " + proxy.get()
+                    + ": 407 Proxy Authentication Required", e);
         }
         if (e instanceof S3Exception s3e) {
             String code = s3e.awsErrorDetails() == null ? null : s3e.awsErrorDetails().errorCode();
@@ -340,10 +377,24 @@ public final class S3Store implements Store {
                     + " AWS_SECRET_ACCESS_KEY, or AWS_SHARED_CREDENTIALS_FILE (and AWS_PROFILE), or run with a role", e);
         }
         Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
+        boolean tls = false;
+        for (Throwable cause = e; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            tls |= cause instanceof javax.net.ssl.SSLException || cause instanceof java.security.cert.CertificateException;
+            root = cause;
         }
-        return new IOException("cannot reach " + endpoint + " for s3 bucket '" + bucket + "': " + Reason.of(root), e);
+        String through = proxy.map(p -> " through the proxy " + p).orElse("");
+        if (tls && (root instanceof java.security.cert.CertificateException
+                || root instanceof java.security.GeneralSecurityException)) {
+            return new IOException("cannot reach " + endpoint + through + " for s3 bucket '" + bucket + "': " + Reason.of(root)
+                    + " (" + trust.says() + ")", e);
+        }
+        return new IOException("cannot reach " + endpoint + through + " for s3 bucket '" + bucket + "': " + Reason.of(root), e);
+    }
+
+    /** Whether the store was given up for making no headway (Headway): a fetch then takes it as a miss. */
+    @Override
+    public boolean gaveUp() {
+        return headway.gaveUp();
     }
 
     void debug(String message) {
@@ -352,6 +403,7 @@ public final class S3Store implements Store {
 
     @Override
     public void close() {
+        headway.stop();
         s3.close();
         http.close();
     }
