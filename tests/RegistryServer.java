@@ -36,6 +36,8 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
     private final Auth auth;
     private final boolean tls;
     private final String externalUrl;
+    /** The CA whose certificate the registry serves, for names too; null for a self-signed one for 127.0.0.1. */
+    private TestCa ca;
     private Path dir;
     private int port;
     private Process process;
@@ -74,6 +76,14 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
         return server;
     }
 
+    /** Starts it over TLS with ca's server certificate (for its names and 127.0.0.1), as a company's internal CA signs it. */
+    static RegistryServer start(Path dir, Auth auth, TestCa ca) throws Exception {
+        var server = new RegistryServer(auth, true, null);
+        server.ca = ca;
+        server.startIn(dir);
+        return server;
+    }
+
     @Override
     void launch(Path dir) throws Exception {
         String location = proxy() == null ? externalUrl : proxy().url();
@@ -94,7 +104,11 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
         if (location != null) {
             config.append("  host: ").append(location).append('\n');
         }
-        if (tls) {
+        if (ca != null) {
+            config.append("  tls:\n");
+            config.append("    certificate: ").append(ca.cert()).append('\n');
+            config.append("    key: ").append(ca.key()).append('\n');
+        } else if (tls) {
             Path tlsDir = Files.createDirectories(dir.resolve("tls"));
             exec(tlsDir, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
@@ -167,12 +181,15 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
         return dir;
     }
 
-    /** PEM of the self-signed certificate (tls only), with subjectAltName IP:127.0.0.1: usable as SSL_CERT_FILE. */
+    /**
+     * PEM of the self-signed certificate (tls only), with subjectAltName IP:127.0.0.1, or of the CA
+     * that signed the registry's: usable as SSL_CERT_FILE.
+     */
     Path caCertificate() {
         if (!tls) {
             throw new IllegalStateException("this registry serves plain HTTP");
         }
-        return dir.resolve("tls/cert.pem");
+        return ca != null ? ca.ca() : dir.resolve("tls/cert.pem");
     }
 
     /** An SSLContext trusting only caCertificate(), for checks from Java with java.net.http. */

@@ -63,7 +63,7 @@ public final class ResumingDownload extends BulkInputStream {
     }
 
     private void resume(IOException failure) throws IOException {
-        if (++failures >= Backoff.ATTEMPTS) {
+        if (++failures >= Backoff.ATTEMPTS || failure instanceof Headway.GaveUp) {
             throw failure;
         }
         try {

@@ -10,6 +10,7 @@ import java.util.concurrent.Future;
 import lib.common.DaemonThreads;
 import lib.common.Futures;
 import lib.store.Backoff;
+import lib.store.Headway;
 import lib.store.PartStream;
 
 /**
@@ -101,7 +102,7 @@ final class ChunkedBlobUpload extends PartStream {
                         continue;
                     }
                     throw e;
-                } catch (RegistryClient.RegistryRefused e) {
+                } catch (RegistryClient.RegistryRefused | Headway.GaveUp e) {
                     throw e;
                 } catch (IOException e) {
                     last = e;

@@ -32,6 +32,7 @@ import lib.common.Log;
 import lib.common.Platform;
 import lib.common.StoreError;
 import lib.common.Version;
+import lib.store.Headway;
 import lib.store.ResumingDownload;
 import lib.store.Store;
 import lib.store.Stores;
@@ -77,6 +78,8 @@ public final class OciStore implements Store {
     private final Duration stallTimeout;
     private final Environment environment;
     private final Log log;
+    /** Every wait on the registry, its clients' retries included: the store is given up when it makes none. */
+    private final Headway headway;
     private RegistryClient client;
     private boolean clientMayPush;
 
@@ -86,6 +89,7 @@ public final class OciStore implements Store {
         this.stallTimeout = stallTimeout;
         this.environment = environment;
         this.log = log;
+        this.headway = new Headway(stallTimeout);
     }
 
     /** oci://host/repository:TAG: the store is the repository, the object the tag. */
@@ -97,10 +101,28 @@ public final class OciStore implements Store {
     /** A client allowed to pull, or to push too; a pull-only one is replaced when a push comes. */
     private RegistryClient client(boolean push) throws IOException {
         if (client == null || (push && !clientMayPush)) {
-            client = RegistryClient.open(reference, push, insecure, stallTimeout, environment, log);
+            var opened = RegistryClient.open(reference, push, insecure, stallTimeout, environment, headway, log);
+            if (client != null) {
+                client.close();
+            }
+            client = opened;
             clientMayPush = push;
         }
         return client;
+    }
+
+    @Override
+    public boolean gaveUp() {
+        return headway.gaveUp();
+    }
+
+    /** Stops counting headway and shuts the client's connections. */
+    @Override
+    public void close() throws IOException {
+        headway.stop();
+        if (client != null) {
+            client.close();
+        }
     }
 
     static String layerMediaType(Compression compression) {

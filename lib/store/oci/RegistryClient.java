@@ -3,6 +3,7 @@
 package lib.store.oci;
 
 import com.fasterxml.jackson.jr.ob.JSON;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -24,7 +25,11 @@ import javax.net.ssl.SSLException;
 import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
+import lib.net.ApacheEgress;
+import lib.net.Proxies;
+import lib.net.Trust;
 import lib.store.Backoff;
+import lib.store.Headway;
 import lib.store.ResumingDownload;
 import lib.store.Store;
 
@@ -40,7 +45,7 @@ import lib.store.Store;
  * is read of an answer into memory is capped ({@link #BODY_MAX}). Public for the tests, which
  * speak to a real registry through it.
  */
-public final class RegistryClient {
+public final class RegistryClient implements Closeable {
 
     /** The registry said no to these credentials, or asked for some and none were found. */
     static final class AuthenticationFailed extends IOException {
@@ -99,7 +104,8 @@ public final class RegistryClient {
     private final boolean insecure;
     private final DockerConfig credentials;
     private final Log log;
-    private final Http11 http;
+    private final Trust trust;
+    private final RegistryHttp http;
     private String base;
     /**
      * Whether the registry has answered in HTTP with anything but the 400 an HTTPS server gives a
@@ -111,27 +117,42 @@ public final class RegistryClient {
     private volatile String authorization;
 
     private RegistryClient(OciReference reference, boolean push, boolean insecure, Duration stallTimeout, Environment environment,
-            Log log) {
+            Headway headway, Log log) {
         this.reference = reference;
         this.push = push;
         this.insecure = insecure;
         this.credentials = DockerConfig.load(environment, stallTimeout);
         this.log = log;
-        this.http = new Http11(lib.net.Trust.of(environment, insecure).context(), stallTimeout);
+        this.trust = Trust.of(environment, insecure);
+        this.http = new RegistryHttp(new ApacheEgress(Proxies.from(environment), trust), stallTimeout, headway);
     }
 
     /** A client of the repository an oci:// location names, connected; push asks for a token that may push too. */
     public static RegistryClient open(URI location, boolean push, boolean insecure, Duration stallTimeout,
             Environment environment, Log log) throws IOException {
-        return open(OciReference.parse(location), push, insecure, stallTimeout, environment, log);
+        return open(OciReference.parse(location), push, insecure, stallTimeout, environment, new Headway(stallTimeout), log);
     }
 
-    /** A client of the reference's repository, connected: the registry reached and authenticated with. */
+    /**
+     * A client of the reference's repository, connected: the registry reached and authenticated with.
+     * Its every wait on the registry counts on headway, which gives up for the store as a whole.
+     */
     static RegistryClient open(OciReference reference, boolean push, boolean insecure, Duration stallTimeout,
-            Environment environment, Log log) throws IOException {
-        var client = new RegistryClient(reference, push, insecure, stallTimeout, environment, log);
-        client.connect();
+            Environment environment, Headway headway, Log log) throws IOException {
+        var client = new RegistryClient(reference, push, insecure, stallTimeout, environment, headway, log);
+        try {
+            client.connect();
+        } catch (IOException | RuntimeException e) {
+            client.close();
+            throw e;
+        }
         return client;
+    }
+
+    /** Shuts its connections. */
+    @Override
+    public void close() throws IOException {
+        http.close();
     }
 
     /** scheme://host[:port]/v2/REPOSITORY/ + path. */
@@ -162,15 +183,29 @@ public final class RegistryClient {
             try {
                 ping();
             } catch (IOException plain) {
-                throw answeredInHttp ? plain : tlsFailed(e);
+                // A TLS server's 400 to plain HTTP says TLS was the way; anything else failed in plain HTTP for its own cause.
+                throw answeredInHttp || !(plain instanceof RegistryRefused refused && refused.status == 400) ? plain : tlsFailed(e);
             }
             log.debug("TLS with " + reference.registry() + " failed (" + Reason.of(e) + "); using plain HTTP");
         }
     }
 
+    /** A TLS failure with the registry, with what to do: for a certificate refused, which CAs were trusted. */
     private IOException tlsFailed(SSLException e) {
-        return new IOException("TLS with " + reference.registry() + " failed: " + Reason.of(e) + " (give its CA in"
-                + " SSL_CERT_FILE, or --insecure true for plain HTTP or an unverified certificate)", e);
+        String trusted = certificateRefused(e) ? "; " + trust.says() : "";
+        return new IOException("TLS with " + reference.registry() + " failed: " + Reason.of(e) + trusted + " (give its CA in"
+                + " SSL_CERT_FILE or SSL_CERT_DIR, or --insecure true for plain HTTP or an unverified certificate)", e);
+    }
+
+    /** Whether no CA trusted vouched for the certificate (PKIX), rather than another failure of TLS. */
+    private static boolean certificateRefused(Throwable e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof java.security.cert.CertPathBuilderException
+                    || cause instanceof java.security.cert.CertPathValidatorException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** GET /v2/: whether the registry answers, and how it wants to be authenticated. */
@@ -233,7 +268,7 @@ public final class RegistryClient {
     /** PUT /v2/<name>/manifests/<reference>: tags the manifest, whose blobs the registry must have. */
     void putManifest(String reference, String mediaType, byte[] manifest) throws IOException {
         try (var response = send("PUT", repositoryUri("manifests/" + reference),
-                Map.of("Content-Type", mediaType), Http11.Body.of(manifest))) {
+                Map.of("Content-Type", mediaType), RegistryHttp.Body.of(manifest))) {
             if (response.status() != 201 && response.status() != 200) {
                 throw refused(response, "PUT manifest " + reference);
             }
@@ -328,7 +363,7 @@ public final class RegistryClient {
         }
     }
 
-    private static URI uploadLocation(URI uploads, Http11.Response response) throws IOException {
+    private static URI uploadLocation(URI uploads, Answer response) throws IOException {
         return uploads.resolve(response.header("Location")
                 .orElseThrow(() -> new IOException("the registry opened an upload without a Location")));
     }
@@ -343,7 +378,7 @@ public final class RegistryClient {
     URI patchUpload(URI location, long start, byte[] chunk, int offset, int length) throws IOException {
         var headers = Map.of("Content-Type", "application/octet-stream",
                 "Content-Range", start + "-" + (start + length - 1));
-        try (var response = send("PATCH", location, headers, new Http11.Body(chunk, offset, length), 1)) {
+        try (var response = send("PATCH", location, headers, new RegistryHttp.Body(chunk, offset, length), 1)) {
             if (response.status() != 202) {
                 throw new ChunkRefused(refused(response, "PATCH blob upload"));
             }
@@ -368,7 +403,7 @@ public final class RegistryClient {
         }
     }
 
-    private static URI nextLocation(URI location, Http11.Response response) {
+    private static URI nextLocation(URI location, Answer response) {
         return response.header("Location").map(location::resolve).orElse(location);
     }
 
@@ -380,11 +415,11 @@ public final class RegistryClient {
     /** PUT <location>?digest=<digest> with the whole blob as its body: an upload in one request. */
     void commitUpload(URI location, String digest, byte[] content) throws IOException {
         commitUpload(location, digest, Map.of("Content-Type", "application/octet-stream"),
-                Http11.Body.of(content));
+                RegistryHttp.Body.of(content));
     }
 
     private void commitUpload(URI location, String digest, Map<String, String> headers,
-            Http11.Body body) throws IOException {
+            RegistryHttp.Body body) throws IOException {
         URI put = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=" + digest);
         try (var response = send("PUT", put, headers, body)) {
             if (response.status() != 201) {
@@ -412,7 +447,7 @@ public final class RegistryClient {
             if (pages > TAG_PAGES_MAX) {
                 throw new IOException("the tag list of " + reference.named(null) + " runs past " + TAG_PAGES_MAX + " pages; refused");
             }
-            Http11.Response response = send("GET", page, Map.of(), null);
+            Answer response = send("GET", page, Map.of(), null);
             if (response.status() == 404) {
                 response.body().close();
                 break;
@@ -450,25 +485,32 @@ public final class RegistryClient {
      * Sends a request with retries: connection failures, 408, 429 and 5xx are retried with backoff;
      * a 401 once more after authenticating again (an expired token). The caller reads and closes the body.
      */
-    private Http11.Response send(String method, URI uri, Map<String, String> headers,
-            Http11.Body body) throws IOException {
+    private Answer send(String method, URI uri, Map<String, String> headers,
+            RegistryHttp.Body body) throws IOException {
         return send(method, uri, headers, body, Backoff.ATTEMPTS);
     }
 
     /** As send, in at most `attempts` attempts: 1 for a request that must not be repeated blindly (a chunk the registry may have half taken). */
-    private Http11.Response send(String method, URI uri, Map<String, String> headers,
-            Http11.Body body, int attempts) throws IOException {
+    private Answer send(String method, URI uri, Map<String, String> headers,
+            RegistryHttp.Body body, int attempts) throws IOException {
         IOException last = null;
         boolean reauthenticate = true;
         for (int attempt = 1; attempt <= attempts; attempt++) {
+            http.headway().check();
             if (attempt > 1) {
                 backoff(attempt, method + " " + uri.getPath(), last);
             }
-            Http11.Response response;
+            Answer response;
             try {
                 response = sendFollowingRedirects(method, uri, headers, body);
-            } catch (SSLException | ConnectException | UnknownHostException | PlainHttpRefused e) {
+            } catch (SSLException | ConnectException | UnknownHostException | PlainHttpRefused | Headway.GaveUp e) {
                 throw e; // retrying does not change a certificate, open a closed port, route a lost host or a redirect
+            } catch (RegistryHttp.ProxyRefused e) {
+                if (!isTransient(e.status) || attempts == 1) {
+                    throw e; // nor the proxy's mind on its user, or on where we may go
+                }
+                last = e;
+                continue;
             } catch (IOException e) {
                 last = e;
                 continue;
@@ -489,8 +531,8 @@ public final class RegistryClient {
         throw last;
     }
 
-    private Http11.Response sendFollowingRedirects(String method, URI uri, Map<String, String> headers,
-            Http11.Body body) throws IOException {
+    private Answer sendFollowingRedirects(String method, URI uri, Map<String, String> headers,
+            RegistryHttp.Body body) throws IOException {
         URI target = uri;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             requireTls(target, hop == 0 ? "points " + method + " at" : "redirects " + method + " " + uri.getPath() + " to");
@@ -498,7 +540,7 @@ public final class RegistryClient {
             if (authorization != null && isRegistry(target)) {
                 request.put("Authorization", authorization);
             }
-            Http11.Response response = http.send(method, target, request, body);
+            Answer response = http.send(method, target, request, body);
             int status = response.status();
             if (status != 400 && isRegistry(target)) {
                 answeredInHttp = true;
@@ -549,12 +591,14 @@ public final class RegistryClient {
 
     /** Waits before attempt number `attempt` (2 and up), saying what failed. */
     void backoff(int attempt, String what, IOException last) throws IOException {
-        Backoff.pause(attempt, last instanceof RegistryRefused ? last.getMessage()
+        http.headway().check();
+        Backoff.pause(attempt, last instanceof RegistryRefused || last instanceof RegistryHttp.ProxyRefused ? last.getMessage()
                 : what + " at " + reference.registry() + " failed: " + Reason.of(last), log);
+        http.headway().check();
     }
 
     /** Answers the registry's WWW-Authenticate challenge; afterwards requests carry the Authorization it asked for. */
-    private void authenticate(Http11.Response challenged) throws IOException {
+    private void authenticate(Answer challenged) throws IOException {
         String header = challenged.header("WWW-Authenticate").orElse("");
         String reason = errorMessage(challenged);
         String scheme = header.split("\\s", 2)[0].toLowerCase();
@@ -609,7 +653,7 @@ public final class RegistryClient {
         var form = new LinkedHashMap<String, String>();
         var request = new LinkedHashMap<String, String>();
         URI tokenUri;
-        Http11.Body body = null;
+        RegistryHttp.Body body = null;
         if (credential.isPresent() && credential.get().identityToken() != null) {
             form.put("grant_type", "refresh_token");
             form.put("refresh_token", credential.get().identityToken());
@@ -618,7 +662,7 @@ public final class RegistryClient {
             form.put("client_id", "tekton-caches");
             tokenUri = URI.create(realm);
             request.put("Content-Type", "application/x-www-form-urlencoded");
-            body = Http11.Body.of(query(form).getBytes(StandardCharsets.UTF_8));
+            body = RegistryHttp.Body.of(query(form).getBytes(StandardCharsets.UTF_8));
         } else {
             if (!service.isEmpty()) {
                 form.put("service", service);
@@ -627,7 +671,7 @@ public final class RegistryClient {
             tokenUri = URI.create(realm + (realm.contains("?") ? "&" : "?") + query(form));
             credential.filter(c -> c.username() != null).ifPresent(c -> request.put("Authorization", basicAuthorization(c)));
         }
-        Http11.Response response = http.send(body == null ? "GET" : "POST", tokenUri, request, body);
+        Answer response = http.send(body == null ? "GET" : "POST", tokenUri, request, body);
         if (response.status() == 401 || response.status() == 403) {
             throw new AuthenticationFailed("authentication failed for registry " + reference.registry() + ": its token service "
                     + realm + " refused " + (credential.isPresent() ? "the credentials from " + credentials.searched()
@@ -653,7 +697,7 @@ public final class RegistryClient {
     }
 
     /** A JSON object answered, read into memory up to BODY_MAX; what names the answer in the refusal of a larger one or of no JSON. */
-    private static Map<String, Object> json(Http11.Response response, String what) throws IOException {
+    private static Map<String, Object> json(Answer response, String what) throws IOException {
         try (InputStream in = response.body()) {
             return Json.object(capped(in, BODY_MAX, what), what);
         }
@@ -669,7 +713,7 @@ public final class RegistryClient {
     }
 
     /** The error a response carries, as one line: the distribution spec's errors[].message, or the status. */
-    static String errorMessage(Http11.Response response) {
+    static String errorMessage(Answer response) {
         String text;
         try (InputStream in = response.body()) {
             // Cut, not refused: the status must be reported whatever the body, and its start says why.
@@ -691,7 +735,7 @@ public final class RegistryClient {
     }
 
     /** An unexpected answer as an exception whose message names the registry, what was tried and why it failed. */
-    RegistryRefused refused(Http11.Response response, String what) {
+    RegistryRefused refused(Answer response, String what) {
         int status = response.status();
         String message = errorMessage(response);
         if (status == 401) {
@@ -702,6 +746,7 @@ public final class RegistryClient {
             return new RegistryRefused(status, "registry " + reference.registry() + " denied " + (push ? "push to " : "pull from ")
                     + reference.repository() + ": " + message);
         }
-        return new RegistryRefused(status, "registry " + reference.registry() + " answered " + what + " with " + message);
+        return new RegistryRefused(status, "registry " + reference.registry() + " answered " + what + " with " + message
+                + response.proxy().map(proxy -> " (through the proxy " + proxy + ")").orElse(""));
     }
 }
