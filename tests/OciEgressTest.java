@@ -2,12 +2,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -217,5 +222,40 @@ class OciEgressTest {
         assertEquals(3, uploaded.status(), uploaded.toString());
         assertTrue(seconds < 20, "the upload took " + seconds + " s: " + uploaded);
         Fixtures.assertOneLine(uploaded, "cache-upload", "given up");
+    }
+
+    @Test
+    void aRegistryThatNeverAnswersTheTlsHandshakeIsGivenUpAsAStallNotAConnectTimeout() throws Exception {
+        // Takes every connection and says nothing: HttpClient calls the handshake's timeout a
+        // connect timeout, which would end the fetch at once in words that blame the network.
+        try (var silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            var held = new CopyOnWriteArrayList<Socket>();
+            var accepting = new Thread(() -> {
+                try {
+                    while (true) {
+                        held.add(silent.accept());
+                    }
+                } catch (IOException e) {
+                    // closed: the test is over
+                }
+            });
+            accepting.setDaemon(true);
+            accepting.start();
+            Path folder = tmp.resolve("folder");
+            Fixtures.write(folder.resolve("kept.txt"), "as it was\n");
+            var before = Fixtures.snapshot(folder, true);
+
+            var fetched = fetch(env("SSL_CERT_FILE", ca.ca().toString()),
+                    "oci://" + NAME + ":" + silent.getLocalPort() + "/egress/silent:{{hash}}", folder, "--stall-timeout", "2s");
+
+            assertEquals(0, fetched.status(), fetched.toString());
+            assertEquals("false", Files.readString(tmp.resolve("down/fetched")));
+            assertTrue(fetched.err().contains("so it was given up (--stall-timeout)"), fetched.err());
+            assertEquals(before, Fixtures.snapshot(folder, true));
+            assertTrue(held.size() >= 2, "the stalled handshake was not tried again: " + held.size() + " connection(s)");
+            for (var socket : held) {
+                socket.close();
+            }
+        }
     }
 }

@@ -1,6 +1,8 @@
 package lib.store;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -104,6 +106,33 @@ public final class Headway {
             }
         }
         return wait;
+    }
+
+    /**
+     * An answer's body whose every read is a wait on the store and counts what it brings: given
+     * up, abandon ends it (aborts its request); a read that fails after the give-up says so.
+     */
+    public InputStream watched(InputStream in, Runnable abandon) {
+        return new FilterInputStream(in) {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] bytes, int off, int len) throws IOException {
+                try (var wait = waiting(abandon)) {
+                    int n = super.read(bytes, off, len);
+                    if (n > 0) {
+                        moved(n);
+                    }
+                    return n;
+                } catch (IOException e) {
+                    throw gaveUp ? given() : e;
+                }
+            }
+        };
     }
 
     /** Bytes moved to or from the store. */

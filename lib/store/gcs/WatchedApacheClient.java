@@ -1,6 +1,5 @@
 package lib.store.gcs;
 
-import java.io.FilterInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -57,7 +56,7 @@ final class WatchedApacheClient extends CloseableHttpClient {
             response.setEntity(new HttpEntityWrapper(entity) {
                 @Override
                 public InputStream getContent() throws IOException {
-                    return headed(super.getContent(), abort);
+                    return headway.watched(super.getContent(), abort);
                 }
             });
         }
@@ -71,30 +70,6 @@ final class WatchedApacheClient extends CloseableHttpClient {
             public void write(byte[] bytes, int off, int len) throws IOException {
                 out.write(bytes, off, len);
                 headway.moved(len);
-            }
-        };
-    }
-
-    /** An answer's body whose every read is a wait on the store: given up, its request is aborted. */
-    private InputStream headed(InputStream in, Runnable abort) {
-        return new FilterInputStream(in) {
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
-
-            @Override
-            public int read(byte[] bytes, int off, int len) throws IOException {
-                try (var wait = headway.waiting(abort)) {
-                    int n = super.read(bytes, off, len);
-                    if (n > 0) {
-                        headway.moved(n);
-                    }
-                    return n;
-                } catch (IOException e) {
-                    throw headway.gaveUp() ? headway.given() : e;
-                }
             }
         };
     }

@@ -121,7 +121,7 @@ final class RegistryHttp implements Closeable {
         int stallMillis = (int) Math.min(Integer.MAX_VALUE, Math.max(1, stallTimeout.toMillis()));
         var sockets = RegistryBuilder.<ConnectionSocketFactory>create()
                 .register("http", PlainConnectionSocketFactory.getSocketFactory())
-                .register("https", egress.tls())
+                .register("https", new WatchedHandshakes(egress.tls(), stall))
                 .build();
         var pool = new PoolingHttpClientConnectionManager(sockets) {
             @Override

@@ -106,34 +106,7 @@ final class WatchedSdkHttpClient implements SdkHttpClient {
 
     /** An answer's body whose every read is a wait on the store: given up, the body is aborted (its connection closed). */
     private AbortableInputStream headed(AbortableInputStream body) {
-        var stream = new FilterInputStream(body) {
-            @Override
-            public int read() throws IOException {
-                try (var wait = headway.waiting(body::abort)) {
-                    int b = super.read();
-                    if (b >= 0) {
-                        headway.moved(1);
-                    }
-                    return b;
-                } catch (IOException e) {
-                    throw headway.gaveUp() ? headway.given() : e;
-                }
-            }
-
-            @Override
-            public int read(byte[] bytes, int off, int len) throws IOException {
-                try (var wait = headway.waiting(body::abort)) {
-                    int n = super.read(bytes, off, len);
-                    if (n > 0) {
-                        headway.moved(n);
-                    }
-                    return n;
-                } catch (IOException e) {
-                    throw headway.gaveUp() ? headway.given() : e;
-                }
-            }
-        };
-        return AbortableInputStream.create(stream, body::abort);
+        return AbortableInputStream.create(headway.watched(body, body::abort), body::abort);
     }
 
     @Override
