@@ -36,9 +36,6 @@ public final class Proxies {
                 NoProxy.parse(either(environment, "NO_PROXY")));
     }
 
-    /** No proxy for anything: for a store that is no network's. */
-    public static final Proxies NONE = new Proxies(null, null, NoProxy.parse(null));
-
     private static String either(Environment environment, String name) {
         String upper = environment.get(name);
         return present(upper) ? upper : environment.get(name.toLowerCase(Locale.ROOT));
