@@ -130,8 +130,14 @@ public final class RegistryClient implements Closeable {
     /** A client of the repository an oci:// location names, connected; push asks for a token that may push too. */
     public static RegistryClient open(URI location, boolean push, boolean insecure, Duration stallTimeout,
             Environment environment, Log log) throws IOException {
-        return open(OciReference.parse(location), push, insecure, stallTimeout, environment, new Headway(stallTimeout), log);
+        var headway = new Headway(stallTimeout);
+        var client = open(OciReference.parse(location), push, insecure, stallTimeout, environment, headway, log);
+        client.ownHeadway = headway;
+        return client;
     }
+
+    /** The headway of a client opened on its own, not a store's: stopped with it. */
+    private Headway ownHeadway;
 
     /**
      * A client of the reference's repository, connected: the registry reached and authenticated with.
@@ -153,6 +159,9 @@ public final class RegistryClient implements Closeable {
     @Override
     public void close() throws IOException {
         http.close();
+        if (ownHeadway != null) {
+            ownHeadway.stop();
+        }
     }
 
     /** scheme://host[:port]/v2/REPOSITORY/ + path. */
