@@ -42,6 +42,8 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
     private int port;
     private Process process;
     private TokenServer tokenServer;
+    /** Whether the registry deletes manifests (storage.delete.enabled; distribution's own default is off). */
+    private boolean deletes = true;
 
     private RegistryServer(Auth auth, boolean tls, String externalUrl) {
         super("registry");
@@ -95,7 +97,7 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
         config.append("log:\n  level: info\n  formatter: text\n");
         config.append("storage:\n");
         config.append("  filesystem:\n    rootdirectory: ").append(dir.resolve("storage")).append('\n');
-        config.append("  delete:\n    enabled: true\n");
+        config.append("  delete:\n    enabled: ").append(deletes).append('\n');
         // The purge of old uploads would otherwise start at a random time during a test.
         config.append("  maintenance:\n    uploadpurging:\n      enabled: false\n");
         config.append("http:\n");
@@ -170,6 +172,12 @@ final class RegistryServer extends Fixtures.ClassServer<RegistryServer> {
     @Override
     String proxyTarget() {
         return url();
+    }
+
+    /** The registry refuses to delete anything, as distribution does by default (storage.delete.enabled false). */
+    RegistryServer withoutDeletion() {
+        deletes = false;
+        return this;
     }
 
     Auth auth() {

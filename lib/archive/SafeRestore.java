@@ -95,14 +95,19 @@ public final class SafeRestore {
 
     /** restore, into the folders, leaving out the entries exclusion names. */
     public static Stats restore(InputStream stored, Folders folders, Exclusion exclusion) throws IOException {
+        return restore(oneStream(stored), false, folders, exclusion);
+    }
+
+    /** An archive of one stream as the one group of Groups, its tar's digest named nowhere. */
+    static Groups oneStream(InputStream stored) {
         boolean[] given = {false};
-        return restore(() -> {
+        return () -> {
             if (given[0]) {
                 return null;
             }
             given[0] = true;
             return new Group(stored, null);
-        }, false, folders, exclusion);
+        };
     }
 
     /** The stored streams of an archive's groups, each a compressed tar, one after the other. */
@@ -236,9 +241,22 @@ public final class SafeRestore {
      * pipeline for them all, so that no group waits for its first bytes), into one tar reader.
      */
     private void extract(Groups groups, boolean concatenated) throws IOException {
+        decompressed(groups, decompressed -> extractTar(decompressed, concatenated));
+    }
+
+    /** What reads the groups' tars, one after the other, as one stream. */
+    interface TarStep {
+        void read(InputStream decompressed) throws IOException;
+    }
+
+    /**
+     * Gives the groups' tars to step, and calls what the decompressor or the tar reader refuses a
+     * BadArchive, saying which format it was; a failure of the store's read stays what it was.
+     */
+    static void decompressed(Groups groups, TarStep step) throws IOException {
         var decompressing = new DecompressedGroups(groups);
         try (InputStream decompressed = new ReadAhead(decompressing, Compression.BUFFER)) {
-            extractTar(decompressed, concatenated);
+            step.read(decompressed);
         } catch (BadArchive | TargetFailure | OtherFolders | StopRequest.Stopped e) {
             throw e;
         } catch (TarReader.Corrupt e) {
@@ -274,10 +292,7 @@ public final class SafeRestore {
             if (name.isEmpty()) {
                 continue; // "./", the folder itself: its own metadata stays the user's
             }
-            if (name.startsWith(Archive.OWN_PREFIX)) {
-                throw new HostileArchive("entry " + entry.name() + " has a name starting with " + Archive.OWN_PREFIX
-                        + ", which this tool keeps for its own staging and list of folders");
-            }
+            checkNotOwn(entry, name);
             String hardlinkTo = entry.type() == TarHeader.HARDLINK ? hardlinkTarget(entry, folder) : null;
             if (exclusion.excludesOrIsInside(name) || hardlinkTo != null && exclusion.excludesOrIsInside(hardlinkTo)) {
                 excluded++; // nor a link to a file left out: there is nothing for it to join
@@ -339,6 +354,14 @@ public final class SafeRestore {
         return target.substring(own.length());
     }
 
+    /** Refuses a name under the prefix kept for this tool's own staging and list of folders. */
+    static void checkNotOwn(TarReader.Entry entry, String name) throws HostileArchive {
+        if (name.startsWith(Archive.OWN_PREFIX)) {
+            throw new HostileArchive("entry " + entry.name() + " has a name starting with " + Archive.OWN_PREFIX
+                    + ", which this tool keeps for its own staging and list of folders");
+        }
+    }
+
     /** A file system step that may find its name taken. */
     interface Step {
         void run() throws IOException;
@@ -356,7 +379,7 @@ public final class SafeRestore {
      * The entry's name made relative ("./a//b" is "a/b"), or the archive rejected: absolute names
      * (from whichever header), ".." and NUL would let it write outside the folder.
      */
-    private static String checkedName(String raw) throws HostileArchive {
+    static String checkedName(String raw) throws HostileArchive {
         if (raw.startsWith("/") || raw.indexOf('\0') >= 0) {
             throw new HostileArchive("entry " + raw.replace('\0', '?') + " has an absolute or invalid name");
         }

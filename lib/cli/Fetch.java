@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
 import lib.archive.BadArchive;
+import lib.archive.EntryCheck;
 import lib.archive.Exclusion;
 import lib.archive.Folders;
 import lib.archive.Meter;
@@ -98,7 +99,7 @@ public final class Fetch {
                     if (store.gaveUp()) {
                         throw e; // cut short by the give-up, not refused for its bytes: nothing is deleted
                     }
-                    Removal removal = removeBroken(store, object);
+                    BrokenEntries.Removal removal = BrokenEntries.remove(store, object);
                     var refusal = new StoreError("restoring " + where + " into " + folders.describe() + ": " + Reason.of(e) + "; "
                             + removal.says() + "; " + key.describe(), e);
                     // Deleted, it is out of the way: the next entry found (a restore key's) is tried, a few at most.
@@ -157,29 +158,6 @@ public final class Fetch {
     /** How many refused entries one fetch deletes, trying the next entry found after each. */
     private static final int MOST_REFUSED = 3;
 
-    /** What became of a refused entry: deleted, and what a line says of it. */
-    private record Removal(boolean deleted, String says) {}
-
-    /**
-     * Deletes an entry whose bytes were refused, where the store lets this run, so that the next
-     * upload of its key stores it anew rather than keeping it for ever (entries are immutable, and
-     * a bad one would make every build of the key a cold one), and so that a save does not take it
-     * for its base. Only the entry found goes, by the version read: one stored since at its name
-     * stays.
-     */
-    private static Removal removeBroken(Store store, Store.StoredObject object) {
-        try {
-            store.delete(object);
-            return new Removal(true, "the entry was deleted, so that the next upload of its key stores it anew");
-        } catch (Store.DeletionRefused e) {
-            return new Removal(false, "the store does not let it be deleted (" + Reason.of(e) + "): delete it by hand, or"
-                    + " every upload of its key keeps it");
-        } catch (IOException | RuntimeException e) {
-            return new Removal(false, "deleting it failed too (" + Reason.of(e) + "): delete it by hand, or every upload of"
-                    + " its key keeps it");
-        }
-    }
-
     /** The results of an entry found but not restored, as if none had been. */
     private static void unfound(Results results) {
         for (String result : List.of("cache-hit", "matched-key", "size")) {
@@ -202,19 +180,41 @@ public final class Fetch {
             Folders folders, Exclusion exclusion, Meter meter) throws IOException {
         if (groups.isPresent()) {
             try (Store.GroupStreams streams = store.read(object, groups.get(), in -> meter.watch(in, null))) {
-                return SafeRestore.restore(() -> {
-                    Store.GroupStream next = streams.next();
-                    if (next == null) {
-                        return null;
-                    }
-                    Store.Group group = next.group();
-                    return group.diffId() != null ? new SafeRestore.Group(next.stored(), group.diffId())
-                            : new SafeRestore.Group(Meter.verified(next.stored(), group.sha256()), null);
-                }, folders, exclusion);
+                return SafeRestore.restore(tars(streams), folders, exclusion);
             }
         }
         try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
             return SafeRestore.restore(in, folders, exclusion);
         }
+    }
+
+    /**
+     * Reads the entry through with the checks of restore, placing nothing (EntryCheck): a
+     * BadArchive says what is wrong with its bytes; a failure of the store's stays what it was.
+     */
+    public static void readThrough(Store store, Store.StoredObject object, Meter meter) throws IOException {
+        Optional<Store.Groups> groups = store.groups(object);
+        if (groups.isPresent()) {
+            try (Store.GroupStreams streams = store.read(object, groups.get(), in -> meter.watch(in, null))) {
+                EntryCheck.readThrough(tars(streams));
+                return;
+            }
+        }
+        try (InputStream in = meter.watch(store.open(object), object.sha256().orElse(null))) {
+            EntryCheck.readThrough(in);
+        }
+    }
+
+    /** The groups as a restore reads them: each tar checked against its diff_id, or, with none named, its stored bytes against their digest. */
+    private static SafeRestore.Groups tars(Store.GroupStreams streams) {
+        return () -> {
+            Store.GroupStream next = streams.next();
+            if (next == null) {
+                return null;
+            }
+            Store.Group group = next.group();
+            return group.diffId() != null ? new SafeRestore.Group(next.stored(), group.diffId())
+                    : new SafeRestore.Group(Meter.verified(next.stored(), group.sha256()), null);
+        };
     }
 }

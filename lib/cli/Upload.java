@@ -17,6 +17,7 @@ import java.util.concurrent.FutureTask;
 import java.util.Map;
 import java.util.function.LongSupplier;
 import lib.archive.Archive;
+import lib.archive.BadArchive;
 import lib.archive.Compression;
 import lib.archive.Exclusion;
 import lib.archive.Folders;
@@ -81,13 +82,28 @@ public final class Upload {
         try (store) {
             var existing = store.find(target.path());
             boolean entryThere = existing.isPresent();
+            Optional<Store.StoredObject> replacing = Optional.empty();
             if (existing.isPresent()) {
-                // Entries are immutable, as actions/cache's are: a key names one archive for good.
-                log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(existing.get().size())
-                        + ", made " + existing.get().modified() + "), so nothing was uploaded; " + key.describe());
-            } else if (!overMaxSize(request, survey, location, key, log)) {
-                Optional<Base> base = base(store, target.path(), restoreKeys, request.compression().compression(), log);
-                upload(request, store, target.path(), location, key, survey, base, results, log, nanoTime);
+                // Entries are immutable, as actions/cache's are: a key names one archive for good, once
+                // it reads through. A broken one is deleted, or else replaced, rather than kept for good.
+                Store.StoredObject found = existing.get();
+                Optional<BadArchive> fault = fault(store, found, location, log, nanoTime);
+                if (fault.isEmpty()) {
+                    log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(found.size())
+                            + ", made " + found.modified() + ", read through and sound), so nothing was uploaded; " + key.describe());
+                } else {
+                    BrokenEntries.Removal removal = BrokenEntries.remove(store, found);
+                    log.info("the entry at " + location + " is broken (" + Reason.of(fault.get()) + "): "
+                            + (removal.deleted() ? "it was deleted; saving it anew" : removal.says()));
+                    replacing = removal.deleted() ? Optional.empty() : existing;
+                    entryThere = false;
+                }
+            }
+            if (!entryThere && !overMaxSize(request, survey, location, key, log)) {
+                // The broken entry left in place is no base: its groups are what is wrong with it.
+                Optional<Base> base = replacing.isPresent() ? Optional.empty()
+                        : base(store, target.path(), restoreKeys, request.compression().compression(), log);
+                upload(request, store, target.path(), location, key, survey, base, replacing, results, log, nanoTime);
                 entryThere = true;
             }
             if (request.keep() > 0 && entryThere) {
@@ -106,6 +122,27 @@ public final class Upload {
                 throw new StoreError(uploading + Reason.of(e), e);
             }
             throw (RuntimeException) e;
+        }
+    }
+
+    /**
+     * Why the key's entry, found, is not to be kept: read through as a restore reads it (Fetch.readThrough),
+     * writing nothing, its fault; empty when it is sound. An upload finds its key's entry when the
+     * fetch before it restored none (the StepAction skips the upload on a hit): a broken entry, a
+     * store the fetch could not reach, or another pipeline's save since. The check costs a
+     * download, which is what kept a broken entry otherwise costs every build of its key.
+     */
+    private static Optional<BadArchive> fault(Store store, Store.StoredObject found, URI location, Log log,
+            LongSupplier nanoTime) throws IOException {
+        var meter = new Meter("reading through " + location, log, nanoTime);
+        try {
+            Fetch.readThrough(store, found, meter);
+            return Optional.empty();
+        } catch (BadArchive e) {
+            if (store.gaveUp()) {
+                throw e; // cut short by the give-up, not refused for its bytes
+            }
+            return Optional.of(e);
         }
     }
 
@@ -191,22 +228,27 @@ public final class Upload {
      * a base, every group sent, as if there had been none.
      */
     private static void upload(Request request, Store store, String path, URI location, CacheKey key,
-            FutureTask<GroupPlan.Survey> survey, Optional<Base> base,
+            FutureTask<GroupPlan.Survey> survey, Optional<Base> base, Optional<Store.StoredObject> replacing,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try {
-            upload(request, store, path, location, key, survey == null ? null : surveyed(survey), base, results, log, nanoTime);
+            upload(request, store, path, location, key, survey == null ? null : surveyed(survey), base, replacing, results, log,
+                    nanoTime);
         } catch (Store.BaseGone e) {
             log.info("the base " + base.map(Base::name).orElse("") + " changed while this upload ran (" + e.getMessage()
                     + "): uploading again without it");
             upload(request, store, path, location, key, survey == null ? null : GroupPlan.survey(request.folders(), request.exclusion()),
-                    Optional.empty(), results, log, nanoTime);
+                    Optional.empty(), replacing, results, log, nanoTime);
         }
     }
 
     private static void upload(Request request, Store store, String path, URI location, CacheKey key,
-            GroupPlan.Survey survey, Optional<Base> base,
+            GroupPlan.Survey survey, Optional<Base> base, Optional<Store.StoredObject> replacing,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.EntryWrite entry = store.createEntry(path, request.compression().compression())) {
+            if (replacing.isPresent() && !entry.replaces(replacing.get())) {
+                throw new StoreError("the broken entry at " + location + " can be neither deleted nor replaced here, so nothing"
+                        + " was uploaded: delete it by hand; " + key.describe(), null);
+            }
             var meter = new Meter("uploading to " + location, log, nanoTime);
             Written written = write(request.folders(), request.exclusion(), request.compression(), survey, base, entry, meter);
             Archive.Stats archived = written.archived();

@@ -92,6 +92,15 @@ public interface Store extends Closeable {
          */
         boolean commit(Description description, int level) throws IOException;
 
+        /**
+         * Lets commit put the entry over broken, an entry the store would not delete, if the path
+         * still holds that very version then. Returns false, and the caller writes nothing, where
+         * the store cannot replace an entry (its commit never replaces one).
+         */
+        default boolean replaces(StoredObject broken) {
+            return false;
+        }
+
         /** What was reused from the base and what was sent, once committed. */
         Sent sent();
     }

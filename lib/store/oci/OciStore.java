@@ -476,11 +476,22 @@ public final class OciStore implements Store {
                 return true;
             }
 
+            /** A broken image at the tag, which the registry would not delete: the commit tags over it, and over nothing else. */
+            private StoredObject replacing;
+
+            @Override
+            public boolean replaces(StoredObject broken) {
+                replacing = broken;
+                return true;
+            }
+
             @Override
             public boolean commit(Description description, int level) throws IOException {
                 pushed();
-                // A registry has no conditional manifest PUT: this check, just before it, is all there is.
-                if (registry.getManifest(tag).isPresent()) {
+                // A registry has no conditional manifest PUT: this check, just before it, is all there
+                // is. An image tagged between the two is tagged over, by a whole image of the same key.
+                Optional<Map<String, Object>> now = registry.getManifest(tag);
+                if (now.isPresent() && !(replacing != null && layerOf(tag, now.get()).version().equals(replacing.version()))) {
                     return false;
                 }
                 try {
