@@ -36,7 +36,7 @@ class TektonYamlTest {
               steps:
                 - name: cache-fetch
                   ref:
-                    name: cache-fetch
+                    name: cache-fetch-java
                   params:
                     - name: PATTERNS
                       value: ["**/pom.xml"]
@@ -53,9 +53,9 @@ class TektonYamlTest {
                       - name: kind
                         value: stepaction
                       - name: name
-                        value: cache-upload
+                        value: cache-upload-java
                       - name: namespace
-                        value: openshift-pipelines
+                        value: tekton-caches-java
                   params:
                     - name: PATTERNS
                       value: ["**/pom.xml"]
@@ -75,7 +75,7 @@ class TektonYamlTest {
     @Test
     void everyYamlFileParses() throws IOException {
         var documents = TektonYaml.load(Fixtures.REPO);
-        assertEquals(Set.of("cache-fetch", "cache-upload"), TektonYaml.stepActions(documents).keySet());
+        assertEquals(Set.of("cache-fetch-java", "cache-upload-java"), TektonYaml.stepActions(documents).keySet());
         assertTrue(documents.stream().anyMatch(d -> d.file().startsWith("examples")), "examples/ holds YAML");
     }
 
@@ -110,8 +110,8 @@ class TektonYamlTest {
         assertTrue(pipelines.size() >= 6, "a Pipeline per language and one on a PVC: " + pipelines);
         for (var pipeline : pipelines) {
             var steps = TektonYaml.steps(pipeline.content());
-            var fetch = bindings(steps, "cache-fetch");
-            var upload = bindings(steps, "cache-upload");
+            var fetch = bindings(steps, "cache-fetch-java");
+            var upload = bindings(steps, "cache-upload-java");
             assertEquals(fetch.get("SOURCE"), upload.get("TARGET"), pipeline + ": the store");
             fetch.forEach((name, value) -> {
                 if (!Set.of("SOURCE", "RESTORE_KEYS", "LOOKUP_ONLY", "FAIL_ON_MISS").contains(name)) { // fetch's own
@@ -141,7 +141,7 @@ class TektonYamlTest {
         var readme = yamlBlocks(Fixtures.REPO.resolve("README.md"));
         boolean stepPair = false;
         for (String block : readme) {
-            stepPair |= referredStepActions(block).containsAll(Set.of("cache-fetch", "cache-upload"));
+            stepPair |= referredStepActions(block).containsAll(Set.of("cache-fetch-java", "cache-upload-java"));
         }
         assertTrue(stepPair, "README.md shows a block with a cache-fetch step and a cache-upload step");
         var blocks = new ArrayList<>(readme);
@@ -190,7 +190,7 @@ class TektonYamlTest {
                 - name: VERBOSE
                           value: "true"
                         - name: FETCHED"""));
-        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-upload binds VERBOSE, which StepAction cache-upload does not declare"),
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-upload binds VERBOSE, which StepAction cache-upload-java does not declare"),
                 problems);
     }
 
@@ -200,7 +200,7 @@ class TektonYamlTest {
                         - name: SOURCE
                           value: $(params.cache-uri)
                 """, ""));
-        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-fetch does not bind SOURCE, which StepAction cache-fetch requires"),
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-fetch does not bind SOURCE, which StepAction cache-fetch-java requires"),
                 problems);
     }
 
