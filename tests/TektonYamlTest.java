@@ -28,6 +28,8 @@ class TektonYamlTest {
             kind: Task
             metadata:
               name: cached-build
+              annotations:
+                tekton.dev/pipelines.minVersion: "0.65.2"
             spec:
               params:
                 - name: cache-uri
@@ -47,6 +49,7 @@ class TektonYamlTest {
                     - name: WORKING_DIR
                       value: $(workspaces.source.path)/repo
                 - name: cache-upload
+                  onError: continue
                   ref:
                     resolver: cluster
                     params:
@@ -99,6 +102,21 @@ class TektonYamlTest {
         assertNoProblems(TektonYaml::stepResultReferences);
     }
 
+    @Test
+    void everyCacheUploadGoesOnError() throws IOException {
+        assertNoProblems(TektonYaml::uploadsGoOnError);
+    }
+
+    @Test
+    void everyDocumentNamesTheFirstTektonThatRunsIt() throws IOException {
+        assertNoProblems(TektonYaml::minVersions);
+    }
+
+    @Test
+    void nothingRestrictedV2Refuses() throws IOException {
+        assertNoProblems(TektonYaml::restrictedV2);
+    }
+
     private static void assertNoProblems(Function<List<TektonYaml.Document>, List<String>> check) throws IOException {
         assertEquals(List.of(), check.apply(TektonYaml.load(Fixtures.REPO)));
     }
@@ -138,29 +156,15 @@ class TektonYamlTest {
      */
     @Test
     void yamlShownInMarkdownHasNoProblems() throws IOException {
-        var readme = yamlBlocks(Fixtures.REPO.resolve("README.md"));
+        var readme = TektonYaml.yamlBlocks(Fixtures.REPO.resolve("README.md"));
         boolean stepPair = false;
         for (String block : readme) {
             stepPair |= referredStepActions(block).containsAll(Set.of("cache-fetch-java", "cache-upload-java"));
         }
         assertTrue(stepPair, "README.md shows a block with a cache-fetch step and a cache-upload step");
-        var blocks = new ArrayList<>(readme);
-        for (String folder : List.of("docs", "examples")) {
-            try (var pages = Files.list(Fixtures.REPO.resolve(folder))) {
-                for (Path page : pages.filter(p -> p.toString().endsWith(".md")).sorted().toList()) {
-                    blocks.addAll(yamlBlocks(page));
-                }
-            }
-        }
-        for (String block : blocks) {
+        for (String block : TektonYaml.markdownYamlBlocks(Fixtures.REPO)) {
             assertEquals(List.of(), problemsIn(block), block);
         }
-    }
-
-    /** The text of every ```yaml block of a Markdown file. */
-    private static List<String> yamlBlocks(Path markdown) throws IOException {
-        return java.util.regex.Pattern.compile("```yaml\n(.*?)```", java.util.regex.Pattern.DOTALL)
-                .matcher(Files.readString(markdown)).results().map(m -> m.group(1)).toList();
     }
 
     /** The StepActions the steps of the given YAML refer to, read as examples/bad.yaml. */
@@ -216,6 +220,48 @@ class TektonYamlTest {
     }
 
     @Test
+    void cacheUploadThatFailsTheBuildIsCaught() throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("      onError: continue\n", ""));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-upload uses cache-upload-java without onError: continue"),
+                problems);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            "0.60.0"          | is 0.60.0, and the first Tekton that runs it is 0.65.2
+            "0.65"            | is 0.65, and the first Tekton that runs it is 0.65.2
+            """)
+    void minVersionThatIsNotTheFirstTektonThatRunsItIsCaught(String version, String problem) throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("\"0.65.2\"", version));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): tekton.dev/pipelines.minVersion " + problem), problems);
+    }
+
+    @Test
+    void whatRestrictedV2RefusesIsCaught() throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("""
+                  steps:
+                """, """
+                  stepTemplate:
+                    securityContext:
+                      runAsUser: 65532
+                  steps:
+                    - name: clone
+                      ref:
+                        resolver: http
+                        params:
+                          - name: url
+                            value: https://raw.githubusercontent.com/tektoncd/catalog/main/stepaction/git-clone/0.2/git-clone.yaml
+                    - name: configure
+                      image: alpine/git
+                      script: git config --global --add safe.directory /workspace
+                """));
+        assertEquals(List.of(
+                "examples/bad.yaml (Task cached-build): runAsUser is set, which restricted-v2 refuses unless it is in the namespace's range",
+                "examples/bad.yaml (Task cached-build): step clone refers to a StepAction not of tekton/, which may pin a UID",
+                "examples/bad.yaml (Task cached-build): step configure writes a --global config, which needs a writable HOME"), problems);
+    }
+
+    @Test
     void pipelineRunParamTheirPipelineDoesNotDeclareIsCaught() throws IOException {
         var problems = problemsIn("""
                 apiVersion: tekton.dev/v1
@@ -263,6 +309,9 @@ class TektonYamlTest {
         problems.addAll(TektonYaml.stepActionBindings(documents));
         problems.addAll(TektonYaml.pipelineRunBindings(documents));
         problems.addAll(TektonYaml.stepResultReferences(documents));
+        problems.addAll(TektonYaml.uploadsGoOnError(documents));
+        problems.addAll(TektonYaml.minVersions(documents));
+        problems.addAll(TektonYaml.restrictedV2(documents));
         return problems;
     }
 }
