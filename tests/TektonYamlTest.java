@@ -177,6 +177,33 @@ class TektonYamlTest {
         return referred;
     }
 
+    /**
+     * docs/from-the-go-tool.md's diff takes a step pair from OpenShift Pipelines' StepActions to
+     * ours, under the names and in the namespace the examples use, FETCHED fed from cache-hit.
+     */
+    @Test
+    void theLinesAGoToolPipelineChangesNameWhatTheExamplesUse() throws IOException {
+        var diffs = java.util.regex.Pattern.compile("```diff\n(.*?)```", java.util.regex.Pattern.DOTALL)
+                .matcher(Files.readString(Fixtures.REPO.resolve("docs/from-the-go-tool.md"))).results().map(m -> m.group(1)).toList();
+        assertEquals(1, diffs.size(), "one diff");
+        var removed = diffs.get(0).lines().filter(l -> l.startsWith("-")).map(l -> l.substring(1).strip()).toList();
+        var added = diffs.get(0).lines().filter(l -> l.startsWith("+")).map(l -> l.substring(1).strip()).toList();
+        assertEquals(List.of("- {name: name, value: cache-fetch}", "- {name: namespace, value: openshift-pipelines}",
+                "- {name: name, value: cache-upload}", "- {name: namespace, value: openshift-pipelines}",
+                "value: $(steps.cache-fetch.results.fetched)"), removed);
+        var examples = TektonYaml.load(Fixtures.REPO).stream().filter(d -> d.kind().equals("Pipeline")).toList();
+        var refs = new java.util.TreeSet<String>();
+        for (var pipeline : examples) {
+            for (var step : TektonYaml.steps(pipeline.content())) {
+                TektonYaml.maps(TektonYaml.map(step.get("ref")).get("params")).stream()
+                        .filter(p -> !"kind".equals(p.get("name")))
+                        .forEach(p -> refs.add("- {name: " + p.get("name") + ", value: " + p.get("value") + "}"));
+            }
+        }
+        assertEquals(refs, new java.util.TreeSet<>(added.stream().filter(l -> l.startsWith("- {")).toList()));
+        assertTrue(added.containsAll(List.of("onError: continue", "value: $(steps.cache-fetch.results.cache-hit)")), added.toString());
+    }
+
     @Test
     void aTaskWithoutMistakesHasNoProblems() throws IOException {
         assertEquals(List.of(), problemsIn(GOOD_TASK));
