@@ -242,6 +242,101 @@ final class TektonYaml {
         return step.containsKey("ref") ? null : names(step.get("results"));
     }
 
+    /** A cache-upload that fails (a store outage) must not fail a green build: every step using ours goes on error. */
+    static List<String> uploadsGoOnError(List<Document> documents) {
+        var upload = stepActions(documents).values().stream().filter(a -> a.results().equals(Set.of("cache-key", "size")))
+                .map(Declared::name).findFirst().orElse(null);
+        var problems = new ArrayList<String>();
+        for (var document : documents) {
+            for (var step : steps(document.content())) {
+                if (referencedName(step) != null && referencedName(step).equals(upload) && !"continue".equals(step.get("onError"))) {
+                    problems.add(document + ": step " + step.get("name") + " uses " + upload + " without onError: continue");
+                }
+            }
+        }
+        return problems;
+    }
+
+    /** The annotation that names the first Tekton Pipelines release a document runs on. */
+    static final String MIN_VERSION = "tekton.dev/pipelines.minVersion";
+
+    /**
+     * Every Tekton document that needs a recent Tekton says which in {@link #MIN_VERSION}, the
+     * first release that runs it: 0.65.2 for the cluster resolver's `kind: stepaction`, 0.60.0 for
+     * a v1beta1 StepAction or a step that refers to one; a PipelineRun as its Pipeline.
+     */
+    static List<String> minVersions(List<Document> documents) {
+        var problems = new ArrayList<String>();
+        for (var document : documents) {
+            String needed = neededVersion(document, documents);
+            Object said = map(map(document.content().get("metadata")).get("annotations")).get(MIN_VERSION);
+            if (needed != null && !needed.equals(said)) {
+                problems.add(document + ": " + MIN_VERSION + " is " + (said == null ? "missing" : said) + ", and the first Tekton that runs it is " + needed);
+            }
+        }
+        return problems;
+    }
+
+    private static String neededVersion(Document document, List<Document> documents) {
+        if (!String.valueOf(document.content().get("apiVersion")).startsWith("tekton.dev/")) {
+            return null;
+        }
+        if (document.kind().equals("PipelineRun")) {
+            String pipeline = String.valueOf(map(document.spec().get("pipelineRef")).get("name"));
+            for (var other : documents) {
+                if (other.kind().equals("Pipeline") && other.name().equals(pipeline)) {
+                    return neededVersion(other, documents);
+                }
+            }
+            return null;
+        }
+        var steps = steps(document.content());
+        if (steps.stream().anyMatch(TektonYaml::resolvesAStepActionByCluster)) {
+            return "0.65.2";
+        }
+        if (document.kind().equals("StepAction") || steps.stream().anyMatch(s -> s.containsKey("ref"))) {
+            return "0.60.0";
+        }
+        return null;
+    }
+
+    private static boolean resolvesAStepActionByCluster(Map<?, ?> step) {
+        var ref = map(step.get("ref"));
+        return "cluster".equals(ref.get("resolver")) && maps(ref.get("params")).stream()
+                .anyMatch(p -> "kind".equals(p.get("name")) && "stepaction".equals(p.get("value")));
+    }
+
+    /**
+     * What OpenShift's restricted-v2 refuses, or a step that runs there cannot do: a fixed
+     * runAsUser (the policy gives the UID), a StepAction from elsewhere (the catalog's git-clone
+     * pins one), a script that writes git's global config (HOME is / and not writable).
+     */
+    static List<String> restrictedV2(List<Document> documents) {
+        var actions = stepActions(documents);
+        var problems = new LinkedHashSet<String>();
+        for (var document : documents) {
+            if (mentionsKey(document.content(), "runAsUser")) {
+                problems.add(document + ": runAsUser is set, which restricted-v2 refuses unless it is in the namespace's range");
+            }
+            for (var step : steps(document.content())) {
+                if (step.containsKey("ref") && !actions.containsKey(referencedName(step))) {
+                    problems.add(document + ": step " + step.get("name") + " refers to a StepAction not of tekton/, which may pin a UID");
+                }
+                if (String.valueOf(step.get("script")).contains("--global")) {
+                    problems.add(document + ": step " + step.get("name") + " writes a --global config, which needs a writable HOME");
+                }
+            }
+        }
+        return List.copyOf(problems);
+    }
+
+    private static boolean mentionsKey(Object node, String key) {
+        if (node instanceof Map<?, ?> map) {
+            return map.containsKey(key) || map.values().stream().anyMatch(v -> mentionsKey(v, key));
+        }
+        return node instanceof List<?> list && list.stream().anyMatch(e -> mentionsKey(e, key));
+    }
+
     /** The StepActions of tekton/, by name. */
     static Map<String, Declared> stepActions(List<Document> documents) {
         return declared(documents, d -> d.file().startsWith("tekton") && d.kind().equals("StepAction"));
@@ -293,6 +388,25 @@ final class TektonYaml {
         var names = new LinkedHashSet<String>();
         maps(list).forEach(entry -> names.add(String.valueOf(entry.get("name"))));
         return names;
+    }
+
+    /** The text of every ```yaml block of a Markdown file. */
+    static List<String> yamlBlocks(Path markdown) throws IOException {
+        return Pattern.compile("```yaml\n(.*?)```", Pattern.DOTALL).matcher(Files.readString(markdown)).results()
+                .map(m -> m.group(1)).toList();
+    }
+
+    /** The ```yaml blocks users read: those of README.md, then of the pages of docs/ and examples/. */
+    static List<String> markdownYamlBlocks(Path root) throws IOException {
+        var blocks = new ArrayList<>(yamlBlocks(root.resolve("README.md")));
+        for (String folder : List.of("docs", "examples")) {
+            try (var pages = Files.list(root.resolve(folder))) {
+                for (Path page : pages.filter(p -> p.toString().endsWith(".md")).sorted().toList()) {
+                    blocks.addAll(yamlBlocks(page));
+                }
+            }
+        }
+        return blocks;
     }
 
     /** The value when it is a map, else an empty one. */

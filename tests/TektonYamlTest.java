@@ -28,6 +28,8 @@ class TektonYamlTest {
             kind: Task
             metadata:
               name: cached-build
+              annotations:
+                tekton.dev/pipelines.minVersion: "0.65.2"
             spec:
               params:
                 - name: cache-uri
@@ -36,7 +38,7 @@ class TektonYamlTest {
               steps:
                 - name: cache-fetch
                   ref:
-                    name: cache-fetch
+                    name: cache-fetch-java
                   params:
                     - name: PATTERNS
                       value: ["**/pom.xml"]
@@ -47,15 +49,16 @@ class TektonYamlTest {
                     - name: WORKING_DIR
                       value: $(workspaces.source.path)/repo
                 - name: cache-upload
+                  onError: continue
                   ref:
                     resolver: cluster
                     params:
                       - name: kind
                         value: stepaction
                       - name: name
-                        value: cache-upload
+                        value: cache-upload-java
                       - name: namespace
-                        value: openshift-pipelines
+                        value: tekton-caches-java
                   params:
                     - name: PATTERNS
                       value: ["**/pom.xml"]
@@ -75,7 +78,7 @@ class TektonYamlTest {
     @Test
     void everyYamlFileParses() throws IOException {
         var documents = TektonYaml.load(Fixtures.REPO);
-        assertEquals(Set.of("cache-fetch", "cache-upload"), TektonYaml.stepActions(documents).keySet());
+        assertEquals(Set.of("cache-fetch-java", "cache-upload-java"), TektonYaml.stepActions(documents).keySet());
         assertTrue(documents.stream().anyMatch(d -> d.file().startsWith("examples")), "examples/ holds YAML");
     }
 
@@ -99,6 +102,21 @@ class TektonYamlTest {
         assertNoProblems(TektonYaml::stepResultReferences);
     }
 
+    @Test
+    void everyCacheUploadGoesOnError() throws IOException {
+        assertNoProblems(TektonYaml::uploadsGoOnError);
+    }
+
+    @Test
+    void everyDocumentNamesTheFirstTektonThatRunsIt() throws IOException {
+        assertNoProblems(TektonYaml::minVersions);
+    }
+
+    @Test
+    void nothingRestrictedV2Refuses() throws IOException {
+        assertNoProblems(TektonYaml::restrictedV2);
+    }
+
     private static void assertNoProblems(Function<List<TektonYaml.Document>, List<String>> check) throws IOException {
         assertEquals(List.of(), check.apply(TektonYaml.load(Fixtures.REPO)));
     }
@@ -110,8 +128,8 @@ class TektonYamlTest {
         assertTrue(pipelines.size() >= 6, "a Pipeline per language and one on a PVC: " + pipelines);
         for (var pipeline : pipelines) {
             var steps = TektonYaml.steps(pipeline.content());
-            var fetch = bindings(steps, "cache-fetch");
-            var upload = bindings(steps, "cache-upload");
+            var fetch = bindings(steps, "cache-fetch-java");
+            var upload = bindings(steps, "cache-upload-java");
             assertEquals(fetch.get("SOURCE"), upload.get("TARGET"), pipeline + ": the store");
             fetch.forEach((name, value) -> {
                 if (!Set.of("SOURCE", "RESTORE_KEYS", "LOOKUP_ONLY", "FAIL_ON_MISS").contains(name)) { // fetch's own
@@ -138,29 +156,15 @@ class TektonYamlTest {
      */
     @Test
     void yamlShownInMarkdownHasNoProblems() throws IOException {
-        var readme = yamlBlocks(Fixtures.REPO.resolve("README.md"));
+        var readme = TektonYaml.yamlBlocks(Fixtures.REPO.resolve("README.md"));
         boolean stepPair = false;
         for (String block : readme) {
-            stepPair |= referredStepActions(block).containsAll(Set.of("cache-fetch", "cache-upload"));
+            stepPair |= referredStepActions(block).containsAll(Set.of("cache-fetch-java", "cache-upload-java"));
         }
         assertTrue(stepPair, "README.md shows a block with a cache-fetch step and a cache-upload step");
-        var blocks = new ArrayList<>(readme);
-        for (String folder : List.of("docs", "examples")) {
-            try (var pages = Files.list(Fixtures.REPO.resolve(folder))) {
-                for (Path page : pages.filter(p -> p.toString().endsWith(".md")).sorted().toList()) {
-                    blocks.addAll(yamlBlocks(page));
-                }
-            }
-        }
-        for (String block : blocks) {
+        for (String block : TektonYaml.markdownYamlBlocks(Fixtures.REPO)) {
             assertEquals(List.of(), problemsIn(block), block);
         }
-    }
-
-    /** The text of every ```yaml block of a Markdown file. */
-    private static List<String> yamlBlocks(Path markdown) throws IOException {
-        return java.util.regex.Pattern.compile("```yaml\n(.*?)```", java.util.regex.Pattern.DOTALL)
-                .matcher(Files.readString(markdown)).results().map(m -> m.group(1)).toList();
     }
 
     /** The StepActions the steps of the given YAML refer to, read as examples/bad.yaml. */
@@ -171,6 +175,33 @@ class TektonYamlTest {
             TektonYaml.steps(document.content()).forEach(step -> referred.add(TektonYaml.referencedName(step)));
         }
         return referred;
+    }
+
+    /**
+     * docs/from-the-go-tool.md's diff takes a step pair from OpenShift Pipelines' StepActions to
+     * ours, under the names and in the namespace the examples use, FETCHED fed from cache-hit.
+     */
+    @Test
+    void theLinesAGoToolPipelineChangesNameWhatTheExamplesUse() throws IOException {
+        var diffs = java.util.regex.Pattern.compile("```diff\n(.*?)```", java.util.regex.Pattern.DOTALL)
+                .matcher(Files.readString(Fixtures.REPO.resolve("docs/from-the-go-tool.md"))).results().map(m -> m.group(1)).toList();
+        assertEquals(1, diffs.size(), "one diff");
+        var removed = diffs.get(0).lines().filter(l -> l.startsWith("-")).map(l -> l.substring(1).strip()).toList();
+        var added = diffs.get(0).lines().filter(l -> l.startsWith("+")).map(l -> l.substring(1).strip()).toList();
+        assertEquals(List.of("- {name: name, value: cache-fetch}", "- {name: namespace, value: openshift-pipelines}",
+                "- {name: name, value: cache-upload}", "- {name: namespace, value: openshift-pipelines}",
+                "value: $(steps.cache-fetch.results.fetched)"), removed);
+        var examples = TektonYaml.load(Fixtures.REPO).stream().filter(d -> d.kind().equals("Pipeline")).toList();
+        var refs = new java.util.TreeSet<String>();
+        for (var pipeline : examples) {
+            for (var step : TektonYaml.steps(pipeline.content())) {
+                TektonYaml.maps(TektonYaml.map(step.get("ref")).get("params")).stream()
+                        .filter(p -> !"kind".equals(p.get("name")))
+                        .forEach(p -> refs.add("- {name: " + p.get("name") + ", value: " + p.get("value") + "}"));
+            }
+        }
+        assertEquals(refs, new java.util.TreeSet<>(added.stream().filter(l -> l.startsWith("- {")).toList()));
+        assertTrue(added.containsAll(List.of("onError: continue", "value: $(steps.cache-fetch.results.cache-hit)")), added.toString());
     }
 
     @Test
@@ -190,7 +221,7 @@ class TektonYamlTest {
                 - name: VERBOSE
                           value: "true"
                         - name: FETCHED"""));
-        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-upload binds VERBOSE, which StepAction cache-upload does not declare"),
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-upload binds VERBOSE, which StepAction cache-upload-java does not declare"),
                 problems);
     }
 
@@ -200,7 +231,7 @@ class TektonYamlTest {
                         - name: SOURCE
                           value: $(params.cache-uri)
                 """, ""));
-        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-fetch does not bind SOURCE, which StepAction cache-fetch requires"),
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-fetch does not bind SOURCE, which StepAction cache-fetch-java requires"),
                 problems);
     }
 
@@ -213,6 +244,48 @@ class TektonYamlTest {
     void badStepResultReferenceIsCaught(String reference, String problem) throws IOException {
         var problems = problemsIn(GOOD_TASK.replace("$(steps.cache-fetch.results.fetched)", reference));
         assertEquals(List.of("examples/bad.yaml (Task cached-build): " + reference + " " + problem), problems);
+    }
+
+    @Test
+    void cacheUploadThatFailsTheBuildIsCaught() throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("      onError: continue\n", ""));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): step cache-upload uses cache-upload-java without onError: continue"),
+                problems);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            "0.60.0"          | is 0.60.0, and the first Tekton that runs it is 0.65.2
+            "0.65"            | is 0.65, and the first Tekton that runs it is 0.65.2
+            """)
+    void minVersionThatIsNotTheFirstTektonThatRunsItIsCaught(String version, String problem) throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("\"0.65.2\"", version));
+        assertEquals(List.of("examples/bad.yaml (Task cached-build): tekton.dev/pipelines.minVersion " + problem), problems);
+    }
+
+    @Test
+    void whatRestrictedV2RefusesIsCaught() throws IOException {
+        var problems = problemsIn(GOOD_TASK.replace("""
+                  steps:
+                """, """
+                  stepTemplate:
+                    securityContext:
+                      runAsUser: 65532
+                  steps:
+                    - name: clone
+                      ref:
+                        resolver: http
+                        params:
+                          - name: url
+                            value: https://raw.githubusercontent.com/tektoncd/catalog/main/stepaction/git-clone/0.2/git-clone.yaml
+                    - name: configure
+                      image: alpine/git
+                      script: git config --global --add safe.directory /workspace
+                """));
+        assertEquals(List.of(
+                "examples/bad.yaml (Task cached-build): runAsUser is set, which restricted-v2 refuses unless it is in the namespace's range",
+                "examples/bad.yaml (Task cached-build): step clone refers to a StepAction not of tekton/, which may pin a UID",
+                "examples/bad.yaml (Task cached-build): step configure writes a --global config, which needs a writable HOME"), problems);
     }
 
     @Test
@@ -263,6 +336,9 @@ class TektonYamlTest {
         problems.addAll(TektonYaml.stepActionBindings(documents));
         problems.addAll(TektonYaml.pipelineRunBindings(documents));
         problems.addAll(TektonYaml.stepResultReferences(documents));
+        problems.addAll(TektonYaml.uploadsGoOnError(documents));
+        problems.addAll(TektonYaml.minVersions(documents));
+        problems.addAll(TektonYaml.restrictedV2(documents));
         return problems;
     }
 }
