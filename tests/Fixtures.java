@@ -404,6 +404,24 @@ final class Fixtures {
         throw new AssertionError("no index frame at the end of the object");
     }
 
+    static String sha256(byte[] bytes) {
+        return Digests.hex(Digests.sha256().digest(bytes));
+    }
+
+    /** The bytes as one zstd frame, as a group of ours is stored. */
+    static byte[] zstd(byte[] bytes) throws IOException {
+        var out = new java.io.ByteArrayOutputStream();
+        try (var zstd = new com.github.luben.zstd.ZstdOutputStream(out)) {
+            zstd.write(bytes);
+        }
+        return out.toByteArray();
+    }
+
+    /** A log that prints nothing, for stores opened by a test itself. */
+    static lib.common.Log quiet() {
+        return new lib.common.Log(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()), false);
+    }
+
     static String sha256(Path file) throws IOException {
         var digest = Digests.sha256();
         try (InputStream in = Files.newInputStream(file)) {

@@ -3,10 +3,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.github.luben.zstd.ZstdOutputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,10 +18,8 @@ import lib.archive.BadArchive;
 import lib.archive.Compression;
 import lib.archive.Meter;
 import lib.cli.Fetch;
-import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.ExitStatus;
-import lib.common.Log;
 import lib.store.Store;
 import lib.store.Stores;
 import lib.store.gcs.GcsStore;
@@ -173,7 +167,7 @@ class HealTest {
             Store.StoredObject broken = store.find(target.path()).orElseThrow();
             try (Store.EntryWrite late = store.createEntry(target.path(), Compression.ZSTD)) {
                 assertTrue(late.replaces(broken));
-                late.putGroup(new Store.Group(sha256(TAR), TAR.length, sha256(zstd(TAR)), zstd(TAR).length), zstd(TAR));
+                late.putGroup(new Store.Group(Fixtures.sha256(TAR), TAR.length, Fixtures.sha256(Fixtures.zstd(TAR)), Fixtures.zstd(TAR).length), Fixtures.zstd(TAR));
                 // Meanwhile another upload replaced the broken image with a whole one.
                 var whole = upload();
                 assertEquals(ExitStatus.OK, whole.status(), whole.toString());
@@ -188,17 +182,17 @@ class HealTest {
     /** GCS has no server here: on google-cloud-nio's fake, a broken entry reads through as a BadArchive, a sound one does not. */
     @Test
     void onTheGcsFakeABrokenEntryReadsThroughAsABadArchive() throws Exception {
-        var store = new GcsStore(LocalStorageHelper.customOptions(false).getService(), "caches", "the fake", quiet());
+        var store = new GcsStore(LocalStorageHelper.customOptions(false).getService(), "caches", "the fake", Fixtures.quiet());
         for (boolean corrupt : new boolean[] {false, true}) {
             String name = "m2-" + corrupt;
-            byte[] stored = zstd(TAR);
+            byte[] stored = Fixtures.zstd(TAR);
             try (Store.EntryWrite entry = store.createEntry(name, Compression.ZSTD)) {
-                entry.putGroup(new Store.Group(corrupt ? sha256(OTHER_TAR) : sha256(TAR), TAR.length, sha256(stored), stored.length),
+                entry.putGroup(new Store.Group(corrupt ? Fixtures.sha256(OTHER_TAR) : Fixtures.sha256(TAR), TAR.length, Fixtures.sha256(stored), stored.length),
                         stored);
                 assertTrue(entry.commit(new Store.Description(name, Instant.now(), TAR.length, null, 1, null), 1));
             }
             var found = store.find(name).orElseThrow();
-            var meter = new Meter("reading through", quiet(), System::nanoTime);
+            var meter = new Meter("reading through", Fixtures.quiet(), System::nanoTime);
             if (corrupt) {
                 var e = assertThrows(BadArchive.class, () -> Fetch.readThrough(store, found, meter));
                 assertTrue(e.getMessage().contains("its entry names"), e.getMessage());
@@ -233,11 +227,11 @@ class HealTest {
                     Store.Group group = honest.get(i).group();
                     byte[] bytes = streams.next().stored().readAllBytes();
                     if (how.equals("corrupt") && i == 0) {
-                        bytes = zstd(OTHER_TAR);
+                        bytes = Fixtures.zstd(OTHER_TAR);
                     } else if (how.equals("truncated") && i == honest.size() - 1) {
                         bytes = Arrays.copyOf(bytes, bytes.length / 2);
                     }
-                    entry.putGroup(new Store.Group(group.diffId(), group.tarBytes(), sha256(bytes), bytes.length), bytes);
+                    entry.putGroup(new Store.Group(group.diffId(), group.tarBytes(), Fixtures.sha256(bytes), bytes.length), bytes);
                 }
                 assertTrue(entry.commit(new Store.Description(key, Instant.now(), 0, null, 1, null), groups.level()));
             }
@@ -260,22 +254,6 @@ class HealTest {
 
     /** The store of base + name, and its own name for that entry. */
     private Stores.Target target(String name) {
-        return Stores.open(URI.create(base + name + query), false, Duration.ofSeconds(30), new Environment(env), quiet());
-    }
-
-    private static Log quiet() {
-        return new Log(new PrintStream(OutputStream.nullOutputStream()), false);
-    }
-
-    private static byte[] zstd(byte[] tar) throws Exception {
-        var out = new ByteArrayOutputStream();
-        try (var zstd = new ZstdOutputStream(out)) {
-            zstd.write(tar);
-        }
-        return out.toByteArray();
-    }
-
-    private static String sha256(byte[] bytes) {
-        return Digests.hex(Digests.sha256().digest(bytes));
+        return Stores.open(URI.create(base + name + query), false, Duration.ofSeconds(30), new Environment(env), Fixtures.quiet());
     }
 }

@@ -2,10 +2,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.github.luben.zstd.ZstdOutputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,10 +13,8 @@ import java.util.SortedMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import lib.archive.Compression;
-import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.ExitStatus;
-import lib.common.Log;
 import lib.store.Store;
 import lib.store.Stores;
 import org.junit.jupiter.api.BeforeEach;
@@ -90,8 +84,8 @@ class LyingBaseTest {
         at(kind);
         List<Store.StoredGroup> honest = honestGroups();
         // The liar's base: each group a tar holding its own settings.xml, named by the honest group's diff_id.
-        byte[] poisoned = zstd(new CraftedTar().file("settings.xml", "<settings>the attacker's</settings>\n").end());
-        writeBase(honest, group -> new Store.Group(group.diffId(), group.tarBytes(), sha256(poisoned), poisoned.length),
+        byte[] poisoned = Fixtures.zstd(new CraftedTar().file("settings.xml", "<settings>the attacker's</settings>\n").end());
+        writeBase(honest, group -> new Store.Group(group.diffId(), group.tarBytes(), Fixtures.sha256(poisoned), poisoned.length),
                 poisoned);
 
         var upload = upload("--restore-key", "m2-");
@@ -132,8 +126,8 @@ class LyingBaseTest {
         var older = Fixtures.upload(project, env, "--pattern", "pom.xml", "--folder", "m2", "--target", base + "m2-older-{{hash}}");
         assertEquals(ExitStatus.OK, older.status(), older.toString());
         Thread.sleep(1100); // a bucket's times are in seconds: the liar's base is the newest
-        byte[] poisoned = zstd(new CraftedTar().file("settings.xml", "<settings>the attacker's</settings>\n").end());
-        writeBase(honest, group -> new Store.Group(group.diffId(), group.tarBytes(), sha256(poisoned), poisoned.length),
+        byte[] poisoned = Fixtures.zstd(new CraftedTar().file("settings.xml", "<settings>the attacker's</settings>\n").end());
+        writeBase(honest, group -> new Store.Group(group.diffId(), group.tarBytes(), Fixtures.sha256(poisoned), poisoned.length),
                 poisoned);
         Thread.sleep(1100);
         assertEquals(ExitStatus.OK, upload("--restore-key", "m2-").status());
@@ -232,22 +226,6 @@ class LyingBaseTest {
 
     /** The store of base + name, and its own name for that entry (the tag, the key after the bucket or folder). */
     private Stores.Target target(String name) {
-        return Stores.open(URI.create(base + name), false, Duration.ofSeconds(30), new Environment(env), quiet());
-    }
-
-    private static Log quiet() {
-        return new Log(new PrintStream(OutputStream.nullOutputStream()), false);
-    }
-
-    private static byte[] zstd(byte[] tar) throws Exception {
-        var out = new ByteArrayOutputStream();
-        try (var zstd = new ZstdOutputStream(out)) {
-            zstd.write(tar);
-        }
-        return out.toByteArray();
-    }
-
-    private static String sha256(byte[] bytes) {
-        return Digests.hex(Digests.sha256().digest(bytes));
+        return Stores.open(URI.create(base + name), false, Duration.ofSeconds(30), new Environment(env), Fixtures.quiet());
     }
 }
