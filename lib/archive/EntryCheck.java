@@ -10,8 +10,9 @@ import java.io.OutputStream;
  * compressed and tar streams read to their ends, and each name held to the rules that need no
  * folder (relative, never climbing, not this tool's own). What cache-upload does before it keeps
  * the entry its key already has, so that a corrupt or truncated one is replaced, not kept for
- * good. What depends on the folder, or on the entries before (a name under a link of the
- * archive's), is the restore's to refuse: its fetch then deletes the entry.
+ * good. What entries do to each other or to the folder (a name under a link, a hard link to a
+ * file the entry lacks) needs the restore's logs: the restore refuses it, and its fetch deletes the
+ * entry.
  */
 public final class EntryCheck {
 
