@@ -92,6 +92,24 @@ class CliTest {
                 Files.readString(tmp.resolve("results/size")));
     }
 
+    /**
+     * A restore that fails on an Error (zstd's native library that cannot be unpacked, as under a
+     * read-only root with no writable /tmp) claims no hit, so that the pipeline saves again.
+     */
+    @Test
+    void failedRestoreClaimsNoHit() throws Exception {
+        assertEquals(0, Fixtures.upload(project, env, "--folder", "cache", "--compression", "zstd").status());
+
+        var run = Fixtures.script(List.of("-Djava.io.tmpdir=" + tmp.resolve("no-such-folder")), "CacheFetch", project, env,
+                "--folder", tmp.resolve("out").toString(), "--results-dir", tmp.resolve("results").toString());
+
+        assertEquals(ExitStatus.STORE, run.status(), run.toString());
+        assertTrue(run.err().contains("Cannot unpack"), run.err());
+        assertEquals("false", Files.readString(tmp.resolve("results/fetched")));
+        assertEquals("false", Files.readString(tmp.resolve("results/cache-hit")));
+        assertEquals("", Files.readString(tmp.resolve("results/matched-key")));
+    }
+
     @Test
     void stepActionEnvironmentIsReadAndFlagsWinOverIt() throws Exception {
         var stepEnv = new java.util.HashMap<>(env);
