@@ -152,9 +152,18 @@ class CliTest {
             CacheFetch  | --folder cache/sub --folder ./cache          | lies inside --folder
             CacheUpload | --folder missing-a --folder missing-b        | none of the --folder options names a directory
             CacheUpload | --folder cache --folder go.sum               | go.sum is not a directory
+            CacheUpload | -u HOME -u XDG_CACHE_HOME --folder cache     | no --target given and neither XDG_CACHE_HOME nor HOME is set
+            CacheFetch  | -u HOME -u XDG_CACHE_HOME --folder cache     | no --source given and neither XDG_CACHE_HOME nor HOME is set
             """)
     void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {
-        var run = Fixtures.script(java.util.List.of(), script, project, env, args.split(" "));
+        // Leading "-u NAME" pairs unset NAME, as env -u does.
+        var argv = new java.util.ArrayList<>(List.of(args.split(" ")));
+        var runEnv = new java.util.HashMap<>(env);
+        while (argv.size() > 1 && argv.get(0).equals("-u")) {
+            runEnv.remove(argv.get(1));
+            argv.subList(0, 2).clear();
+        }
+        var run = Fixtures.script(java.util.List.of(), script, project, runEnv, argv.toArray(String[]::new));
         assertEquals(ExitStatus.USAGE, run.status(), run.toString());
         Fixtures.assertOneLine(run, script.equals("CacheFetch") ? "cache-fetch" : "cache-upload", words);
     }
