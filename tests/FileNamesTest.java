@@ -71,6 +71,51 @@ class FileNamesTest {
         assertEquals("true", Files.readString(tmp.resolve("down/cache-hit")));
     }
 
+    /**
+     * Run again under C.UTF-8, a fetch sent SIGTERM (a cancelled step signals the process it started,
+     * the first JVM) still takes its restore back: the signal is passed on and waited for.
+     */
+    @Test
+    void aFetchRunAgainUnderUtf8AndSentSigtermTakesItsRestoreBack() throws Exception {
+        for (int i = 0; i < 2000; i++) {
+            Fixtures.writeRandom(project.resolve("cache/d" + (i % 20) + "/f" + i + ".bin"), 40_000, i);
+        }
+        assertEquals(0, Fixtures.upload(project, Fixtures.env(tmp.resolve("xdg")), "--pattern", "go.sum", "--folder", "cache",
+                "--target", store).status());
+        Path folder = tmp.resolve("restored");
+        Fixtures.write(folder.resolve("mine.txt"), "before\n");
+        var before = Fixtures.snapshot(folder, true);
+        var reruns = new java.util.concurrent.CopyOnWriteArrayList<ProcessHandle>();
+
+        var run = Fixtures.run(Fixtures.scriptCommand(List.of(), "CacheFetch", "--pattern", "go.sum", "--folder", folder.toString(),
+                "--source", store, "--results-dir", tmp.resolve("down").toString()), project, noLocale(),
+                java.time.Duration.ofMinutes(2), first -> new Thread(() -> {
+                    try {
+                        // Signalled once the restore has begun staging: not before it, nor after it ended.
+                        while (first.isAlive() && !staging(folder)) {
+                            Thread.sleep(5);
+                        }
+                        first.descendants().forEach(reruns::add);
+                        first.destroy();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }).start());
+
+        assertEquals(128 + 15, run.status(), run.toString());
+        assertTrue(run.err().contains("stopped by a signal (SIGTERM)") && run.err().contains("taken back"), run.toString());
+        assertEquals(1, reruns.size(), "the command ran again in a child: " + reruns);
+        assertFalse(reruns.get(0).isAlive(), "the child ended before the first JVM");
+        assertEquals(before, Fixtures.snapshot(folder, true));
+        assertEquals("false", Files.readString(tmp.resolve("down/fetched")));
+    }
+
+    private static boolean staging(Path folder) throws java.io.IOException {
+        try (var names = Files.list(folder)) {
+            return names.anyMatch(name -> name.getFileName().toString().startsWith(".tekton-caches-"));
+        }
+    }
+
     /** Where even LC_ALL=C.UTF-8 gives no UTF-8 (the marker says it was tried): exit 2, one line, nothing touched. */
     @Test
     void noUtf8LocaleToBeHadIsRefusedBeforeAnythingIsRead() throws Exception {
