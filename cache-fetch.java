@@ -15,7 +15,13 @@
 //JAVA_OPTIONS --add-opens java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.base/sun.nio.fs=ALL-UNNAMED
 // String concatenation through StringBuilder: the default (invokedynamic) spins classes at run
 // time, which costs a short run more than it saves.
+// Arguments as UTF-8 when Utf8Locale runs the command again under a UTF-8 locale (the default
+// charset encodes what ProcessBuilder is given; JDK 18 and later default to UTF-8 anyway).
+//JAVA_OPTIONS -Dfile.encoding=UTF-8
 //JAVAC_OPTIONS -XDstringConcat=inline
+// Our sources hold UTF-8 (quotes, dashes, arrows): javac would read them in the locale's charset,
+// US-ASCII when LANG is unset, and refuse them.
+//JAVAC_OPTIONS -encoding UTF-8
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +29,7 @@ import java.util.concurrent.Callable;
 import lib.cli.CacheOptions;
 import lib.cli.Cli;
 import lib.cli.Fetch;
+import lib.cli.Utf8Locale;
 import lib.common.Environment;
 import lib.common.QuickExit;
 import lib.common.Version;
@@ -71,6 +78,7 @@ class CacheFetch implements Callable<Integer> {
     }
 
     public static void main(String... args) {
-        QuickExit.exit(Cli.commandLine(new CacheFetch()).execute(args));
+        QuickExit.exit(Utf8Locale.rerunIfNeeded("cache-fetch", Environment.system())
+                .orElseGet(() -> Cli.commandLine(new CacheFetch()).execute(args)));
     }
 }

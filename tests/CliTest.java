@@ -92,6 +92,24 @@ class CliTest {
                 Files.readString(tmp.resolve("results/size")));
     }
 
+    /**
+     * A restore that fails on an Error (zstd's native library that cannot be unpacked, as under a
+     * read-only root with no writable /tmp) claims no hit, so that the pipeline saves again.
+     */
+    @Test
+    void failedRestoreClaimsNoHit() throws Exception {
+        assertEquals(0, Fixtures.upload(project, env, "--folder", "cache", "--compression", "zstd").status());
+
+        var run = Fixtures.script(List.of("-Djava.io.tmpdir=" + tmp.resolve("no-such-folder")), "CacheFetch", project, env,
+                "--folder", tmp.resolve("out").toString(), "--results-dir", tmp.resolve("results").toString());
+
+        assertEquals(ExitStatus.STORE, run.status(), run.toString());
+        assertTrue(run.err().contains("Cannot unpack"), run.err());
+        assertEquals("false", Files.readString(tmp.resolve("results/fetched")));
+        assertEquals("false", Files.readString(tmp.resolve("results/cache-hit")));
+        assertEquals("", Files.readString(tmp.resolve("results/matched-key")));
+    }
+
     @Test
     void stepActionEnvironmentIsReadAndFlagsWinOverIt() throws Exception {
         var stepEnv = new java.util.HashMap<>(env);
@@ -134,9 +152,18 @@ class CliTest {
             CacheFetch  | --folder cache/sub --folder ./cache          | lies inside --folder
             CacheUpload | --folder missing-a --folder missing-b        | none of the --folder options names a directory
             CacheUpload | --folder cache --folder go.sum               | go.sum is not a directory
+            CacheUpload | -u HOME -u XDG_CACHE_HOME --folder cache     | no --target given and neither XDG_CACHE_HOME nor HOME is set
+            CacheFetch  | -u HOME -u XDG_CACHE_HOME --folder cache     | no --source given and neither XDG_CACHE_HOME nor HOME is set
             """)
     void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {
-        var run = Fixtures.script(java.util.List.of(), script, project, env, args.split(" "));
+        // Leading "-u NAME" pairs unset NAME, as env -u does.
+        var argv = new java.util.ArrayList<>(List.of(args.split(" ")));
+        var runEnv = new java.util.HashMap<>(env);
+        while (argv.size() > 1 && argv.get(0).equals("-u")) {
+            runEnv.remove(argv.get(1));
+            argv.subList(0, 2).clear();
+        }
+        var run = Fixtures.script(java.util.List.of(), script, project, runEnv, argv.toArray(String[]::new));
         assertEquals(ExitStatus.USAGE, run.status(), run.toString());
         Fixtures.assertOneLine(run, script.equals("CacheFetch") ? "cache-fetch" : "cache-upload", words);
     }

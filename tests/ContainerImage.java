@@ -33,7 +33,14 @@ final class ContainerImage {
         if (run.status() != 0) {
             throw new AssertionError("image/build failed: " + run);
         }
-        return run.out().strip();
+        // The image's ID, not its name: another checkout building the same name while these tests run
+        // would otherwise have them run its image.
+        String name = run.out().strip();
+        var id = Fixtures.run(List.of("podman", "image", "inspect", "--format", "{{.Id}}", name), Fixtures.REPO, System.getenv());
+        if (id.status() != 0) {
+            throw new AssertionError("podman image inspect failed: " + id);
+        }
+        return id.out().strip();
     }
 
     /** `podman run --rm --network=none OPTIONS IMAGE ARGV`: the container sees only its loopback. */

@@ -113,6 +113,7 @@ final class Fixtures {
         // as the scripts' //JAVA_OPTIONS: FileStat's and DescriptorMetadata's way
         command.add("--add-opens=java.base/sun.nio.fs=ALL-UNNAMED");
         command.add("--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+        command.add("-Dfile.encoding=UTF-8"); // Utf8Locale's way
         command.addAll(jvmOptions);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));

@@ -93,6 +93,55 @@ class ImageOfflineTest {
         assertEquals(Long.toString(size), result("down", "size"));
     }
 
+    /**
+     * readOnlyRootFilesystem with no writable /tmp (podman's --read-only mounts a tmpfs there unless
+     * told not to), a UID from OpenShift's range, no HOME: only the cache folders, the results
+     * folders and the file store are writable, and a zstd entry still goes up and comes back.
+     */
+    @Test
+    void zstdRoundTripWritesNothingButTheFoldersTheResultsAndTheStore() throws Exception {
+        String user = "1000670000:0";
+        Path cache = project.resolve("cache");
+        Fixtures.write(cache.resolve("big/compressible.txt"), "zstd ".repeat(200_000));
+        Path store = Files.createDirectories(tmp.resolve("store"));
+        for (String results : List.of("up", "down")) {
+            Files.createDirectories(tmp.resolve(results));
+        }
+        var chown = Fixtures.run(List.of("chown", "-R", user, tmp.toString()), tmp, System.getenv());
+        assertEquals(0, chown.status(), chown.toString());
+        String target = "file://" + store + "/{{hash}}";
+
+        var uploaded = readOnly(user, List.of(cache, store, tmp.resolve("up")), "cache-upload.java", "--folder", cache.toString(),
+                "--target", target, "--compression", "zstd", "--results-dir", tmp.resolve("up").toString());
+        var fetched = readOnly(user, List.of(tmp.resolve("restored"), store, tmp.resolve("down")), "cache-fetch.java",
+                "--folder", tmp.resolve("restored").toString(), "--source", target, "--results-dir", tmp.resolve("down").toString());
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(tmp.resolve("restored"), false));
+        String key = result("up", "cache-key");
+        try (var in = Files.newInputStream(store.resolve(key))) {
+            assertEquals("28b52ffd", lib.common.Digests.hex(in.readNBytes(4)), "a zstd frame first");
+        }
+        assertEquals("true", result("down", "fetched"));
+        assertEquals("true", result("down", "cache-hit"));
+        assertEquals(key, result("down", "matched-key"));
+        assertEquals(result("up", "size"), result("down", "size"));
+    }
+
+    /** A script run as user with the root read-only, no tmpfs on /tmp, no HOME; of tmp, only writable is writable. */
+    private Fixtures.Run readOnly(String user, List<Path> writable, String script, String... args) throws Exception {
+        var options = new ArrayList<>(List.of("--user", user, "--read-only", "--read-only-tmpfs=false", "--unsetenv", "HOME"));
+        options.addAll(List.of("--volume", tmp + ":" + tmp + ":ro"));
+        for (Path folder : writable) {
+            options.addAll(ContainerImage.mount(folder));
+        }
+        var argv = new ArrayList<>(List.of("jbang", "/opt/tekton-caches/" + script, "--pattern", "lock.txt",
+                "--workingdir", project.toString()));
+        argv.addAll(List.of(args));
+        return ContainerImage.run(image, options, argv);
+    }
+
     @Test
     void missExitsZeroWithFetchedFalseAndTheFolderUntouched() throws Exception {
         Fixtures.write(tmp.resolve("restored/earlier.txt"), "earlier\n");

@@ -93,8 +93,9 @@ class WalkOnceTest {
 
     /**
      * Through the scripts: the temporary file is gone as soon as it is open, so none is left in
-     * java.io.tmpdir; and where none can be made there, the save walks the folder again and the
-     * entry restores all the same (with gzip: zstd-jni needs java.io.tmpdir to unpack its library).
+     * java.io.tmpdir; and where none can be made there, it is made in the folder itself, gone as
+     * soon, and the entry restores all the same (with gzip: zstd-jni needs java.io.tmpdir to unpack
+     * its library outside the image).
      */
     @Test
     void noTemporaryFileIsLeftAndNoneIsNeeded() throws Exception {

@@ -42,6 +42,9 @@ public final class Archive {
     /** Takes the groups of a walk one by one, each before the walk goes on. */
     public interface GroupSink {
         void accept(Group group) throws IOException;
+
+        /** An entry left out because its name is not UTF-8: where it lies, bytes escaped; a folder's ends with '/'. */
+        default void leftOut(String path) {}
     }
 
     /** Names inside the folder that belong to us (staging of a restore under way), never archived. */
@@ -174,6 +177,10 @@ public final class Archive {
         int[] handed = {0};
         entries.walk((path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
+            if (type == FileStat.NON_UTF8_NAME) {
+                sink.leftOut(folders.resolve(name) + (name.endsWith("/") ? "/" : ""));
+                return;
+            }
             if (type != FileStat.DIRECTORY && type != FileStat.REGULAR && type != FileStat.SYMLINK) {
                 skipped[0]++; // sockets, fifos and devices have no place in a dependency cache
                 return;

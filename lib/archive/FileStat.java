@@ -28,6 +28,8 @@ public record FileStat(int mode, int nlink, Object inode, int uid, int gid, long
     static final int DIRECTORY = 0040000;
     static final int REGULAR = 0100000;
     static final int SYMLINK = 0120000;
+    /** No file's type: what the walk gives an entry it leaves out because its name is not UTF-8 (NonUtf8Name). */
+    static final int NON_UTF8_NAME = 0;
 
     private static final String ATTRIBUTES = "unix:mode,nlink,ino,dev,size,lastModifiedTime,uid,gid";
     /** The lstat result's accessors, each as (Object) -> int, or null when the JDK keeps them closed. */

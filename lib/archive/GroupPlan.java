@@ -211,7 +211,7 @@ public final class GroupPlan {
 
     /** survey of the folders, leaving out what exclusion names. */
     public static Survey survey(Folders folders, Exclusion exclusion) throws IOException {
-        WalkLog log = WalkLog.open().orElse(null);
+        WalkLog log = WalkLog.open(folders.path(0)).orElse(null);
         try {
             return survey(folders, exclusion, log);
         } catch (IOException | RuntimeException e) {

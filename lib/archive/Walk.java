@@ -11,8 +11,10 @@ import java.util.List;
 /**
  * The folder's entries in archive order: children by name, a folder just before what it holds, our
  * own staging left out, and what --exclude names (a folder with all it holds, as .gitignore has
- * it: nothing inside an excluded folder is walked). Both the group plan and the archive walk this
- * way, so that a name the plan chose to cut after is met at the same place by the archive.
+ * it: nothing inside an excluded folder is walked). A name that is not UTF-8 is passed with its
+ * bytes escaped and no type (FileStat.NON_UTF8_NAME), for the archive to leave out and say so.
+ * Both the group plan and the archive walk this way, so that a name the plan chose to cut after is
+ * met at the same place by the archive.
  *
  * <p>Several folders are walked one after the other, each's names under its number ("0/a/b"), with
  * --exclude and our own prefix applied within each. Their files' inodes are told apart by folder:
@@ -65,6 +67,13 @@ final class Walk {
             }
             FileStat stat = FileStat.of(child);
             boolean directory = (stat.mode() & FileStat.TYPE) == FileStat.DIRECTORY;
+            if (NonUtf8Name.is(child, name)) {
+                // Its name is passed escaped, for the archive to say so; nothing under it is walked.
+                String escaped = prefix + NonUtf8Name.escaped(child);
+                visitor.visit(child, directory ? escaped + "/" : escaped, new FileStat(FileStat.NON_UTF8_NAME, 0, null,
+                        stat.uid(), stat.gid(), 0, stat.mtime()));
+                continue;
+            }
             visitor.visit(child, directory ? name + "/" : name, stat);
             if (directory) {
                 children(child, name + "/", top, exclusion, visitor);

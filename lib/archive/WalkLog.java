@@ -19,13 +19,15 @@ import java.util.Optional;
  * the 67,000 entries of a node_modules, against a few hundredths to write and read them here.
  *
  * <p>The file is unlinked as soon as it is open, so nothing is left behind, whatever ends the run.
- * Memory: two buffers, whatever the number of entries. Where no temporary file can be made, the
- * archive walks the folder again (Survey.entries).
+ * Memory: two buffers, whatever the number of entries. Where no temporary file can be made (in the
+ * temp folder or the folder saved), the archive walks the folder again (Survey.entries).
  */
 final class WalkLog implements Closeable {
     private static final int BUFFER = 1 << 16;
     /** An entry's fixed part: its name's length, mode, nlink, uid, gid, inode, size, mtime's seconds and nanos. */
     private static final int FIXED = 5 * Integer.BYTES + 3 * Long.BYTES + Integer.BYTES;
+
+    private static final String NAME = Archive.OWN_PREFIX + "walk-";
 
     private final FileChannel file;
     private final ByteBuffer pending = ByteBuffer.allocate(BUFFER);
@@ -36,18 +38,26 @@ final class WalkLog implements Closeable {
         this.file = file;
     }
 
-    /** A log in a temporary file that has no name left; empty when none can be made. */
-    static Optional<WalkLog> open() {
-        try {
-            Path path = Files.createTempFile("tekton-caches-walk-", "");
+    /**
+     * A log in a temporary file that has no name left; empty when none can be made. In the temp
+     * folder, else in folder (a read-only root may leave no writable temp folder, and the folder
+     * being saved is writable in a step): its name is one of our own, which no walk archives, and
+     * it is gone before the walk begins.
+     */
+    static Optional<WalkLog> open(Path folder) {
+        for (Path dir : folder == null ? new Path[] {null} : new Path[] {null, folder}) {
             try {
-                return Optional.of(new WalkLog(FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)));
-            } finally {
-                Files.deleteIfExists(path);
+                Path path = dir == null ? Files.createTempFile(NAME, "") : Files.createTempFile(dir, NAME, "");
+                try {
+                    return Optional.of(new WalkLog(FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)));
+                } finally {
+                    Files.deleteIfExists(path);
+                }
+            } catch (IOException | RuntimeException e) {
+                // the next place, or walk again
             }
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();
         }
+        return Optional.empty();
     }
 
     /** Appends an entry; inode stands for the file's inode, the same number for each of its names. */

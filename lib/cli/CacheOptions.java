@@ -134,8 +134,18 @@ public final class CacheOptions {
     /** The --source/--target given, or the local store under the user's cache directory. */
     public static StoreUri storeUri(String option, String given, Environment env) {
         if (given == null || given.isBlank()) {
+            // Without either, the default would be a folder named "null" under the working dir:
+            // a cache no later step finds. A step's HOME may well be unset; it must say where.
+            if (blank(env.get("XDG_CACHE_HOME")) && blank(env.get("HOME"))) {
+                throw new UsageError("no " + option + " given and neither XDG_CACHE_HOME nor HOME is set: give " + option
+                        + " (or PARAM_" + option.substring(2).toUpperCase(Locale.ROOT) + ")");
+            }
             return StoreUri.localDefault(env);
         }
         return StoreUri.parse(option, given, env);
+    }
+
+    private static boolean blank(String value) {
+        return value == null || value.isBlank();
     }
 }

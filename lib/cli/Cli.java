@@ -7,8 +7,10 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Map;
 import lib.archive.StopRequest;
+import lib.archive.ZstdLibrary;
 import lib.common.CacheException;
 import lib.common.CacheMiss;
+import lib.common.Environment;
 import lib.common.ExitStatus;
 import lib.common.Log;
 import lib.common.Reason;
@@ -33,6 +35,8 @@ public final class Cli {
         PrintStream err = Redaction.stream(System.err);
         var log = new Log(err, options.verbose);
         var results = new Results(resultsBefore);
+        // Before zstd's first use: the image's copy of its native library, where no temp folder is writable.
+        ZstdLibrary.preferInstalled(Environment.system());
         int status;
         Throwable failure = null;
         try {
@@ -43,6 +47,7 @@ public final class Cli {
             status = e.exitStatus();
         } catch (CacheException e) {
             failure = e;
+            results.failed();
             err.println(Log.oneLine(command + ": " + e.getMessage()));
             if (options.verbose && e.getCause() != null) {
                 e.getCause().printStackTrace(err);
@@ -50,6 +55,7 @@ public final class Cli {
             status = e.exitStatus();
         } catch (RuntimeException | Error e) {
             failure = e;
+            results.failed();
             // An Error too (out of memory, a stack overflow): what the action held is released by
             // now, and the step still gets one line, its results and a status that is no miss.
             err.println(Log.oneLine(command + ": " + (e instanceof Error ? "" : "unexpected error: ") + Reason.of(e)

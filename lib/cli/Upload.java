@@ -52,6 +52,8 @@ public final class Upload {
             Duration maxAge, boolean insecure, Duration stallTimeout, Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
+    /** The entries left out for a name that is not UTF-8 that get a line each; the rest are counted. */
+    private static final int LEFT_OUT_NAMED = 100;
 
     private Upload() {}
 
@@ -256,6 +258,14 @@ public final class Upload {
             if (archived.skipped() > 0) {
                 log.info("skipped " + archived.skipped() + " sockets, fifos or devices: a cache holds files, links and folders");
             }
+            for (String unnamed : written.leftOut()) {
+                log.info("left out " + unnamed + (unnamed.endsWith("/") ? " and all it holds" : "")
+                        + ": its name is not UTF-8 (each byte that is not shown as \\xNN), and a restore refuses such names");
+            }
+            if (written.leftOutCount() > written.leftOut().size()) {
+                log.info("left out " + (written.leftOutCount() - written.leftOut().size()) + " more files or folders whose"
+                        + " names are not UTF-8");
+            }
             if (!stored) {
                 log.info("kept: another upload stored " + location + " while this one ran; its entry stays and this"
                         + " archive was discarded; " + key.describe());
@@ -366,9 +376,11 @@ public final class Upload {
     /**
      * What an upload wrote: the archive's entries, its tar's size and its groups' diff_ids, the plan's
      * level, and how many groups were the same as one of the base's but sent all the same (the store
-     * could not copy them).
+     * could not copy them), and the entries left out for a name that is not UTF-8: how many, and where
+     * the first LEFT_OUT_NAMED lie (what a line each can say; memory does not grow with their number).
      */
-    public record Written(Archive.Stats archived, long tarBytes, List<String> diffIds, int level, int matched) {
+    public record Written(Archive.Stats archived, long tarBytes, List<String> diffIds, int level, int matched,
+            List<String> leftOut, long leftOutCount) {
 
         /** The description commit records; tarSha256 is the diff_id of an entry of one group, else null. */
         public Store.Description description(String key, String expiresAfter) {
@@ -419,12 +431,26 @@ public final class Upload {
             entry.expect(base.get().object(), base.get().groups().get());
         }
         try (var writer = new GroupWriter(compression, entry, meter, base.map(Base::object).orElse(null), reusable)) {
-            long skipped = survey == null ? Archive.create(folders, exclusion, plan, writer::accept)
-                    : Archive.create(survey, plan, writer::accept);
+            var leftOut = new ArrayList<String>();
+            long[] leftOutCount = {0};
+            var sink = new Archive.GroupSink() {
+                @Override
+                public void accept(Archive.Group group) throws IOException {
+                    writer.accept(group);
+                }
+
+                @Override
+                public void leftOut(String path) {
+                    if (leftOutCount[0]++ < LEFT_OUT_NAMED) {
+                        leftOut.add(path);
+                    }
+                }
+            };
+            long skipped = survey == null ? Archive.create(folders, exclusion, plan, sink) : Archive.create(survey, plan, sink);
             writer.finish();
             var a = writer.archived();
             return new Written(new Archive.Stats(a.files(), a.directories(), a.links(), a.bytes(), skipped), writer.tarBytes(),
-                    writer.diffIds(), plan.level(), writer.matched());
+                    writer.diffIds(), plan.level(), writer.matched(), leftOut, leftOutCount[0]);
         }
     }
 }
