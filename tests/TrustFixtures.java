@@ -61,7 +61,9 @@ final class TrustFixtures {
      */
     static Path cosignKey(Path privateKey, String label, int n, String password) throws Exception {
         Path der = privateKey.resolveSibling(privateKey.getFileName() + ".der");
-        openssl(privateKey.getParent(), "pkey", "-in", privateKey.toString(), "-outform", "DER", "-out", der.toString());
+        // PKCS#8, as cosign encrypts it: `openssl pkey -outform DER` writes an EC key as SEC1
+        openssl(privateKey.getParent(), "pkcs8", "-topk8", "-nocrypt", "-in", privateKey.toString(), "-outform", "DER",
+                "-out", der.toString());
         Path out = privateKey.resolveSibling(privateKey.getFileName() + ".cosign");
         String dir = System.getenv("TWEETNACL_DIR");
         org.junit.jupiter.api.Assertions.assertNotNull(dir, "TWEETNACL_DIR is unset: run the tests through tests/run");
