@@ -11,10 +11,10 @@ import java.util.regex.Pattern;
  *
  * <pre>
  * tekton-caches signed entry v1
- * entry cache/3f2a9c0d81e4…
- * index sha256:9b1c…
+ * entry cache/go-3f2a9c0d81e4
+ * index sha256:9b1c...(64 hex digits)
  * key ecdsa-p256 SHA256:1a2b3c4d5e6f
- * signature MEUCIQD…
+ * signature MEUCIQD...(base64)
  * </pre>
  *
  * The first three lines are the payload, the bytes signed: the format, the entry's name in its
