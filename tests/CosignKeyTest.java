@@ -77,6 +77,29 @@ class CosignKeyTest {
     }
 
     /**
+     * Under the scripts' heap (their //JAVA_OPTIONS): cosign's default scrypt (N 2^16, 64 MiB) fits;
+     * OWASP's (N 2^17, 128 MiB), which cosign writes only when asked, does not, and says so in one line.
+     */
+    @Test
+    void theScriptsHeapTakesCosignsDefaultKeyAndRefusesALargerOneInWords() throws Exception {
+        Path standard = TrustFixtures.cosignKey(TrustFixtures.ecdsaKey(tmp, "standard.pem"),
+                "ENCRYPTED SIGSTORE PRIVATE KEY", 65536, "correct horse");
+        Path owasp = TrustFixtures.cosignKey(TrustFixtures.ecdsaKey(tmp, "owasp.pem"),
+                "ENCRYPTED SIGSTORE PRIVATE KEY", 131072, "correct horse");
+        var env = new java.util.HashMap<>(System.getenv());
+        env.put("COSIGN_PASSWORD", "correct horse");
+        var heap = java.util.List.of("-XX:+UseSerialGC", "-Xmx128m", "-Xmn32m");
+
+        var fits = Fixtures.run(Fixtures.scriptCommand(heap, "TrustKeyErrorsTest$LoadSigningKey", standard.toString()), tmp, env);
+        var tooLarge = Fixtures.run(Fixtures.scriptCommand(heap, "TrustKeyErrorsTest$LoadSigningKey", owasp.toString()), tmp, env);
+
+        assertEquals(0, fits.status(), fits.toString());
+        assertEquals(ExitStatus.USAGE, tooLarge.status(), tooLarge.toString());
+        assertEquals("signing key " + owasp + ": needs more memory for scrypt (N 131072) than the JVM's heap has",
+                tooLarge.err().strip());
+    }
+
+    /**
      * go-securesystemslib's own vector (encrypted/encrypted_test.go, TestDecrypt): "reallyimportant"
      * encrypted by Go with the password "supersecret". Its plaintext is no key, so the right password
      * gets past the decryption to the key's check, and a wrong one stops at the decryption.

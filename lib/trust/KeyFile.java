@@ -3,7 +3,6 @@ package lib.trust;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -68,7 +67,7 @@ final class KeyFile {
 
     private byte[] bytes() {
         try {
-            if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS) || Files.isDirectory(path)) {
+            if (Files.isDirectory(path)) {
                 throw refuse("is a directory, not a key file");
             }
             long size = Files.size(path);
