@@ -29,12 +29,24 @@ class TrustKeysTest {
             case "pkcs8-p256" -> TrustFixtures.ecdsaKey(tmp, "key.pem");
             case "sec1-p256" -> TrustFixtures.sec1Key(tmp, "key.pem");
             case "ed25519" -> TrustFixtures.ed25519Key(tmp, "key.pem");
+            // `openssl ec -no_public`: the file holds no public key, which is then computed
+            case "sec1-p256-no-public" -> {
+                TrustFixtures.sec1Key(tmp, "full.pem");
+                TrustFixtures.openssl(tmp, "ec", "-in", "full.pem", "-no_public", "-out", "key.pem");
+                yield tmp.resolve("key.pem");
+            }
+            case "pkcs8-p256-no-public" -> {
+                TrustFixtures.sec1Key(tmp, "full.pem");
+                TrustFixtures.openssl(tmp, "ec", "-in", "full.pem", "-no_public", "-out", "sec1.pem");
+                TrustFixtures.openssl(tmp, "pkcs8", "-topk8", "-nocrypt", "-in", "sec1.pem", "-out", "key.pem");
+                yield tmp.resolve("key.pem");
+            }
             default -> throw new IllegalArgumentException(form);
         };
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pkcs8-p256", "sec1-p256"})
+    @ValueSource(strings = {"pkcs8-p256", "sec1-p256", "sec1-p256-no-public", "pkcs8-p256-no-public"})
     void ourEcdsaSignatureVerifiesWithOpensslDgst(String form) throws Exception {
         Path key = key(form);
         Files.write(tmp.resolve("payload.bin"), PAYLOAD);
@@ -87,7 +99,7 @@ class TrustKeysTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pkcs8-p256", "sec1-p256", "ed25519"})
+    @ValueSource(strings = {"pkcs8-p256", "sec1-p256", "ed25519", "sec1-p256-no-public", "pkcs8-p256-no-public"})
     void aSigningKeysPublicKeyIsItsPublicKeyFileWithTheIdOpensslComputes(String form) throws Exception {
         Path key = key(form);
         Path pub = TrustFixtures.publicKey(key);
@@ -102,6 +114,29 @@ class TrustKeysTest {
         assertEquals((form.equals("ed25519") ? "ed25519" : "ecdsa-p256") + " SHA256:" + digits, fromFile.id());
         assertEquals(fromFile.id(), signingKey.publicKey().id());
         assertEquals("signing key " + fromFile.id(), signingKey.toString(), "a key's toString is its id, nothing more");
+    }
+
+    @Test
+    void aPublicKeyInTheFileThatIsNotTheKeysPairIsNotBelieved() throws Exception {
+        Path key = key("sec1-p256");
+        Path other = TrustFixtures.sec1Key(tmp, "other.pem");
+        byte[] mine = pemBody(key);
+        byte[] theirs = pemBody(other);
+        // SEC1 P-256 with its curve: the uncompressed point's 64 bytes end the DER
+        System.arraycopy(theirs, theirs.length - 64, mine, mine.length - 64, 64);
+        Path mixed = Files.writeString(tmp.resolve("mixed.pem"), "-----BEGIN EC PRIVATE KEY-----\n"
+                + java.util.Base64.getMimeEncoder().encodeToString(mine) + "\n-----END EC PRIVATE KEY-----\n");
+
+        SigningKey loaded = SigningKey.load(mixed, TrustFixtures.password(null));
+
+        assertEquals(VerifyKey.load(TrustFixtures.publicKey(key)), loaded.publicKey());
+        assertTrue(loaded.publicKey().verifies(PAYLOAD, loaded.sign(PAYLOAD)));
+    }
+
+    private static byte[] pemBody(Path pem) throws Exception {
+        String text = Files.readString(pem);
+        String body = text.substring(text.indexOf("-----BEGIN EC PRIVATE KEY-----"));
+        return java.util.Base64.getMimeDecoder().decode(body.replaceAll("-----[A-Z ]+-----", ""));
     }
 
     @ParameterizedTest

@@ -1,22 +1,22 @@
-//DEPS org.bouncycastle:bcprov-jdk18on:1.87
-
 package lib.trust;
 
+import java.math.BigInteger;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
+import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
 import java.security.Signature;
 import java.security.interfaces.ECPrivateKey;
 import java.security.interfaces.EdECPrivateKey;
 import java.security.spec.ECPoint;
 import java.security.spec.ECPublicKeySpec;
+import java.security.spec.NamedParameterSpec;
 import java.security.spec.PKCS8EncodedKeySpec;
-import java.security.spec.X509EncodedKeySpec;
+import java.util.Arrays;
 import lib.common.Environment;
-import org.bouncycastle.crypto.ec.CustomNamedCurves;
-import org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters;
-import org.bouncycastle.math.ec.FixedPointCombMultiplier;
 
 /**
  * The private key an upload signs its entries with (--sign-key FILE), ECDSA P-256 or Ed25519, from
@@ -28,9 +28,8 @@ import org.bouncycastle.math.ec.FixedPointCombMultiplier;
  */
 public final class SigningKey {
 
-    /** The contents of the OIDs 1.2.840.10045.2.1 (an EC public key) and 1.3.101.112 (Ed25519). */
+    /** The contents of the OID 1.2.840.10045.2.1, an EC public key. */
     private static final byte[] EC_PUBLIC_KEY_OID = {0x2a, (byte) 0x86, 0x48, (byte) 0xce, 0x3d, 0x02, 0x01};
-    private static final byte[] ED25519_OID = {0x2b, 0x65, 0x70};
 
     private final KeyAlgorithm algorithm;
     private final PrivateKey key;
@@ -63,13 +62,13 @@ public final class SigningKey {
             }
             KeyAlgorithm algorithm = KeyAlgorithm.of(parts.get(1));
             PrivateKey key = KeyFactory.getInstance(algorithm.keyFactory).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
-            return new SigningKey(algorithm, key, VerifyKey.of(algorithm, derivedPublic(algorithm, key)));
+            return new SigningKey(algorithm, key, VerifyKey.of(algorithm, publicOf(algorithm, key, pkcs8)));
         } catch (KeyAlgorithm.WrongKind e) {
             throw keyFile.refuse(e.getMessage());
         } catch (Der.Malformed | GeneralSecurityException | IllegalArgumentException e) {
             throw keyFile.refuse("its " + block.named() + " is not a valid private key");
         } finally {
-            java.util.Arrays.fill(pkcs8, (byte) 0);
+            Arrays.fill(pkcs8, (byte) 0);
         }
     }
 
@@ -133,24 +132,71 @@ public final class SigningKey {
     }
 
     /**
-     * The public key of a private key, computed (the JDK has no call for it, and a PKCS#8 Ed25519
-     * key holds only its seed): the base point times the scalar on P-256, RFC 8032's derivation
-     * for Ed25519, both BouncyCastle's.
+     * The public key of the private key, found without BouncyCastle where it can be: the public key
+     * a P-256 key's file holds (`openssl`, Go and cosign all write it), or Ed25519's computed by the
+     * JDK's own key pair generator from the key's seed. Either is taken only once it verifies a
+     * signature of the private key; otherwise, or when the file holds none, {@link DerivedPublicKey}.
      */
-    private static java.security.PublicKey derivedPublic(KeyAlgorithm algorithm, PrivateKey key) throws GeneralSecurityException {
-        if (algorithm == KeyAlgorithm.ECDSA_P256) {
-            var ec = (ECPrivateKey) key;
-            var p256 = CustomNamedCurves.getByName("secp256r1");
-            var point = new FixedPointCombMultiplier().multiply(p256.getG(), ec.getS()).normalize();
-            var spec = new ECPublicKeySpec(new ECPoint(point.getAffineXCoord().toBigInteger(),
-                    point.getAffineYCoord().toBigInteger()), ec.getParams());
-            return KeyFactory.getInstance("EC").generatePublic(spec);
+    private static PublicKey publicOf(KeyAlgorithm algorithm, PrivateKey key, byte[] pkcs8) throws GeneralSecurityException {
+        PublicKey found;
+        try {
+            found = algorithm == KeyAlgorithm.ECDSA_P256 ? heldPublic((ECPrivateKey) key, pkcs8) : jdkEd25519Public(key);
+        } catch (GeneralSecurityException | Der.Malformed | RuntimeException e) {
+            found = null;
         }
+        return found != null && pair(algorithm, key, found) ? found : DerivedPublicKey.of(algorithm, key);
+    }
+
+    /** The public key in PKCS#8's ECPrivateKey ([1], an uncompressed point), or null. */
+    private static PublicKey heldPublic(ECPrivateKey key, byte[] pkcs8) throws GeneralSecurityException, Der.Malformed {
+        Der.Value sec1 = Der.parse(Der.parse(pkcs8).children().get(2).contents());
+        for (Der.Value part : sec1.children()) {
+            if (part.tag() == 0xa1 && part.children().size() == 1) {
+                byte[] bits = part.children().get(0).contents();
+                if (bits.length != 66 || bits[0] != 0 || bits[1] != 4) {
+                    return null;
+                }
+                var x = new BigInteger(1, Arrays.copyOfRange(bits, 2, 34));
+                var y = new BigInteger(1, Arrays.copyOfRange(bits, 34, 66));
+                return KeyFactory.getInstance("EC").generatePublic(new ECPublicKeySpec(new ECPoint(x, y), key.getParams()));
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Ed25519's public key by the JDK: its key pair generator draws the 32-byte seed from the
+     * SecureRandom it is given and computes the public key from it, so given one that yields this
+     * key's seed, it makes this key's pair.
+     */
+    private static PublicKey jdkEd25519Public(PrivateKey key) throws GeneralSecurityException {
         byte[] seed = ((EdECPrivateKey) key).getBytes().orElseThrow(() -> new GeneralSecurityException("no seed"));
-        byte[] raw = new Ed25519PrivateKeyParameters(seed, 0).generatePublicKey().getEncoded();
-        java.util.Arrays.fill(seed, (byte) 0);
-        byte[] spki = Der.write(Der.SEQUENCE, Der.write(Der.SEQUENCE, Der.write(Der.OID, ED25519_OID)),
-                Der.write(Der.BIT_STRING, new byte[] {0}, raw));
-        return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(spki));
+        var generator = KeyPairGenerator.getInstance("Ed25519");
+        generator.initialize(NamedParameterSpec.ED25519, new SecureRandom() {
+            @Override
+            public void nextBytes(byte[] bytes) {
+                if (bytes.length != seed.length) {
+                    throw new IllegalStateException("the generator asked for " + bytes.length + " bytes");
+                }
+                System.arraycopy(seed, 0, bytes, 0, seed.length);
+            }
+        });
+        try {
+            return generator.generateKeyPair().getPublic();
+        } finally {
+            Arrays.fill(seed, (byte) 0);
+        }
+    }
+
+    /** Whether the public key verifies the private key's signature: the two are a pair. */
+    private static boolean pair(KeyAlgorithm algorithm, PrivateKey key, PublicKey publicKey) throws GeneralSecurityException {
+        byte[] probe = "tekton-caches: is this the key's pair?".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        Signature signer = Signature.getInstance(algorithm.signature);
+        signer.initSign(key);
+        signer.update(probe);
+        Signature verifier = Signature.getInstance(algorithm.signature);
+        verifier.initVerify(publicKey);
+        verifier.update(probe);
+        return verifier.verify(signer.sign());
     }
 }
