@@ -17,7 +17,7 @@ import org.bouncycastle.math.ec.FixedPointCombMultiplier;
 
 /**
  * A private key's public key computed with BouncyCastle, for the keys whose file does not hold it
- * and the JDK cannot work it out ({@link SigningKey#load} tries those first): the base point times
+ * and the JDK cannot work it out ({@link MatchingPublicKey} tries those first): the base point times
  * the scalar on P-256, RFC 8032's derivation for Ed25519. In a class of its own, so that a run that
  * never needs it never opens BouncyCastle's signed jar (verifying its signature costs 0.2 to 0.3 s).
  */
