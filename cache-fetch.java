@@ -5,8 +5,10 @@
 // meets their //DEPS, and the JVM opens every jar ahead of the one holding a class it loads: zstd-jni
 // and jackson-jr, which most runs load, go before the hundred and seventy jars of the S3, GCS and
 // Azure SDKs (behind them, a file:// restore took 25 MB more memory). A new folder needs a line here.
+// lib/trust comes last: BouncyCastle's 9 MB jar is loaded only by a run that signs, so it stays behind
+// every jar that a run without a key opens.
 //SOURCES lib/common/*.java lib/cli/*.java lib/key/*.java lib/archive/*.java lib/store/*.java lib/store/file/*.java
-//SOURCES lib/net/*.java lib/store/oci/*.java lib/store/s3/*.java lib/store/gcs/*.java lib/store/azure/*.java
+//SOURCES lib/net/*.java lib/store/oci/*.java lib/store/s3/*.java lib/store/gcs/*.java lib/store/azure/*.java lib/trust/*.java
 // Serial GC, a small young generation and a 128 MiB heap: the data streams through and little
 // stays live (the stores' tests move 1 GiB under this cap), so the JVM's default sizing (a
 // quarter of the machine's memory, G1) only inflates RSS and start-up.

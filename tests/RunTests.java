@@ -8,7 +8,7 @@
 //DEPS org.apache.commons:commons-compress:1.28.0
 //DEPS org.apache.commons:commons-lang3:3.18.0 commons-io:commons-io:2.20.0 commons-codec:commons-codec:1.19.0
 //SOURCES ../cache-fetch.java ../cache-upload.java
-//SOURCES Fixtures.java CraftedTar.java StepRunner.java RegistryServer.java TokenServer.java FlakyProxy.java HostileRegistry.java S3ProxyServer.java AzuriteServer.java EgressProxy.java TestCa.java TestHosts.java TektonYaml.java TektonSchema.java ContainerImage.java CaseInsensitiveVolume.java StoppedScript.java *Test.java
+//SOURCES Fixtures.java TrustFixtures.java CraftedTar.java StepRunner.java RegistryServer.java TokenServer.java FlakyProxy.java HostileRegistry.java S3ProxyServer.java AzuriteServer.java EgressProxy.java TestCa.java TestHosts.java TektonYaml.java TektonSchema.java ContainerImage.java CaseInsensitiveVolume.java StoppedScript.java *Test.java
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
