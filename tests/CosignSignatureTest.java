@@ -256,6 +256,48 @@ class CosignSignatureTest {
         }
     }
 
+    /** What no real registry serves: payloads that are not the blobs their digests name, or larger than they say. */
+    @Test
+    void aPayloadThatIsNotItsDigestsOrTooLargeIsPassedOver() throws Exception {
+        String digest = "sha256:" + "1".repeat(64);
+        byte[] honest = "{\"critical\":{}}".getBytes(StandardCharsets.UTF_8);
+        String honestDigest = "sha256:" + Digests.hex(Digests.sha256().digest(honest));
+        String liar = "sha256:" + "2".repeat(64);
+        String big = "sha256:" + "3".repeat(64);
+        String layers = layer(honestDigest, honest.length) + "," + layer(liar, honest.length) + "," + layer(big, 100);
+        String manifest = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[" + layers + "]}";
+        try (var hostile = HostileRegistry.start((request, out) -> {
+            String line = request.line();
+            String answer;
+            if (line.endsWith("/manifests/sha256-" + "1".repeat(64) + ".sig")) {
+                answer = HostileRegistry.answer(200, manifest);
+            } else if (line.endsWith("/blobs/" + honestDigest) || line.endsWith("/blobs/" + liar)) {
+                answer = HostileRegistry.answer(200, new String(honest, StandardCharsets.UTF_8));
+            } else if (line.endsWith("/blobs/" + big)) {
+                answer = HostileRegistry.answer(200, "x".repeat(65 * 1024 + 1));
+            } else {
+                answer = HostileRegistry.answer(line.equals("GET /v2/") ? 200 : 404, "");
+            }
+            HostileRegistry.send(out, answer);
+        })) {
+            var log = new Log(new PrintStream(logged, true, StandardCharsets.UTF_8), true);
+            URI location = StoreUri.parse("--source", "oci://" + hostile.host() + "/hostile/sig:{{hash}}").resolve("unused");
+            try (var client = RegistryClient.open(location, false, false, Duration.ofSeconds(30), new Environment(env), log)) {
+                var read = CosignSignatures.read(client, digest);
+                assertEquals(1, read.size(), logged.toString());
+                assertArrayEquals(honest, read.get(0).payload());
+            }
+        }
+        assertTrue(logged.toString().contains("layer 2: its payload is not the blob its digest names"), logged.toString());
+        assertTrue(logged.toString().contains("layer 3: the payload of"), logged.toString());
+        assertTrue(logged.toString().contains("is larger than 64 KiB"), logged.toString());
+    }
+
+    private static String layer(String digest, long size) {
+        return "{\"mediaType\":\"application/vnd.dev.cosign.simplesigning.v1+json\",\"size\":" + size + ",\"digest\":\""
+                + digest + "\",\"annotations\":{\"dev.cosignproject.cosign/signature\":\"AAAA\"}}";
+    }
+
     // --- fixtures ---
 
     /** Uploads the project's cache folder to the repository with the script; returns the tag (the key). */
