@@ -199,6 +199,33 @@ class CosignSignatureTest {
         }
     }
 
+    /**
+     * An image tagged over a listed one, with the same layer (so the same version) but another
+     * manifest, is not read as the one listed: the signature checked named the manifest listed.
+     */
+    @Test
+    void aListedEntryTaggedOverWithAnotherManifestIsNotReadAsListed() throws Exception {
+        byte[] tar = "the same layer in two manifests".getBytes(StandardCharsets.UTF_8);
+        String sha256 = Digests.hex(Digests.sha256().digest(tar));
+        var group = new Store.Group(sha256, tar.length, sha256, tar.length);
+        try (var store = store("signed/retagged")) {
+            try (Store.EntryWrite write = store.createEntry("entry", Compression.NONE)) {
+                write.putGroup(group, tar);
+                assertTrue(write.commit(new Store.Description("entry", Instant.parse("2026-01-01T00:00:00Z"), tar.length, null, 1, null), -1));
+            }
+            Store.StoredObject listed = store.list("").get(0);
+            String digest = store.manifestDigest(listed).orElseThrow();
+            try (var other = store("signed/retagged"); Store.EntryWrite write = other.createEntry("entry", Compression.NONE)) {
+                write.putGroup(group, tar);
+                assertTrue(write.replaces(listed));
+                assertTrue(write.commit(new Store.Description("entry", Instant.parse("2026-01-02T00:00:00Z"), tar.length, null, 1, null), -1));
+                assertNotEquals(digest, write.committedDigest().orElseThrow());
+            }
+            var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> store.groups(listed));
+            assertTrue(e.getMessage().contains("was replaced since it was found"), e.getMessage());
+        }
+    }
+
     @Test
     void deletingAnEntryDeletesItsSignatures() throws Exception {
         String tag = upload("signed/deleted");

@@ -25,7 +25,6 @@ import java.util.concurrent.Future;
 import java.util.function.UnaryOperator;
 import lib.archive.Compression;
 import lib.common.DaemonThreads;
-import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.Futures;
 import lib.common.Log;
@@ -586,7 +585,7 @@ public final class OciStore implements Store {
     private static String tagImage(RegistryClient registry, String tag, List<Group> layers, Compression compression,
             Description description, int level) throws IOException {
         byte[] config = config(description, layers);
-        String configDigest = "sha256:" + Digests.hex(Digests.sha256().digest(config));
+        String configDigest = RegistryClient.sha256Digest(config);
         pushSmallBlob(registry, config, configDigest);
         return registry.putManifest(tag, MANIFEST, manifest(layers, compression, description, level, config.length, configDigest));
     }

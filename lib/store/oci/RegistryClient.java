@@ -245,14 +245,14 @@ public final class RegistryClient implements Closeable {
      * bytes, computed here: a Docker-Content-Digest header is the registry's word, not a proof) and
      * the JSON they hold. What a signature is checked against, and what a restore then reads.
      */
-    public record Manifest(byte[] bytes, String digest, Map<String, Object> json) {}
+    record Manifest(byte[] bytes, String digest, Map<String, Object> json) {}
 
     /**
      * GET /v2/<name>/manifests/<reference>: the manifest as sent, or empty when the tag or the
      * repository does not exist; one of more than max bytes is refused with TooLarge, one that is
      * no JSON object with Json.NotJson.
      */
-    public Optional<Manifest> fetchManifest(String reference, int max) throws IOException {
+    Optional<Manifest> fetchManifest(String reference, int max) throws IOException {
         var response = send("GET", repositoryUri("manifests/" + reference), Map.of("Accept", ACCEPT), null);
         if (response.status() == 404) {
             response.body().close();
@@ -749,7 +749,7 @@ public final class RegistryClient implements Closeable {
     }
 
     /** An answer larger than what is read of it into memory. */
-    public static final class TooLarge extends IOException {
+    static final class TooLarge extends IOException {
         TooLarge(String message) {
             super(message);
         }
