@@ -63,33 +63,24 @@ class CosignSignatureTest {
 
     @Test
     void aSignedEntryIsReadBackAndPassesTheKeysPolicy() throws Exception {
-        String tag = upload("signed/accepted");
-        String digest = manifestDigest("signed/accepted", tag);
+        var signed = signed("signed/accepted", key("a"));
         // The digest of the bytes skopeo reads, independently of ours.
-        assertEquals(rawManifestDigest("signed/accepted", tag), digest);
-        Path key = key("a");
-        byte[] payload = payload("signed/accepted", digest);
-        byte[] signature = sign(key, payload);
-
+        assertEquals(rawManifestDigest("signed/accepted", signed.tag()), signed.digest());
         try (var store = store("signed/accepted")) {
-            store.sign(digest, payload, signature);
-            var read = store.signatures(digest);
+            var read = store.signatures(signed.digest());
             assertEquals(1, read.size());
-            assertArrayEquals(payload, read.get(0).payload());
-            assertArrayEquals(signature, read.get(0).signature());
+            assertArrayEquals(signed.payload(), read.get(0).payload());
+            assertArrayEquals(signed.signature(), read.get(0).signature());
         }
-        assertAccepted("signed/accepted", tag, key, 1);
+        assertAccepted("signed/accepted", signed.tag(), key("a"), 1);
     }
 
     @Test
     void theSignatureImageIsCosignsFormat() throws Exception {
-        String tag = upload("signed/format");
-        String digest = manifestDigest("signed/format", tag);
-        byte[] payload = payload("signed/format", digest);
-        byte[] signature = sign(key("a"), payload);
-        try (var store = store("signed/format")) {
-            store.sign(digest, payload, signature);
-        }
+        var signed = signed("signed/format", key("a"));
+        String digest = signed.digest();
+        byte[] payload = signed.payload();
+        byte[] signature = signed.signature();
         String sigTag = "sha256-" + digest.substring("sha256:".length()) + ".sig";
         var raw = registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/signed/format:" + sigTag);
         assertEquals(0, raw.status(), raw.toString());
@@ -121,13 +112,8 @@ class CosignSignatureTest {
 
     @Test
     void aSignatureByAnotherKeyFailsThePolicy() throws Exception {
-        String tag = upload("signed/other-key");
-        String digest = manifestDigest("signed/other-key", tag);
-        byte[] payload = payload("signed/other-key", digest);
-        try (var store = store("signed/other-key")) {
-            store.sign(digest, payload, sign(key("b"), payload));
-        }
-        assertRejected("signed/other-key", tag, key("a"), 1);
+        var signed = signed("signed/other-key", key("b"));
+        assertRejected("signed/other-key", signed.tag(), key("a"), 1);
     }
 
     @Test
@@ -186,15 +172,12 @@ class CosignSignatureTest {
 
     @Test
     void aListedEntryHasTheDigestOfTheManifestListedAndSignaturesAreNoEntries() throws Exception {
-        String tag = upload("signed/listed");
-        String digest = manifestDigest("signed/listed", tag);
-        byte[] payload = payload("signed/listed", digest);
+        var signed = signed("signed/listed", key("a"));
         try (var store = store("signed/listed")) {
-            store.sign(digest, payload, sign(key("a"), payload));
             List<Store.StoredObject> listed = store.list("");
             assertEquals(1, listed.size(), listed.toString());
-            assertEquals(tag, listed.get(0).path());
-            assertEquals(digest, store.manifestDigest(listed.get(0)).orElseThrow());
+            assertEquals(signed.tag(), listed.get(0).path());
+            assertEquals(signed.digest(), store.manifestDigest(listed.get(0)).orElseThrow());
             assertTrue(store.groups(listed.get(0)).isPresent());
         }
     }
@@ -228,12 +211,11 @@ class CosignSignatureTest {
 
     @Test
     void deletingAnEntryDeletesItsSignatures() throws Exception {
-        String tag = upload("signed/deleted");
-        String digest = manifestDigest("signed/deleted", tag);
-        byte[] payload = payload("signed/deleted", digest);
+        var signed = signed("signed/deleted", key("a"));
+        String tag = signed.tag();
+        String digest = signed.digest();
         String sigTag = "sha256-" + digest.substring("sha256:".length()) + ".sig";
         try (var store = store("signed/deleted")) {
-            store.sign(digest, payload, sign(key("a"), payload));
             assertEquals(0, registry.skopeo("inspect", "--raw", "docker://" + registry.host() + "/signed/deleted:" + sigTag).status());
             store.delete(store.find(tag).orElseThrow());
             assertTrue(store.find(tag).isEmpty());
@@ -326,6 +308,21 @@ class CosignSignatureTest {
     }
 
     // --- fixtures ---
+
+    /** An entry uploaded and signed: its tag, its manifest's digest, the payload and the signature stored for it. */
+    private record Signed(String tag, String digest, byte[] payload, byte[] signature) {}
+
+    /** Uploads an entry to the repository and stores the key's signature of cosign's payload for it. */
+    private Signed signed(String repository, Path key) throws Exception {
+        String tag = upload(repository);
+        String digest = manifestDigest(repository, tag);
+        byte[] payload = payload(repository, digest);
+        byte[] signature = sign(key, payload);
+        try (var store = store(repository)) {
+            store.sign(digest, payload, signature);
+        }
+        return new Signed(tag, digest, payload, signature);
+    }
 
     /** Uploads the project's cache folder to the repository with the script; returns the tag (the key). */
     private String upload(String repository) throws Exception {
