@@ -103,6 +103,15 @@ public interface Store extends Closeable {
 
         /** What was reused from the base and what was sent, once committed. */
         Sent sent();
+
+        /**
+         * Once committed, the digest that names the entry as the store holds it, where the store
+         * has one that a signature can name (an image's manifest digest, "sha256:<hex>"); empty
+         * otherwise.
+         */
+        default Optional<String> committedDigest() {
+            return Optional.empty();
+        }
     }
 
     /**

@@ -26,6 +26,15 @@ record OciReference(String registry, String repository, String tag) {
         return registry + "/" + repository + (tag == null ? "" : ":" + tag);
     }
 
+    /**
+     * The repository as go-containerregistry names it (name.Repository.Name()), which is what
+     * cosign writes as a signature payload's docker-reference: "host[:port]/repository", Docker
+     * Hub as index.docker.io.
+     */
+    String dockerReference() {
+        return (registry.equals(DOCKER_HUB) ? "index.docker.io" : registry) + "/" + repository;
+    }
+
     static OciReference parse(URI uri) {
         // Read as text: an image reference's grammar is not a hierarchical URI's.
         String text = uri.toString();

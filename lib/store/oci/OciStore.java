@@ -25,7 +25,6 @@ import java.util.concurrent.Future;
 import java.util.function.UnaryOperator;
 import lib.archive.Compression;
 import lib.common.DaemonThreads;
-import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.Futures;
 import lib.common.Log;
@@ -135,13 +134,50 @@ public final class OciStore implements Store {
 
     @Override
     public Optional<StoredObject> find(String tag) throws IOException {
-        Optional<Map<String, Object>> manifest = client(false).getManifest(tag);
-        manifest.ifPresent(m -> found = Map.entry(tag, m));
-        return manifest.map(m -> layerOf(tag, m));
+        Optional<RegistryClient.Manifest> manifest = client(false).fetchManifest(tag, RegistryClient.BODY_MAX);
+        if (manifest.isEmpty()) {
+            found.remove(tag);
+            return Optional.empty();
+        }
+        StoredObject object = layerOf(tag, manifest.get().json());
+        found.put(tag, new Found(object.version(), manifest.get().digest(), manifest.get().json()));
+        return Optional.of(object);
     }
 
-    /** The manifest find read last, by its tag: groups takes the layers from it, not from a second GET. */
-    private Map.Entry<String, Map<String, Object>> found;
+    /**
+     * What was read of the manifest last found at a tag (by find, or listed): the entry's version,
+     * the digest of the very bytes parsed, and, from find, the manifest itself (null from a listing,
+     * which reads hundreds), so that groups reads the layers of the manifest whose digest
+     * manifestDigest gave, never those of another pushed at the tag since.
+     */
+    private record Found(String version, String digest, Map<String, Object> manifest) {}
+
+    private final Map<String, Found> found = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The digest of the manifest the entry was found by (sha256 of the bytes parsed, not the
+     * registry's Docker-Content-Digest), which is what a signature names; empty when this store
+     * did not find or list that version of it. groups then reads the layers of that manifest.
+     */
+    public Optional<String> manifestDigest(StoredObject object) {
+        Found read = found.get(object.path());
+        return read != null && read.version().equals(object.version()) ? Optional.of(read.digest()) : Optional.empty();
+    }
+
+    /** The registry's name for the repository, as a cosign payload's docker-reference gives it ("host[:port]/repository"). */
+    public String dockerReference() {
+        return reference.dockerReference();
+    }
+
+    /** The cosign signatures stored for the manifest of that digest (see CosignSignatures.read). */
+    public List<CosignSignatures.Signature> signatures(String manifestDigest) throws IOException {
+        return CosignSignatures.read(client(false), manifestDigest);
+    }
+
+    /** Stores a cosign signature of the manifest of that digest beside the ones there (see CosignSignatures.push). */
+    public void sign(String manifestDigest, byte[] payload, byte[] signature) throws IOException {
+        CosignSignatures.push(client(true), manifestDigest, payload, signature);
+    }
 
     /** The image as an entry: one layer is read whole by its digest; several are groups, pinned by the config's digest. */
     private StoredObject layerOf(String tag, Map<String, Object> manifest) {
@@ -200,15 +236,29 @@ public final class OciStore implements Store {
     /**
      * The image's layers as groups, from the manifest find read (the image found, whose layers are
      * named by their digests, as open reads one layer as found), else read again, which must still
-     * be the image found (its config, or its one layer): the tag may have moved since. A layer's
+     * be the image found (its config, or its one layer; for a listed one, the very bytes listed,
+     * whose digest manifestDigest gave): the tag may have moved since. A layer's
      * diff_id is in its annotation (ours since groups); without one the layer is restored but never
      * reused.
      */
     @Override
     public Optional<Groups> groups(StoredObject object) throws IOException {
-        var manifest = found != null && found.getKey().equals(object.path()) ? found.getValue()
-                : client(false).getManifest(object.path()).orElseThrow(() ->
-                        new IOException(reference.named(object.path()) + " was deleted since it was found; fetch again"));
+        Found read = found.get(object.path());
+        if (read != null && !read.version().equals(object.version())) {
+            read = null;
+        }
+        Map<String, Object> manifest;
+        if (read != null && read.manifest() != null) {
+            manifest = read.manifest();
+        } else {
+            var again = client(false).fetchManifest(object.path(), RegistryClient.BODY_MAX).orElseThrow(() ->
+                    new IOException(reference.named(object.path()) + " was deleted since it was found; fetch again"));
+            // Listed by its digest: the manifest read now must be those very bytes, as a signature checked names them.
+            if (read != null && !read.digest().equals(again.digest())) {
+                throw new IOException(reference.named(object.path()) + " was replaced since it was found; fetch again");
+            }
+            manifest = again.json();
+        }
         StoredObject now = layerOf(object.path(), manifest);
         if (!object.version().equals(now.version())) {
             throw new IOException(reference.named(object.path()) + " was replaced since it was found; fetch again");
@@ -478,6 +528,8 @@ public final class OciStore implements Store {
 
             /** A broken image at the tag, which the registry would not delete: the commit tags over it, and over nothing else. */
             private StoredObject replacing;
+            /** The digest of the manifest commit tagged. */
+            private String committed;
 
             @Override
             public boolean replaces(StoredObject broken) {
@@ -495,7 +547,7 @@ public final class OciStore implements Store {
                     return false;
                 }
                 try {
-                    tagImage(registry, tag, layers, compression, description, level);
+                    committed = tagImage(registry, tag, layers, compression, description, level);
                 } catch (RegistryClient.RegistryRefused e) {
                     if (groupsReused > 0 && e.status == 400 && e.getMessage().contains("MANIFEST_BLOB_UNKNOWN")) {
                         throw new BaseGone("the repository no longer has a layer of it: " + e.getMessage());
@@ -508,6 +560,12 @@ public final class OciStore implements Store {
             @Override
             public Sent sent() {
                 return new Sent(groupsSent, bytesSent, groupsReused, bytesReused);
+            }
+
+            /** The digest of the manifest tagged, the sha256 of the bytes put: what a signature of the entry names. */
+            @Override
+            public Optional<String> committedDigest() {
+                return Optional.ofNullable(committed);
             }
 
             @Override
@@ -523,17 +581,17 @@ public final class OciStore implements Store {
         };
     }
 
-    /** Pushes the config and tags the manifest of an image whose layers the registry has. */
-    private static void tagImage(RegistryClient registry, String tag, List<Group> layers, Compression compression,
+    /** Pushes the config and tags the manifest of an image whose layers the registry has; returns the manifest's digest. */
+    private static String tagImage(RegistryClient registry, String tag, List<Group> layers, Compression compression,
             Description description, int level) throws IOException {
         byte[] config = config(description, layers);
-        String configDigest = "sha256:" + Digests.hex(Digests.sha256().digest(config));
+        String configDigest = RegistryClient.sha256Digest(config);
         pushSmallBlob(registry, config, configDigest);
-        registry.putManifest(tag, MANIFEST, manifest(layers, compression, description, level, config.length, configDigest));
+        return registry.putManifest(tag, MANIFEST, manifest(layers, compression, description, level, config.length, configDigest));
     }
 
     /** Pushes a blob held in memory in one request, unless the registry has it already. */
-    private static void pushSmallBlob(RegistryClient registry, byte[] content, String digest) throws IOException {
+    static void pushSmallBlob(RegistryClient registry, byte[] content, String digest) throws IOException {
         if (!registry.headBlob(digest)) {
             registry.commitUpload(registry.startUpload(), digest, content);
         }
@@ -594,17 +652,21 @@ public final class OciStore implements Store {
      * tags), if it is still the image found (by its layer's or config's digest; a push moving the
      * tag between that check and the HEAD of its digest would lose the new image): every tag on it
      * goes too, which is only this one, as our manifests carry their key and time of creation.
+     * Then its cosign signatures, where the registry lets them go (CosignSignatures.delete): left
+     * behind, they would name a manifest no longer there.
      */
     @Override
     public void delete(StoredObject object) throws IOException {
         var registry = client(true);
-        Optional<Map<String, Object>> now = registry.getManifest(object.path());
-        if (now.isEmpty() || !layerOf(object.path(), now.get()).version().equals(object.version())) {
+        Optional<RegistryClient.Manifest> now = registry.fetchManifest(object.path(), RegistryClient.BODY_MAX);
+        if (now.isEmpty() || !layerOf(object.path(), now.get().json()).version().equals(object.version())) {
             return;
         }
         Optional<String> digest = registry.manifestDigest(object.path());
         if (digest.isPresent()) {
             registry.deleteManifest(digest.get());
+            found.remove(object.path());
+            CosignSignatures.delete(registry, now.get().digest());
         }
     }
 
@@ -616,7 +678,10 @@ public final class OciStore implements Store {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var registry = client(false);
-        return manifests(registry, registry.listTags(prefix));
+        var tags = new ArrayList<>(registry.listTags(prefix));
+        // A restore key of "sha256-" would otherwise take a signature for an entry, and --keep delete it as one.
+        tags.removeIf(CosignSignatures::isSignatureTag);
+        return manifests(registry, tags);
     }
 
     private List<StoredObject> manifests(RegistryClient registry, List<String> tags) throws IOException {
@@ -627,11 +692,12 @@ public final class OciStore implements Store {
         ExecutorService readers = Executors.newFixedThreadPool(Math.min(LIST_READERS, tags.size()),
                 DaemonThreads.named("oci-manifest-reader"));
         try {
-            var found = new ArrayList<Future<Optional<StoredObject>>>();
+            var reads = new ArrayList<Future<Optional<StoredObject>>>();
             for (String tag : tags) {
-                found.add(readers.submit(() -> registry.getManifest(tag).flatMap(manifest -> listedLayerOf(tag, manifest))));
+                reads.add(readers.submit(() -> registry.fetchManifest(tag, RegistryClient.BODY_MAX)
+                        .flatMap(manifest -> listed(tag, manifest))));
             }
-            for (var object : found) {
+            for (var object : reads) {
                 object.get().ifPresent(objects::add); // a tag deleted since the listing is no entry
             }
         } catch (InterruptedException e) {
@@ -651,10 +717,16 @@ public final class OciStore implements Store {
         return objects;
     }
 
-    /** layerOf for a listing: a tag that is no cache image (an index, another image) is passed over, not an error. */
-    private Optional<StoredObject> listedLayerOf(String tag, Map<String, Object> manifest) {
+    /**
+     * layerOf for a listing, its digest remembered for manifestDigest: a tag that is no cache image
+     * (an index, another image) is passed over, not an error.
+     */
+    private Optional<StoredObject> listed(String tag, RegistryClient.Manifest manifest) {
         try {
-            return Optional.of(layerOf(tag, manifest));
+            StoredObject object = layerOf(tag, manifest.json());
+            found.merge(tag, new Found(object.version(), manifest.digest(), null),
+                    (had, listed) -> had.digest().equals(listed.digest()) ? had : listed);
+            return Optional.of(object);
         } catch (StoreError e) {
             log.debug("passing over " + e.getMessage());
             return Optional.empty();

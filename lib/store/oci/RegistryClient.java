@@ -22,6 +22,7 @@ import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
+import lib.common.Digests;
 import lib.common.Environment;
 import lib.common.Log;
 import lib.common.Reason;
@@ -155,6 +156,11 @@ public final class RegistryClient implements Closeable {
         return client;
     }
 
+    /** The log its retries and choices are reported to. */
+    Log log() {
+        return log;
+    }
+
     /** Shuts its connections. */
     @Override
     public void close() throws IOException {
@@ -231,6 +237,22 @@ public final class RegistryClient implements Closeable {
      * repository does not exist. Accepts every manifest type, so that an index is seen as one.
      */
     public Optional<Map<String, Object>> getManifest(String reference) throws IOException {
+        return fetchManifest(reference, BODY_MAX).map(Manifest::json);
+    }
+
+    /**
+     * A manifest as the registry sent it: its bytes, their digest (the sha256 of exactly these
+     * bytes, computed here: a Docker-Content-Digest header is the registry's word, not a proof) and
+     * the JSON they hold. What a signature is checked against, and what a restore then reads.
+     */
+    record Manifest(byte[] bytes, String digest, Map<String, Object> json) {}
+
+    /**
+     * GET /v2/<name>/manifests/<reference>: the manifest as sent, or empty when the tag or the
+     * repository does not exist; one of more than max bytes is refused with TooLarge, one that is
+     * no JSON object with Json.NotJson.
+     */
+    Optional<Manifest> fetchManifest(String reference, int max) throws IOException {
         var response = send("GET", repositoryUri("manifests/" + reference), Map.of("Accept", ACCEPT), null);
         if (response.status() == 404) {
             response.body().close();
@@ -239,7 +261,17 @@ public final class RegistryClient implements Closeable {
         if (response.status() != 200) {
             throw refused(response, "GET manifest " + reference);
         }
-        return Optional.of(json(response, "the manifest of " + this.reference.named(reference)));
+        String what = "the manifest of " + this.reference.named(reference);
+        byte[] bytes;
+        try (InputStream in = response.body()) {
+            bytes = capped(in, max, what);
+        }
+        return Optional.of(new Manifest(bytes, sha256Digest(bytes), Json.object(bytes, what)));
+    }
+
+    /** "sha256:<hex>" of the bytes, as a manifest or a blob is named. */
+    static String sha256Digest(byte[] bytes) {
+        return "sha256:" + Digests.hex(Digests.sha256().digest(bytes));
     }
 
     /** HEAD /v2/<name>/manifests/<tag>: the digest of the manifest the tag names; empty when there is none. */
@@ -274,14 +306,18 @@ public final class RegistryClient implements Closeable {
         }
     }
 
-    /** PUT /v2/<name>/manifests/<reference>: tags the manifest, whose blobs the registry must have. */
-    void putManifest(String reference, String mediaType, byte[] manifest) throws IOException {
+    /**
+     * PUT /v2/<name>/manifests/<reference>: tags the manifest, whose blobs the registry must have.
+     * Returns its digest, the sha256 of the bytes sent (which a registry keeps as they are).
+     */
+    String putManifest(String reference, String mediaType, byte[] manifest) throws IOException {
         try (var response = send("PUT", repositoryUri("manifests/" + reference),
                 Map.of("Content-Type", mediaType), RegistryHttp.Body.of(manifest))) {
             if (response.status() != 201 && response.status() != 200) {
                 throw refused(response, "PUT manifest " + reference);
             }
         }
+        return sha256Digest(manifest);
     }
 
     /** HEAD /v2/<name>/blobs/<digest>: whether the repository has the blob. */
@@ -712,11 +748,19 @@ public final class RegistryClient implements Closeable {
         }
     }
 
+    /** An answer larger than what is read of it into memory. */
+    static final class TooLarge extends IOException {
+        TooLarge(String message) {
+            super(message);
+        }
+    }
+
     /** At most max bytes of a body; more is refused in one line naming what was too big, after max + 1 bytes read. */
     static byte[] capped(InputStream in, int max, String what) throws IOException {
         byte[] bytes = in.readNBytes(max + 1);
         if (bytes.length > max) {
-            throw new IOException(what + " is larger than " + (max >> 20) + " MiB; refused");
+            throw new TooLarge(what + " is larger than " + (max >= 1 << 20 ? (max >> 20) + " MiB" : (max >> 10) + " KiB")
+                    + "; refused");
         }
         return bytes;
     }
