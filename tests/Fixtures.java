@@ -405,6 +405,23 @@ final class Fixtures {
         throw new AssertionError("no index frame at the end of the object");
     }
 
+    /** A Maven project whose m2/ holds what saved names, and a second checkout of it (elsewhere) with no m2/. */
+    record Checkouts(Path project, Path elsewhere, SortedMap<String, String> saved) {}
+
+    /** Checkouts under tmp: m2/ a settings file and jars of 200, 300… KiB of random bytes. */
+    static Checkouts mavenCheckouts(Path tmp, int jars) throws IOException {
+        Path project = tmp.resolve("project");
+        Path elsewhere = tmp.resolve("elsewhere");
+        write(project.resolve("pom.xml"), "<project>" + tmp + "</project>\n");
+        write(project.resolve("m2/settings.xml"), "<settings>the team's own</settings>\n");
+        for (int i = 0; i < jars; i++) {
+            String name = Character.toString('a' + i);
+            writeRandom(project.resolve("m2/g/" + name + "/1.0/" + name + "-1.0.jar"), (200L + 100 * i) << 10, 7 + i);
+        }
+        write(elsewhere.resolve("pom.xml"), Files.readString(project.resolve("pom.xml")));
+        return new Checkouts(project, elsewhere, snapshot(project.resolve("m2"), false));
+    }
+
     static String sha256(byte[] bytes) {
         return Digests.hex(Digests.sha256().digest(bytes));
     }

@@ -55,13 +55,10 @@ class LyingBaseTest {
     /** A project whose folder m2/ holds a settings file and a jar, and a second checkout of it with no m2/. */
     @BeforeEach
     void project() throws Exception {
-        project = tmp.resolve("project");
-        elsewhere = tmp.resolve("elsewhere");
-        Fixtures.write(project.resolve("pom.xml"), "<project>" + tmp + "</project>\n");
-        Fixtures.write(project.resolve("m2/settings.xml"), "<settings>the team's own</settings>\n");
-        Fixtures.writeRandom(project.resolve("m2/g/a/1.0/a-1.0.jar"), 200 << 10, 7);
-        Fixtures.write(elsewhere.resolve("pom.xml"), Files.readString(project.resolve("pom.xml")));
-        saved = Fixtures.snapshot(project.resolve("m2"), false);
+        var checkouts = Fixtures.mavenCheckouts(tmp, 1);
+        project = checkouts.project();
+        elsewhere = checkouts.elsewhere();
+        saved = checkouts.saved();
     }
 
     private void at(String kind) {
