@@ -53,7 +53,26 @@ public interface Store extends Closeable {
      * them (GroupPlan, -1 when unknown), which a save with this entry as its base keeps, and their
      * compression (null when unknown: such groups are restored, never reused).
      */
-    record Groups(int level, Compression compression, List<StoredGroup> groups) {}
+    record Groups(int level, Compression compression, List<StoredGroup> groups, IndexSignature signature) {
+        /** Groups whose entry holds no signature of its own (an image's, whose signatures a registry keeps apart). */
+        public Groups(int level, Compression compression, List<StoredGroup> groups) {
+            this(level, compression, groups, IndexSignature.NONE);
+        }
+    }
+
+    /**
+     * What an entry's index says of its signature, read with its groups from the same version of the
+     * object (FramedObject): text is the signature part stored after the group lines, unchecked (empty
+     * when the entry is unsigned), indexDigest the sha256 ("sha256:<hex>") of the index text before it,
+     * which is what a valid signature names. EntryTrust.verify says whether a trusted key made it.
+     */
+    record IndexSignature(byte[] text, String indexDigest) {
+        public static final IndexSignature NONE = new IndexSignature(new byte[0], null);
+
+        public boolean signed() {
+            return text.length > 0;
+        }
+    }
 
     /**
      * An entry written group by group. Nothing is visible at the path until commit, and close without
@@ -182,7 +201,7 @@ public interface Store extends Closeable {
      * apart (an image's layers) says so here.
      */
     default EntryWrite createEntry(String path, Compression compression) throws IOException {
-        return FramedObject.write(create(path), compression);
+        return FramedObject.write(path, create(path), compression);
     }
 
     /**
