@@ -301,6 +301,7 @@ class SignedBlobEntryTest {
             assertTrue(groups.isPresent(), "the altered index still reads");
             var verdict = EntryTrust.verify(TrustedKeys.of(List.of(signers)), bench.a(), groups);
             assertEquals(EntryTrust.Why.ANOTHER_ENTRY, verdict.why(), verdict.says());
+            assertTrue(verdict.says().contains("another index"), verdict.says());
             assertFalse(verdict.trusted());
         }
     }
@@ -319,6 +320,7 @@ class SignedBlobEntryTest {
             assertTrue(verdict(store, bench.a(), signers).trusted());
             var copied = verdict(store, bench.b(), signers);
             assertEquals(EntryTrust.Why.ANOTHER_ENTRY, copied.why(), copied.says());
+            assertTrue(copied.says().contains("another entry's name"), copied.says());
 
             // b's own entry, unsigned, given a's signature part
             write(store, bench.b() + "-own", cache, false);
@@ -328,6 +330,7 @@ class SignedBlobEntryTest {
             rewrite(store, bench.b(), withIndex(own, index));
             var moved = verdict(store, bench.b(), signers);
             assertEquals(EntryTrust.Why.ANOTHER_ENTRY, moved.why(), moved.says());
+            assertTrue(moved.says().contains("another entry's name"), moved.says());
         }
     }
 

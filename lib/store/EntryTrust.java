@@ -69,7 +69,9 @@ public final class EntryTrust {
             return new Verdict(Optional.empty(), Why.MALFORMED, e.getMessage());
         }
         if (!signature.names(entry, EntrySignature.Subject.INDEX, stored.indexDigest())) {
-            return new Verdict(Optional.empty(), Why.ANOTHER_ENTRY, "its signature is for another entry or another index");
+            return new Verdict(Optional.empty(), Why.ANOTHER_ENTRY, signature.entry().equals(entry)
+                    ? "its signature is for another index than its own (changed after it was signed)"
+                    : "its signature is for another entry's name (moved or copied from there)");
         }
         Optional<VerifyKey> key = signature.verifiedBy(keys, entry, EntrySignature.Subject.INDEX, stored.indexDigest());
         if (key.isEmpty()) {

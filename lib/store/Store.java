@@ -72,6 +72,23 @@ public interface Store extends Closeable {
         public boolean signed() {
             return text.length > 0;
         }
+
+        /** By content, so that the groups of one index read twice are equal. */
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof IndexSignature that && java.util.Arrays.equals(text, that.text)
+                    && java.util.Objects.equals(indexDigest, that.indexDigest);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * java.util.Arrays.hashCode(text) + java.util.Objects.hashCode(indexDigest);
+        }
+
+        @Override
+        public String toString() {
+            return (signed() ? "a signature part of " + text.length + " bytes" : "no signature") + " over index " + indexDigest;
+        }
     }
 
     /**
