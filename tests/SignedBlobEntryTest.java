@@ -382,6 +382,29 @@ class SignedBlobEntryTest {
         }
     }
 
+    /** The signature is part of the commit: a signer that fails, or whose text would not read back as it, stores nothing. */
+    @ParameterizedTest
+    @ValueSource(strings = {"fails", "starts with a digit", "has no last line feed"})
+    void aSignerThatFailsStoresNothing(String how) throws Exception {
+        Bench bench = open("file");
+        try (Store store = bench.store()) {
+            Path cache = folder();
+            try (Store.EntryWrite entry = store.createEntry(bench.a(), Compression.ZSTD)) {
+                ((SignableEntry) entry).signWith((name, digest) -> switch (how) {
+                    case "fails" -> throw new IOException("the signer is gone");
+                    case "starts with a digit" -> "1 not a signature\n".getBytes(StandardCharsets.US_ASCII);
+                    default -> "no line feed".getBytes(StandardCharsets.US_ASCII);
+                });
+                var written = Upload.write(cache, Compression.ZSTD, Optional.empty(), entry, meter());
+                assertThrows(Exception.class, () -> entry.commit(written.description("key", null), written.level()));
+            }
+            assertEquals(Optional.empty(), store.find(bench.a()), "nothing at the entry's name");
+            try (var left = Files.list(tmp.resolve("store"))) {
+                assertEquals(List.of(), left.toList(), "no temporary file left behind");
+            }
+        }
+    }
+
     /** What anyone can write where a signature goes is read as no signature, never as a failure. */
     @ParameterizedTest
     @ValueSource(strings = {"garbage", "bad base64", "too long", "no signature after the heading"})

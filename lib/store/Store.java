@@ -50,8 +50,9 @@ public interface Store extends Closeable {
 
     /**
      * What an entry is made of: its groups in the order of the walk, the level of the plan that cut
-     * them (GroupPlan, -1 when unknown), which a save with this entry as its base keeps, and their
-     * compression (null when unknown: such groups are restored, never reused).
+     * them (GroupPlan, -1 when unknown), which a save with this entry as its base keeps, their
+     * compression (null when unknown: such groups are restored, never reused), and the signature the
+     * index they were read from holds (IndexSignature.NONE where the entry keeps none in itself).
      */
     record Groups(int level, Compression compression, List<StoredGroup> groups, IndexSignature signature) {
         /** Groups whose entry holds no signature of its own (an image's, whose signatures a registry keeps apart). */
