@@ -72,6 +72,13 @@ class SignedBlobEntryTest {
         assertEquals(signing.publicKey(), signers, "openssl's public key is the signing key's");
     }
 
+    /** A test run once on each store that keeps an entry as one object, given its kind for open. */
+    @java.lang.annotation.Retention(java.lang.annotation.RetentionPolicy.RUNTIME)
+    @java.lang.annotation.Target(java.lang.annotation.ElementType.METHOD)
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "s3", "azure", "gcs"})
+    @interface OnEveryBlobStore {}
+
     /** A store, and the names of two entries in it that no other test uses. */
     private record Bench(Store store, String a, String b) {}
 
@@ -183,8 +190,7 @@ class SignedBlobEntryTest {
         return index.substring(index.indexOf("tekton-caches signed entry v1\n"));
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"file", "s3", "azure", "gcs"})
+    @OnEveryBlobStore
     void aSignedEntryIsVerifiedByItsKeyAndRestores(String kind) throws Exception {
         Bench bench = open(kind);
         try (Store store = bench.store()) {
@@ -210,8 +216,7 @@ class SignedBlobEntryTest {
     }
 
     /** docs/stores.md's commands, as written there, on the object's bytes as the store gives them. */
-    @ParameterizedTest
-    @ValueSource(strings = {"file", "s3", "azure", "gcs"})
+    @OnEveryBlobStore
     void opensslVerifiesASignedEntryByTheCommandsOfTheDocs(String kind) throws Exception {
         Bench bench = open(kind);
         try (Store store = bench.store()) {
@@ -258,8 +263,7 @@ class SignedBlobEntryTest {
         return page.substring(start, page.indexOf("```\n", start));
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"file", "s3", "azure", "gcs"})
+    @OnEveryBlobStore
     void anUnsignedEntryReadsAsUnsignedAndRestoresAsBefore(String kind) throws Exception {
         Bench bench = open(kind);
         try (Store store = bench.store()) {
@@ -282,8 +286,7 @@ class SignedBlobEntryTest {
         }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"file", "s3", "azure", "gcs"})
+    @OnEveryBlobStore
     void anIndexChangedAfterSigningFailsVerification(String kind) throws Exception {
         Bench bench = open(kind);
         try (Store store = bench.store()) {
@@ -306,8 +309,7 @@ class SignedBlobEntryTest {
         }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"file", "s3", "azure", "gcs"})
+    @OnEveryBlobStore
     void aSignatureMovedToAnotherEntryFailsVerification(String kind) throws Exception {
         Bench bench = open(kind);
         try (Store store = bench.store()) {
@@ -339,8 +341,7 @@ class SignedBlobEntryTest {
      * group of another entry, saved from the folder with one jar's bytes changed (stored raw, the
      * same size), spliced in at its offset.
      */
-    @ParameterizedTest
-    @ValueSource(strings = {"file", "s3", "azure", "gcs"})
+    @OnEveryBlobStore
     void aGroupReplacedAfterSigningIsRefusedByTheRestoreLeavingTheFolderAsItWas(String kind) throws Exception {
         Bench bench = open(kind);
         try (Store store = bench.store()) {
