@@ -385,7 +385,7 @@ class SignedBlobEntryTest {
 
     /** The signature is part of the commit: a signer that fails, or whose text would not read back as it, stores nothing. */
     @ParameterizedTest
-    @ValueSource(strings = {"fails", "starts with a digit", "has no last line feed"})
+    @ValueSource(strings = {"fails", "starts with a digit", "has no last line feed", "holds a zero byte"})
     void aSignerThatFailsStoresNothing(String how) throws Exception {
         Bench bench = open("file");
         try (Store store = bench.store()) {
@@ -394,6 +394,7 @@ class SignedBlobEntryTest {
                 ((SignableEntry) entry).signWith((name, digest) -> switch (how) {
                     case "fails" -> throw new IOException("the signer is gone");
                     case "starts with a digit" -> "1 not a signature\n".getBytes(StandardCharsets.US_ASCII);
+                    case "holds a zero byte" -> "a zero \0 would end a gzip comment\n".getBytes(StandardCharsets.US_ASCII);
                     default -> "no line feed".getBytes(StandardCharsets.US_ASCII);
                 });
                 var written = Upload.write(cache, Compression.ZSTD, Optional.empty(), entry, meter());

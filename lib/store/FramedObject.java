@@ -222,10 +222,10 @@ public final class FramedObject {
         if (signer != null) {
             byte[] signature = signer.sign(path, "sha256:" + Digests.hex(Digests.sha256().digest(body)));
             if (signature.length == 0 || signature.length > SIGNATURE_ROOM || (signature[0] >= '0' && signature[0] <= '9')
-                    || signature[signature.length - 1] != '\n') {
-                // read back, it would not be this signature part
-                throw new IllegalArgumentException("a signature part of 1 to " + SIGNATURE_ROOM
-                        + " bytes, in lines not starting with a digit, is needed");
+                    || signature[signature.length - 1] != '\n' || holdsZero(signature)) {
+                // read back, it would not be this signature part; a zero would end a gzip member's comment
+                throw new IllegalArgumentException("a signature part of 1 to " + SIGNATURE_ROOM + " bytes is needed, whose"
+                        + " first line does not start with a digit, ending with a line feed, without a zero byte");
             }
             body = Arrays.copyOf(body, body.length + signature.length);
             System.arraycopy(signature, 0, body, body.length - signature.length, signature.length);
@@ -245,6 +245,15 @@ public final class FramedObject {
             frame.writeBytes(GZIP_END);
         }
         return frame.toByteArray();
+    }
+
+    private static boolean holdsZero(byte[] bytes) {
+        for (byte b : bytes) {
+            if (b == 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The groups of a stored object, from the index at its end; empty when it has none (a single stream). */
