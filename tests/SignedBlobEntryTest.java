@@ -215,6 +215,43 @@ class SignedBlobEntryTest {
         }
     }
 
+    /**
+     * A signed save that takes its base's unchanged groups without sending them (S3's server-side
+     * copies of runs of 5 MiB or more, the file store's copies; GCS and Azure send them): its own
+     * index, naming the reused groups where they now are, is what is signed.
+     */
+    @OnEveryBlobStore
+    void aSignedSaveThatReusesItsBasesGroupsIsVerifiedAndRestores(String kind) throws Exception {
+        Bench bench = open(kind);
+        try (Store store = bench.store()) {
+            Path cache = folder();
+            for (int i = 0; i < 6; i++) {
+                Fixtures.writeRandom(cache.resolve("big/blob-" + i + ".bin"), 2 * Fixtures.MiB, 80 + i);
+            }
+            var base = write(store, bench.a(), cache, false);
+            Fixtures.write(cache.resolve("nested/a/b/c/deep.txt"), "changed\n");
+            Store.Sent sent;
+            try (Store.EntryWrite entry = store.createEntry(bench.b(), Compression.ZSTD)) {
+                ((SignableEntry) entry).signWith(EntryTrust.signer(signing));
+                var written = Upload.write(cache, Compression.ZSTD, Optional.of(new Upload.Base("a", base, store.groups(base))),
+                        entry, meter());
+                assertTrue(entry.commit(written.description("key", null), written.level()));
+                sent = entry.sent();
+            }
+            if (kind.equals("s3") || kind.equals("file")) {
+                assertTrue(sent.groupsReused() > 0, "groups taken from the base: " + sent);
+            }
+
+            var object = store.find(bench.b()).orElseThrow();
+            var groups = store.groups(object);
+            var verdict = EntryTrust.verify(TrustedKeys.of(List.of(signers)), bench.b(), groups);
+            assertTrue(verdict.trusted(), verdict.says());
+            Path restored = tmp.resolve("restored");
+            Fetch.restore(store, object, groups, Folders.single(restored), Exclusion.NONE, meter());
+            assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+        }
+    }
+
     /** docs/stores.md's commands, as written there, on the object's bytes as the store gives them. */
     @OnEveryBlobStore
     void opensslVerifiesASignedEntryByTheCommandsOfTheDocs(String kind) throws Exception {
