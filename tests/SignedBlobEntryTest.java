@@ -26,6 +26,7 @@ import lib.archive.Meter;
 import lib.cli.Fetch;
 import lib.cli.Upload;
 import lib.common.Environment;
+import lib.store.EntrySigner;
 import lib.store.EntryTrust;
 import lib.store.SignableEntry;
 import lib.store.Store;
@@ -116,14 +117,28 @@ class SignedBlobEntryTest {
 
     /** The folder written as Upload.run writes it, signed by the test's key when signed. */
     private static Store.StoredObject write(Store store, String path, Path folder, boolean signed) throws IOException {
-        try (Store.EntryWrite entry = store.createEntry(path, Compression.ZSTD)) {
-            if (signed) {
-                ((SignableEntry) entry).signWith(EntryTrust.signer(signing));
-            }
-            var written = Upload.write(folder, Compression.ZSTD, Optional.empty(), entry, meter());
-            assertTrue(entry.commit(written.description("key", null), written.level()), "stored");
-        }
+        save(store, path, folder, Compression.ZSTD, signed ? EntryTrust.signer(signing) : null, Optional.empty());
         return store.find(path).orElseThrow();
+    }
+
+    /** The folder saved as Upload.run saves it, signed by signer unless it is null, taking groups from base: what it sent. */
+    private static Store.Sent save(Store store, String path, Path folder, Compression compression, EntrySigner signer,
+            Optional<Upload.Base> base) throws IOException {
+        try (Store.EntryWrite entry = store.createEntry(path, compression)) {
+            if (signer != null) {
+                ((SignableEntry) entry).signWith(signer);
+            }
+            var written = Upload.write(folder, compression, base, entry, meter());
+            assertTrue(entry.commit(written.description("key", null), written.level()), "stored");
+            return entry.sent();
+        }
+    }
+
+    /** The entry restores through the groups as read (Fetch.restore) into a new folder, the same tree as cache. */
+    private void assertRestores(Store store, Store.StoredObject object, Optional<Store.Groups> groups, Path cache) throws IOException {
+        Path restored = tmp.resolve("restored");
+        Fetch.restore(store, object, groups, Folders.single(restored), Exclusion.NONE, meter());
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
     }
 
     private static Meter meter() {
@@ -209,9 +224,7 @@ class SignedBlobEntryTest {
             assertEquals(EntryTrust.Why.UNTRUSTED_KEY, refused.why());
             assertTrue(refused.says().contains(signers.id()) && refused.says().contains(another.id()), refused.says());
 
-            Path restored = tmp.resolve("restored");
-            Fetch.restore(store, object, groups, Folders.single(restored), Exclusion.NONE, meter());
-            assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+            assertRestores(store, object, groups, cache);
         }
     }
 
@@ -230,14 +243,8 @@ class SignedBlobEntryTest {
             }
             var base = write(store, bench.a(), cache, false);
             Fixtures.write(cache.resolve("nested/a/b/c/deep.txt"), "changed\n");
-            Store.Sent sent;
-            try (Store.EntryWrite entry = store.createEntry(bench.b(), Compression.ZSTD)) {
-                ((SignableEntry) entry).signWith(EntryTrust.signer(signing));
-                var written = Upload.write(cache, Compression.ZSTD, Optional.of(new Upload.Base("a", base, store.groups(base))),
-                        entry, meter());
-                assertTrue(entry.commit(written.description("key", null), written.level()));
-                sent = entry.sent();
-            }
+            Store.Sent sent = save(store, bench.b(), cache, Compression.ZSTD, EntryTrust.signer(signing),
+                    Optional.of(new Upload.Base("a", base, store.groups(base))));
             if (kind.equals("s3") || kind.equals("file")) {
                 assertTrue(sent.groupsReused() > 0, "groups taken from the base: " + sent);
             }
@@ -246,9 +253,7 @@ class SignedBlobEntryTest {
             var groups = store.groups(object);
             var verdict = EntryTrust.verify(TrustedKeys.of(List.of(signers)), bench.b(), groups);
             assertTrue(verdict.trusted(), verdict.says());
-            Path restored = tmp.resolve("restored");
-            Fetch.restore(store, object, groups, Folders.single(restored), Exclusion.NONE, meter());
-            assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+            assertRestores(store, object, groups, cache);
         }
     }
 
@@ -274,11 +279,7 @@ class SignedBlobEntryTest {
     void opensslVerifiesTheTailOfAGzipEntryByTheSameCommands() throws Exception {
         Bench bench = open("file");
         try (Store store = bench.store()) {
-            try (Store.EntryWrite entry = store.createEntry(bench.a(), Compression.GZIP)) {
-                ((SignableEntry) entry).signWith(EntryTrust.signer(signing));
-                var written = Upload.write(folder(), Compression.GZIP, Optional.empty(), entry, meter());
-                assertTrue(entry.commit(written.description("key", null), written.level()));
-            }
+            save(store, bench.a(), folder(), Compression.GZIP, EntryTrust.signer(signing), Optional.empty());
             assertTrue(verdict(store, bench.a(), signers).trusted());
             byte[] object = bytes(store, bench.a());
             assertTrue(object.length > 65536, "the test needs an object larger than its tail");
@@ -310,15 +311,12 @@ class SignedBlobEntryTest {
 
             var verdict = verdict(store, bench.a(), signers);
             assertEquals(EntryTrust.Why.UNSIGNED, verdict.why(), verdict.says());
-            Path restored = tmp.resolve("restored");
-            Fetch.restore(store, object, store.groups(object), Folders.single(restored), Exclusion.NONE, meter());
-            assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+            assertRestores(store, object, store.groups(object), cache);
 
             try (Store.EntryWrite oneStream = store.createEntry(bench.b(), Compression.NONE)) {
                 assertFalse(oneStream instanceof SignableEntry, "an entry of one stream has no index to hold a signature");
-                var written = Upload.write(cache, Compression.NONE, Optional.empty(), oneStream, meter());
-                assertTrue(oneStream.commit(written.description("key", null), written.level()));
             }
+            save(store, bench.b(), cache, Compression.NONE, null, Optional.empty());
             assertEquals(EntryTrust.Why.UNSIGNED, verdict(store, bench.b(), signers).why());
         }
     }
@@ -427,16 +425,13 @@ class SignedBlobEntryTest {
         Bench bench = open("file");
         try (Store store = bench.store()) {
             Path cache = folder();
-            try (Store.EntryWrite entry = store.createEntry(bench.a(), Compression.ZSTD)) {
-                ((SignableEntry) entry).signWith((name, digest) -> switch (how) {
-                    case "fails" -> throw new IOException("the signer is gone");
-                    case "starts with a digit" -> "1 not a signature\n".getBytes(StandardCharsets.US_ASCII);
-                    case "holds a zero byte" -> "a zero \0 would end a gzip comment\n".getBytes(StandardCharsets.US_ASCII);
-                    default -> "no line feed".getBytes(StandardCharsets.US_ASCII);
-                });
-                var written = Upload.write(cache, Compression.ZSTD, Optional.empty(), entry, meter());
-                assertThrows(Exception.class, () -> entry.commit(written.description("key", null), written.level()));
-            }
+            EntrySigner signer = (name, digest) -> switch (how) {
+                case "fails" -> throw new IOException("the signer is gone");
+                case "starts with a digit" -> "1 not a signature\n".getBytes(StandardCharsets.US_ASCII);
+                case "holds a zero byte" -> "a zero \0 would end a gzip comment\n".getBytes(StandardCharsets.US_ASCII);
+                default -> "no line feed".getBytes(StandardCharsets.US_ASCII);
+            };
+            assertThrows(Exception.class, () -> save(store, bench.a(), cache, Compression.ZSTD, signer, Optional.empty()));
             assertEquals(Optional.empty(), store.find(bench.a()), "nothing at the entry's name");
             try (var left = Files.list(tmp.resolve("store"))) {
                 assertEquals(List.of(), left.toList(), "no temporary file left behind");
@@ -469,9 +464,7 @@ class SignedBlobEntryTest {
             var verdict = EntryTrust.verify(TrustedKeys.of(List.of(signers)), bench.a(), groups);
             assertEquals(how.equals("no signature after the heading") ? EntryTrust.Why.UNSIGNED : EntryTrust.Why.MALFORMED,
                     verdict.why(), verdict.says());
-            Path restored = tmp.resolve("restored");
-            Fetch.restore(store, found, groups, Folders.single(restored), Exclusion.NONE, meter());
-            assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+            assertRestores(store, found, groups, cache);
         }
     }
 }
