@@ -30,6 +30,29 @@ import lib.common.NextBytes;
  * reader finds it with one ranged read of the tail. The digest the store records for the object is
  * the index frame's; each group is checked against the index as it is read. An object without the
  * footer is a single stream (ours before groups, the Go tool's, --compression none), read whole.
+ *
+ * <p>The index's text, for example:
+ *
+ * <pre>
+ * tekton-caches groups 1 signed
+ * level 2
+ * 0 51234 (sha256 of the group as stored) 204800 (sha256 of its tar: its diff_id)
+ * 51234 880 (sha256) 10240 (sha256)
+ * tekton-caches signed entry v1
+ * entry cache/go-3f2a9c0d81e4
+ * index sha256:(sha256 of the lines above this signature part)
+ * key ecdsa-p256 SHA256:1a2b3c4d5e6f
+ * signature MEUCIQD...
+ * </pre>
+ *
+ * An unsigned entry's heading is "tekton-caches groups 1" and its text ends after the group lines.
+ * A signed entry's heading says "signed" (so that a version of this tool that reads no signature
+ * refuses the index as one it does not read, rather than as a broken entry to delete), and after
+ * its group lines comes the signature part, from the first line that is not a group line (one that
+ * does not start with a digit) to the end: lib/trust's EntrySignature, over the entry's name and the
+ * sha256 of the index text before the signature part. The signature is thus inside the one object
+ * that the commit makes visible, and the digest the store records (the whole index frame's) covers
+ * it too. The signature part is not checked here: a malformed one leaves the entry untrusted.
  */
 public final class FramedObject {
 
@@ -37,6 +60,9 @@ public final class FramedObject {
     private static final int DIGITS = 10;
     private static final int FOOTER = DIGITS + 8;
     private static final String HEADING = "tekton-caches groups 1";
+    private static final String SIGNED_HEADING = HEADING + " signed";
+    /** Room the index leaves for its signature part: more than a valid one takes (EntrySignature.MAX_BYTES). */
+    private static final int SIGNATURE_ROOM = 4096;
     /** zstd's skippable frame 0x184D2A5E, little-endian, then the frame's length. */
     private static final byte[] ZSTD_SKIPPABLE = {0x5E, 0x2A, 0x4D, 0x18};
     /** A gzip member's header with only a comment (FLG 0x10), no time, unknown OS. */
@@ -50,9 +76,9 @@ public final class FramedObject {
 
     private FramedObject() {}
 
-    /** A write of an entry's groups into one object through a store's PendingWrite. */
-    static Store.EntryWrite write(Store.PendingWrite pending, Compression compression) {
-        return write(pending, compression, (base, group) -> true);
+    /** A write of an entry's groups into one object at path through a store's PendingWrite. */
+    static Store.EntryWrite write(String path, Store.PendingWrite pending, Compression compression) {
+        return write(path, pending, compression, (base, group) -> true);
     }
 
     /** Whether a base's group holds the tar its index names, asked before it is reused. */
@@ -63,68 +89,95 @@ public final class FramedObject {
     /**
      * write, reusing a base's group only where check says it holds the tar its index names: a store
      * that reads its own bytes cheaply proves what it copies, rather than leaving a lying base's
-     * groups for every restore of the new entry to refuse.
+     * groups for every restore of the new entry to refuse. A compressed entry's write is a
+     * SignableEntry; an uncompressed one, one stream with no index, is not.
      */
-    public static Store.EntryWrite write(Store.PendingWrite pending, Compression compression, ReuseCheck check) {
-        return new Store.EntryWrite() {
-            private final List<Store.StoredGroup> groups = new ArrayList<>();
-            private long position;
-            private int groupsSent;
-            private long bytesSent;
-            private int groupsReused;
-            private long bytesReused;
+    public static Store.EntryWrite write(String path, Store.PendingWrite pending, Compression compression, ReuseCheck check) {
+        return compression == Compression.NONE ? new Writer(path, pending, compression, check)
+                : new SignableWriter(path, pending, compression, check);
+    }
 
-            @Override
-            public OutputStream beginGroup() {
-                if (compression == Compression.NONE && !groups.isEmpty()) {
-                    throw new IllegalStateException("an uncompressed entry is one stream, one group");
-                }
-                return pending.stream();
-            }
+    private static class Writer implements Store.EntryWrite {
+        private final String path;
+        private final Store.PendingWrite pending;
+        private final Compression compression;
+        private final ReuseCheck check;
+        private final List<Store.StoredGroup> groups = new ArrayList<>();
+        EntrySigner signer;
+        private long position;
+        private int groupsSent;
+        private long bytesSent;
+        private int groupsReused;
+        private long bytesReused;
 
-            @Override
-            public void endGroup(Store.Group group) {
-                groups.add(new Store.StoredGroup(group, position));
-                position += group.size();
-                groupsSent++;
-                bytesSent += group.size();
-            }
+        Writer(String path, Store.PendingWrite pending, Compression compression, ReuseCheck check) {
+            this.path = path;
+            this.pending = pending;
+            this.compression = compression;
+            this.check = check;
+        }
 
-            @Override
-            public boolean reuse(Store.StoredObject base, Store.StoredGroup group) throws IOException {
-                if (compression == Compression.NONE || !check.holdsItsTar(base, group)
-                        || !pending.append(base, group.offset(), group.group().size())) {
-                    return false;
-                }
-                groups.add(new Store.StoredGroup(group.group(), position));
-                position += group.group().size();
-                groupsReused++;
-                bytesReused += group.group().size();
-                return true;
+        @Override
+        public OutputStream beginGroup() {
+            if (compression == Compression.NONE && !groups.isEmpty()) {
+                throw new IllegalStateException("an uncompressed entry is one stream, one group");
             }
+            return pending.stream();
+        }
 
-            @Override
-            public boolean commit(Store.Description description, int level) throws IOException {
-                if (compression == Compression.NONE) {
-                    return pending.commit(new Store.Contents(groups.get(0).group().sha256(), position, compression), description);
-                }
-                byte[] index = frame(compression, level, groups);
-                pending.stream().write(index);
-                bytesSent += index.length; // so that sent and reused add up to the object's size
-                return pending.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(index)), position + index.length,
-                        compression), description);
-            }
+        @Override
+        public void endGroup(Store.Group group) {
+            groups.add(new Store.StoredGroup(group, position));
+            position += group.size();
+            groupsSent++;
+            bytesSent += group.size();
+        }
 
-            @Override
-            public Store.Sent sent() {
-                return new Store.Sent(groupsSent, bytesSent, groupsReused, bytesReused);
+        @Override
+        public boolean reuse(Store.StoredObject base, Store.StoredGroup group) throws IOException {
+            if (compression == Compression.NONE || !check.holdsItsTar(base, group)
+                    || !pending.append(base, group.offset(), group.group().size())) {
+                return false;
             }
+            groups.add(new Store.StoredGroup(group.group(), position));
+            position += group.group().size();
+            groupsReused++;
+            bytesReused += group.group().size();
+            return true;
+        }
 
-            @Override
-            public void close() throws IOException {
-                pending.close();
+        @Override
+        public boolean commit(Store.Description description, int level) throws IOException {
+            if (compression == Compression.NONE) {
+                return pending.commit(new Store.Contents(groups.get(0).group().sha256(), position, compression), description);
             }
-        };
+            byte[] index = frame(compression, level, groups, path, signer);
+            pending.stream().write(index);
+            bytesSent += index.length; // so that sent and reused add up to the object's size
+            return pending.commit(new Store.Contents(Digests.hex(Digests.sha256().digest(index)), position + index.length,
+                    compression), description);
+        }
+
+        @Override
+        public Store.Sent sent() {
+            return new Store.Sent(groupsSent, bytesSent, groupsReused, bytesReused);
+        }
+
+        @Override
+        public void close() throws IOException {
+            pending.close();
+        }
+    }
+
+    private static final class SignableWriter extends Writer implements SignableEntry {
+        SignableWriter(String path, Store.PendingWrite pending, Compression compression, ReuseCheck check) {
+            super(path, pending, compression, check);
+        }
+
+        @Override
+        public void signWith(EntrySigner signer) {
+            this.signer = signer;
+        }
     }
 
     /** Whether the base's group, read from this store, decompresses to the tar its index names. */
@@ -144,15 +197,39 @@ public final class FramedObject {
                 + " bytes before the end of a group its index lists");
     }
 
-    /** The index frame of these groups, as it ends the object. */
+    /** The index frame of these groups, unsigned, as it ends the object. */
     public static byte[] frame(Compression compression, int level, List<Store.StoredGroup> groups) {
-        var text = new StringBuilder(HEADING).append("\nlevel ").append(level).append('\n');
+        try {
+            return frame(compression, level, groups, null, null);
+        } catch (IOException e) {
+            throw new IllegalStateException("an unsigned index is made without I/O", e);
+        }
+    }
+
+    /**
+     * The index frame of these groups, as it ends the object at path: signed by signer, its
+     * signature part after the group lines, or unsigned where signer is null.
+     */
+    public static byte[] frame(Compression compression, int level, List<Store.StoredGroup> groups, String path,
+            EntrySigner signer) throws IOException {
+        var text = new StringBuilder(signer == null ? HEADING : SIGNED_HEADING).append("\nlevel ").append(level).append('\n');
         for (Store.StoredGroup stored : groups) {
             Store.Group group = stored.group();
             text.append(stored.offset()).append(' ').append(group.size()).append(' ').append(group.sha256()).append(' ')
                     .append(group.tarBytes()).append(' ').append(group.diffId()).append('\n');
         }
         byte[] body = text.toString().getBytes(StandardCharsets.US_ASCII);
+        if (signer != null) {
+            byte[] signature = signer.sign(path, "sha256:" + Digests.hex(Digests.sha256().digest(body)));
+            if (signature.length == 0 || signature.length > SIGNATURE_ROOM || (signature[0] >= '0' && signature[0] <= '9')
+                    || signature[signature.length - 1] != '\n' || holdsZero(signature)) {
+                // read back, it would not be this signature part; a zero would end a gzip member's comment
+                throw new IllegalArgumentException("a signature part of 1 to " + SIGNATURE_ROOM + " bytes is needed, whose"
+                        + " first line does not start with a digit, ending with a line feed, without a zero byte");
+            }
+            body = Arrays.copyOf(body, body.length + signature.length);
+            System.arraycopy(signature, 0, body, body.length - signature.length, signature.length);
+        }
         byte[] footer = (String.format("%0" + DIGITS + "d", body.length) + "TKCINDEX").getBytes(StandardCharsets.US_ASCII);
         var frame = new java.io.ByteArrayOutputStream(body.length + FOOTER + 32);
         if (compression == Compression.ZSTD) {
@@ -168,6 +245,15 @@ public final class FramedObject {
             frame.writeBytes(GZIP_END);
         }
         return frame.toByteArray();
+    }
+
+    private static boolean holdsZero(byte[] bytes) {
+        for (byte b : bytes) {
+            if (b == 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The groups of a stored object, from the index at its end; empty when it has none (a single stream). */
@@ -190,7 +276,7 @@ public final class FramedObject {
         long bodyLength = Long.parseLong(digits);
         int header = gzip ? GZIP_HEADER.length : ZSTD_SKIPPABLE.length + 4;
         long frameLength = header + bodyLength + FOOTER + (tailLength - footerEnd);
-        if (frameLength > size || bodyLength > (long) MAX_GROUPS * 300) {
+        if (frameLength > size || bodyLength > (long) MAX_GROUPS * 300 + SIGNATURE_ROOM) {
             throw new BadArchive("the index at the end of " + object.path() + " says it is " + bodyLength
                     + " bytes long, which the object cannot hold");
         }
@@ -205,7 +291,7 @@ public final class FramedObject {
         if (recorded != null && !recorded.equals(actual)) {
             throw new Meter.DigestMismatch(recorded, actual);
         }
-        String body = new String(frame, header, (int) bodyLength, StandardCharsets.US_ASCII);
+        byte[] body = Arrays.copyOfRange(frame, header, header + (int) bodyLength);
         return Optional.of(parse(body, size - frameLength, gzip ? Compression.GZIP : Compression.ZSTD, object.path()));
     }
 
@@ -224,10 +310,27 @@ public final class FramedObject {
         }
     }
 
-    /** Reads an index, refusing anything but groups that cover the frames before it exactly, each once. */
-    private static Store.Groups parse(String body, long framesEnd, Compression compression, String path) throws IOException {
+    /**
+     * Reads an index, refusing anything but groups that cover the frames before it exactly, each once;
+     * a signed index's signature part is passed on unread, with the digest of the text before it.
+     */
+    private static Store.Groups parse(byte[] bytes, long framesEnd, Compression compression, String path) throws IOException {
+        String all = new String(bytes, StandardCharsets.ISO_8859_1); // a char a byte, so offsets are the bytes'
+        int indexEnd = all.length();
+        if (all.startsWith(SIGNED_HEADING + "\n")) {
+            // the signature part starts at the first line after the level line that is not a group line
+            int lineStart = all.indexOf('\n', SIGNED_HEADING.length() + 1) + 1;
+            while (lineStart > 0 && lineStart < all.length() && all.charAt(lineStart) >= '0' && all.charAt(lineStart) <= '9') {
+                lineStart = all.indexOf('\n', lineStart) + 1;
+            }
+            if (lineStart > 0) {
+                indexEnd = lineStart;
+            }
+        }
+        String body = all.substring(0, indexEnd);
         String[] lines = body.split("\n", -1);
-        if (lines.length < 3 || !lines[0].equals(HEADING) || !lines[1].matches("level [0-9]{1,3}")
+        boolean signed = lines[0].equals(SIGNED_HEADING);
+        if (lines.length < 3 || !(lines[0].equals(HEADING) || signed) || !lines[1].matches("level [0-9]{1,3}")
                 || !lines[lines.length - 1].isEmpty()) {
             // Not called bad: a later version's index may be one this version does not read.
             throw new IOException("the index at the end of " + path + " is not one this tool reads");
@@ -257,7 +360,9 @@ public final class FramedObject {
             throw new BadArchive("the index at the end of " + path + " covers " + next + " bytes, not the " + framesEnd
                     + " before it");
         }
-        return new Store.Groups(level, compression, groups);
+        var signature = new Store.IndexSignature(signed ? Arrays.copyOfRange(bytes, indexEnd, bytes.length) : new byte[0],
+                "sha256:" + Digests.hex(Digests.sha256().digest(Arrays.copyOf(bytes, indexEnd))));
+        return new Store.Groups(level, compression, groups, signature);
     }
 
     /** Reads the object once, from its start, cut into its groups in the order of their offsets. */

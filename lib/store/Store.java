@@ -50,10 +50,47 @@ public interface Store extends Closeable {
 
     /**
      * What an entry is made of: its groups in the order of the walk, the level of the plan that cut
-     * them (GroupPlan, -1 when unknown), which a save with this entry as its base keeps, and their
-     * compression (null when unknown: such groups are restored, never reused).
+     * them (GroupPlan, -1 when unknown), which a save with this entry as its base keeps, their
+     * compression (null when unknown: such groups are restored, never reused), and the signature the
+     * index they were read from holds (IndexSignature.NONE where the entry keeps none in itself).
      */
-    record Groups(int level, Compression compression, List<StoredGroup> groups) {}
+    record Groups(int level, Compression compression, List<StoredGroup> groups, IndexSignature signature) {
+        /** Groups whose entry holds no signature of its own (an image's, whose signatures a registry keeps apart). */
+        public Groups(int level, Compression compression, List<StoredGroup> groups) {
+            this(level, compression, groups, IndexSignature.NONE);
+        }
+    }
+
+    /**
+     * What an entry's index says of its signature, read with its groups from the same version of the
+     * object (FramedObject): text is the signature part stored after the group lines, unchecked (empty
+     * when the entry is unsigned), indexDigest the sha256 ("sha256:<hex>") of the index text before it,
+     * which is what a valid signature names. EntryTrust.verify says whether a trusted key made it.
+     */
+    record IndexSignature(byte[] text, String indexDigest) {
+        public static final IndexSignature NONE = new IndexSignature(new byte[0], null);
+
+        public boolean signed() {
+            return text.length > 0;
+        }
+
+        /** By content, so that the groups of one index read twice are equal. */
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof IndexSignature that && java.util.Arrays.equals(text, that.text)
+                    && java.util.Objects.equals(indexDigest, that.indexDigest);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * java.util.Arrays.hashCode(text) + java.util.Objects.hashCode(indexDigest);
+        }
+
+        @Override
+        public String toString() {
+            return (signed() ? "a signature part of " + text.length + " bytes" : "no signature") + " over index " + indexDigest;
+        }
+    }
 
     /**
      * An entry written group by group. Nothing is visible at the path until commit, and close without
@@ -191,7 +228,7 @@ public interface Store extends Closeable {
      * apart (an image's layers) says so here.
      */
     default EntryWrite createEntry(String path, Compression compression) throws IOException {
-        return FramedObject.write(create(path), compression);
+        return FramedObject.write(path, create(path), compression);
     }
 
     /**

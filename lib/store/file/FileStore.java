@@ -171,7 +171,7 @@ public final class FileStore implements Store {
      */
     @Override
     public EntryWrite createEntry(String path, Compression compression) throws IOException {
-        return FramedObject.write(create(path), compression, (base, group) -> FramedObject.holdsItsTar(this, base, group));
+        return FramedObject.write(path, create(path), compression, (base, group) -> FramedObject.holdsItsTar(this, base, group));
     }
 
     /**

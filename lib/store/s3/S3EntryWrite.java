@@ -7,7 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import lib.archive.Compression;
 import lib.common.Digests;
+import lib.store.EntrySigner;
 import lib.store.FramedObject;
+import lib.store.SignableEntry;
 import lib.store.Store;
 
 /**
@@ -23,14 +25,16 @@ import lib.store.Store;
  * <p>The base is checked with a HEAD when its first group is reused; one deleted or replaced later,
  * before the commit, makes the copy fail (412 or 404), and the commit with Store.BaseGone, leaving
  * the key as it was: the groups it would have given are no longer at hand to send instead, so
- * cache-upload writes the entry again without a base.
+ * cache-upload writes the entry again without a base. A signature (signWith) goes into the index, the
+ * last part's end, as FramedObject writes it.
  */
-final class S3EntryWrite implements Store.EntryWrite {
+final class S3EntryWrite implements Store.EntryWrite, SignableEntry {
 
     /** S3's least part, but for the last. */
     static final long LEAST_PART = 5L << 20;
 
     private final S3Store store;
+    private final String key;
     private final S3MultipartUpload upload;
     private final Compression compression;
     /** The groups in walk order, each where it is for now: in a run of the base, or in the streamed bytes. */
@@ -43,6 +47,7 @@ final class S3EntryWrite implements Store.EntryWrite {
     private long bytesSent;
     private int groupsReused;
     private long bytesReused;
+    private EntrySigner signer;
 
     private static final class Placed {
         final Store.Group group;
@@ -70,8 +75,9 @@ final class S3EntryWrite implements Store.EntryWrite {
         }
     }
 
-    S3EntryWrite(S3Store store, S3MultipartUpload upload, Compression compression) {
+    S3EntryWrite(S3Store store, String key, S3MultipartUpload upload, Compression compression) {
         this.store = store;
+        this.key = key;
         this.upload = upload;
         this.compression = compression;
     }
@@ -161,11 +167,16 @@ final class S3EntryWrite implements Store.EntryWrite {
         for (Placed placed : groups) {
             index.add(new Store.StoredGroup(placed.group, placed.run == null ? copied + placed.offset : placed.run.offset + placed.offset));
         }
-        byte[] frame = FramedObject.frame(compression, level, index);
+        byte[] frame = FramedObject.frame(compression, level, index, key, signer);
         upload.stream().write(frame);
         bytesSent += frame.length;
         var contents = new Store.Contents(Digests.hex(Digests.sha256().digest(frame)), copied + streamed + frame.length, compression);
         return upload.commitAfter(sources, contents);
+    }
+
+    @Override
+    public void signWith(EntrySigner signer) {
+        this.signer = signer;
     }
 
     @Override

@@ -277,7 +277,7 @@ public final class S3Store implements Store {
         if (compression == Compression.NONE) {
             return Store.super.createEntry(key, compression);
         }
-        return new S3EntryWrite(this, new S3MultipartUpload(this, key), compression);
+        return new S3EntryWrite(this, key, new S3MultipartUpload(this, key), compression);
     }
 
     /** length bytes of the object from offset, by one bounded ranged GET, if it is still at the ETag found. */
