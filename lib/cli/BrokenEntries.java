@@ -15,8 +15,19 @@ final class BrokenEntries {
 
     private BrokenEntries() {}
 
-    /** What became of a refused entry: deleted, and what a line says of it. */
-    record Removal(boolean deleted, String says) {}
+    /**
+     * What became of a refused entry: deleted, or, where it was not, why not in words (undeleted),
+     * which the fetch's line and the upload's line each finish in their own terms.
+     */
+    record Removal(boolean deleted, String undeleted) {
+
+        /** The fetch's words: what the next upload of the key will do. */
+        String says() {
+            return deleted ? "the entry was deleted, so that the next upload of its key stores it anew"
+                    : undeleted + ", so the next upload of its key replaces it where the store allows (a registry's tag),"
+                            + " else delete it by hand";
+        }
+    }
 
     /**
      * Deletes the entry, by the version found (Store.delete): one stored since at its name stays.
@@ -25,13 +36,11 @@ final class BrokenEntries {
     static Removal remove(Store store, Store.StoredObject object) {
         try {
             store.delete(object);
-            return new Removal(true, "the entry was deleted, so that the next upload of its key stores it anew");
+            return new Removal(true, null);
         } catch (Store.DeletionRefused e) {
-            return new Removal(false, "the store does not let it be deleted (" + Reason.of(e) + "), so the next upload of its"
-                    + " key replaces it where the store allows (a registry's tag), else delete it by hand");
+            return new Removal(false, "the store does not let it be deleted (" + Reason.of(e) + ")");
         } catch (IOException | RuntimeException e) {
-            return new Removal(false, "deleting it failed too (" + Reason.of(e) + "): the next upload of its key replaces it"
-                    + " where the store allows (a registry's tag), else delete it by hand");
+            return new Removal(false, "deleting it failed too (" + Reason.of(e) + ")");
         }
     }
 }

@@ -96,7 +96,8 @@ public final class Upload {
                 } else {
                     BrokenEntries.Removal removal = BrokenEntries.remove(store, found);
                     log.info("the entry at " + location + " is broken (" + Reason.of(fault.get()) + "): "
-                            + (removal.deleted() ? "it was deleted; saving it anew" : removal.says()));
+                            + (removal.deleted() ? "it was deleted; saving it anew"
+                                    : removal.undeleted() + ", so this upload replaces it where the store allows (a registry's tag)"));
                     replacing = removal.deleted() ? Optional.empty() : existing;
                     entryThere = false;
                 }
