@@ -15,6 +15,7 @@ import lib.common.Environment;
 import lib.common.UsageError;
 import lib.key.Patterns;
 import lib.store.StoreUri;
+import lib.trust.TrustedKeys;
 import picocli.CommandLine.Option;
 
 /**
@@ -57,6 +58,12 @@ public final class CacheOptions {
             description = "Write Tekton results there, one file each (fetch: fetched, cache-hit, cache-key, matched-key, size;"
                     + " upload: cache-key, size).")
     String resultsDir;
+
+    @Option(names = "--verify-key", paramLabel = "FILE",
+            description = "Restore (fetch), or build on and keep (upload), only entries signed by the key in FILE, a PEM"
+                    + " public key (openssl pkey -pubout, or cosign.pub); an entry signed by none is passed over, as a miss."
+                    + " Repeatable: any one of the keys will do, so that a key can be rotated.")
+    List<String> verifyKeys = new ArrayList<>();
 
     @Option(names = "--verbose", description = "Say more, with stack traces on errors.")
     boolean verbose;
@@ -111,6 +118,11 @@ public final class CacheOptions {
 
     public Path workingDir() {
         return Path.of(workingDir == null || workingDir.isBlank() ? "." : workingDir).toAbsolutePath().normalize();
+    }
+
+    /** The keys --verify-key names, each file read now: a usage error naming it, before any store is touched. */
+    public TrustedKeys trustedKeys() {
+        return TrustedKeys.load(verifyKeys.stream().map(Path::of).toList());
     }
 
     public boolean insecure() {
