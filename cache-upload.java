@@ -31,11 +31,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import lib.archive.Compression;
 import lib.cli.CacheOptions;
 import lib.cli.Cli;
 import lib.cli.Upload;
 import lib.cli.Utf8Locale;
+import lib.common.Ahead;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.QuickExit;
@@ -108,10 +110,17 @@ class CacheUpload implements Callable<Integer> {
                 results, log, System::nanoTime));
     }
 
-    /** The key --sign-key names, read now: a usage error naming the file, before any store is touched. */
-    private Optional<SigningKey> signingKey() {
-        return signKey == null || signKey.isBlank() ? Optional.empty()
-                : Optional.of(SigningKey.load(Path.of(signKey.strip()), Environment.system()));
+    /** The key --sign-key names, read as CacheOptions.trustedKeys reads the others, its own verifier warmed up for them. */
+    private Supplier<Optional<SigningKey>> signingKey() {
+        if (signKey == null || signKey.isBlank()) {
+            return Ahead.done(Optional.empty());
+        }
+        Path file = Path.of(signKey.strip());
+        return Ahead.start("signing-key", () -> {
+            SigningKey key = SigningKey.load(file, Environment.system());
+            key.publicKey().warmUp();
+            return Optional.of(key);
+        });
     }
 
     private String expiresAfter() {

@@ -8,8 +8,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.function.Supplier;
 import lib.archive.Exclusion;
 import lib.archive.Folders;
+import lib.common.Ahead;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.UsageError;
@@ -120,9 +122,16 @@ public final class CacheOptions {
         return Path.of(workingDir == null || workingDir.isBlank() ? "." : workingDir).toAbsolutePath().normalize();
     }
 
-    /** The keys --verify-key names, each file read now: a usage error naming it, before any store is touched. */
-    public TrustedKeys trustedKeys() {
-        return TrustedKeys.load(verifyKeys.stream().map(Path::of).toList());
+    /**
+     * The keys --verify-key names, read on a thread of their own while the run goes on; a file that
+     * holds none is a usage error naming it, which the action takes before any request to the store.
+     */
+    public Supplier<TrustedKeys> trustedKeys() {
+        if (verifyKeys.isEmpty()) {
+            return Ahead.done(TrustedKeys.of(List.of()));
+        }
+        List<Path> files = verifyKeys.stream().map(Path::of).toList();
+        return Ahead.start("verify-keys", () -> TrustedKeys.load(files).warmedUp());
     }
 
     public boolean insecure() {

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import lib.archive.BadArchive;
 import lib.archive.EntryCheck;
 import lib.archive.Exclusion;
@@ -43,7 +44,7 @@ public final class Fetch {
      */
     public record Request(StoreUri source, Folders folders, Exclusion exclusion, Path workingDir, List<String> patterns,
             List<String> restoreKeys, boolean lookupOnly, boolean failOnMiss, boolean insecure, Duration stallTimeout,
-            TrustedKeys keys, Environment environment) {}
+            Supplier<TrustedKeys> keys, Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of(
             "fetched", "false", "cache-hit", "false", "cache-key", "", "matched-key", "", "size", "0");
@@ -62,7 +63,8 @@ public final class Fetch {
         Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         Store store = target.store();
         try (store) {
-            var found = lookup(store, target.path(), restoreKeys, request.keys(), log);
+            TrustedKeys keys = request.keys().get(); // read meanwhile; a bad key file is told before any request
+            var found = lookup(store, target.path(), restoreKeys, keys, log);
             for (int refused = 1; ; refused++) {
                 if (found.match().isEmpty()) {
                     String miss = "cache miss: " + (found.passedOver().none() ? "nothing at " + location
@@ -110,7 +112,7 @@ public final class Fetch {
                     var refusal = new StoreError("restoring " + where + " into " + folders.describe() + ": " + Reason.of(e) + "; "
                             + removal.says() + "; " + key.describe(), e);
                     // Deleted, it is out of the way: the next entry found (a restore key's) is tried, a few at most.
-                    found = removal.deleted() && refused < MOST_REFUSED ? lookup(store, target.path(), restoreKeys, request.keys(), log)
+                    found = removal.deleted() && refused < MOST_REFUSED ? lookup(store, target.path(), restoreKeys, keys, log)
                             : TrustedLookup.Found.NONE;
                     if (found.match().isEmpty() || found.match().get().object().equals(object)) {
                         throw refusal;

@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import lib.archive.Archive;
 import lib.archive.BadArchive;
 import lib.archive.Compression;
@@ -52,16 +53,16 @@ public final class Upload {
      */
     public record Request(StoreUri target, Folders folders, Exclusion exclusion, Path workingDir, List<String> patterns,
             List<String> restoreKeys, Compression.Setting compression, long maxSize, int keep, String expiresAfter,
-            Duration maxAge, boolean insecure, Duration stallTimeout, Optional<SigningKey> signingKey, TrustedKeys verifyKeys,
-            Environment environment) {
+            Duration maxAge, boolean insecure, Duration stallTimeout, Supplier<Optional<SigningKey>> signingKey,
+            Supplier<TrustedKeys> verifyKeys, Environment environment) {
 
         /**
          * The keys an entry this upload keeps or builds on must be signed by: --verify-key's, and the
          * signing key's own, for an upload that signs vouches for what it reuses; none: any entry.
          */
         TrustedKeys trusted() {
-            var keys = new ArrayList<>(verifyKeys.keys());
-            signingKey.ifPresent(key -> keys.add(key.publicKey()));
+            var keys = new ArrayList<>(verifyKeys.get().keys());
+            signingKey.get().ifPresent(key -> keys.add(key.publicKey()));
             return TrustedKeys.of(keys);
         }
     }
@@ -94,15 +95,16 @@ public final class Upload {
         URI location = request.target().resolve(key.hash());
         Stores.Scheme scheme = Stores.scheme(location);
         checkLifecycleOptions(request, location, scheme.expiry());
-        if (request.signingKey().isPresent() && request.compression().compression() == Compression.NONE
-                && !"oci".equals(location.getScheme())) {
-            throw new UsageError("--sign-key cannot sign an entry of --compression none on " + location.getScheme() + "://: its"
-                    + " signature is kept in the index, which such an entry has none of; compress it (the default, zstd)");
-        }
-        TrustedKeys trusted = request.trusted();
         Stores.Target target = scheme.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         Store store = target.store();
         try (store) {
+            // Read meanwhile; a bad key file is told before any request.
+            TrustedKeys trusted = request.trusted();
+            if (request.signingKey().get().isPresent() && request.compression().compression() == Compression.NONE
+                    && !"oci".equals(location.getScheme())) {
+                throw new UsageError("--sign-key cannot sign an entry of --compression none on " + location.getScheme()
+                        + "://: its signature is kept in the index, which such an entry has none of; compress it (the default, zstd)");
+            }
             var existing = store.find(target.path());
             boolean entryThere = existing.isPresent();
             Optional<Store.StoredObject> replacing = Optional.empty();
@@ -295,7 +297,8 @@ public final class Upload {
             GroupPlan.Survey survey, Optional<Base> base, Optional<Store.StoredObject> replacing,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.EntryWrite entry = store.createEntry(path, request.compression().compression())) {
-            if (request.signingKey().isPresent() && !EntrySignatures.signWith(entry, request.signingKey().get())) {
+            Optional<SigningKey> signingKey = request.signingKey().get();
+            if (signingKey.isPresent() && !EntrySignatures.signWith(entry, signingKey.get())) {
                 throw new UsageError("--sign-key: an entry of --compression " + request.compression().compression().label()
                         + " on " + location.getScheme() + ":// cannot carry a signature");
             }
@@ -330,7 +333,7 @@ public final class Upload {
                     + " (" + Log.bytes(written.tarBytes()) + ", " + Log.bytes(sent.bytesSent() + sent.bytesReused()) + " " + label
                     + groups(sent.groupsSent() + sent.groupsReused()) + ") from " + request.folders().describe() + " to " + location
                     + reuse(base, sent, written.matched(), location.getScheme(), label)
-                    + request.signingKey().map(signer -> ", signed by " + signer.publicKey().id()).orElse("")
+                    + request.signingKey().get().map(signer -> ", signed by " + signer.publicKey().id()).orElse("")
                     + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         }
     }
