@@ -189,6 +189,17 @@ class TektonYamlTest {
         return referred;
     }
 
+    /** Every parameter of the StepActions has its row in README.md's table of parameters, named in its first cell. */
+    @Test
+    void everyStepActionParamHasItsReadmeRow() throws IOException {
+        var firstCells = Files.readString(Fixtures.REPO.resolve("README.md")).lines().filter(l -> l.startsWith("| `"))
+                .map(l -> l.substring(1, l.indexOf(" |", 1))).toList();
+        var missing = new java.util.TreeSet<String>();
+        TektonYaml.stepActions(TektonYaml.load(Fixtures.REPO)).values().forEach(action -> action.params().keySet().stream()
+                .filter(name -> firstCells.stream().noneMatch(cell -> cell.contains("`" + name + "`"))).forEach(missing::add));
+        assertEquals(Set.of(), missing, "StepAction parameters without a row in README.md");
+    }
+
     /**
      * docs/from-the-go-tool.md's diff takes a step pair from OpenShift Pipelines' StepActions to
      * ours, under the names and in the namespace the examples use, FETCHED fed from cache-hit.
