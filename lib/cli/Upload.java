@@ -113,8 +113,11 @@ public final class Upload {
                 // it reads through. A broken one is deleted, or else replaced, rather than kept for good.
                 Store.StoredObject found = existing.get();
                 Optional<String> untrusted = trusted.isEmpty() ? Optional.empty() : untrusted(store, found, trusted);
-                Optional<BadArchive> fault = untrusted.isPresent() ? Optional.empty() : fault(store, found, location, log, nanoTime);
-                if (untrusted.isPresent()) {
+                // An upload that signs replaces an untrusted entry by a trusted one; one that does not
+                // would only store another untrusted entry, every run: it keeps it, saying so.
+                boolean replaceUntrusted = untrusted.isPresent() && request.signingKey().get().isPresent();
+                Optional<BadArchive> fault = replaceUntrusted ? Optional.empty() : fault(store, found, location, log, nanoTime);
+                if (replaceUntrusted) {
                     // Not kept silently: unsigned (saved before signing began) or planted, it is replaced by one signed.
                     BrokenEntries.Removal removal = BrokenEntries.remove(store, found);
                     log.info(location + " is not signed by a trusted key (" + untrusted.get() + "): "
@@ -124,7 +127,10 @@ public final class Upload {
                     entryThere = false;
                 } else if (fault.isEmpty()) {
                     log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(found.size())
-                            + ", made " + found.modified() + ", read through and sound), so nothing was uploaded; " + key.describe());
+                            + ", made " + found.modified() + ", read through and sound"
+                            + untrusted.map(why -> ", though not signed by a trusted key (" + why + "), which this upload,"
+                                    + " signing nothing (--sign-key), cannot mend").orElse("")
+                            + "), so nothing was uploaded; " + key.describe());
                 } else {
                     BrokenEntries.Removal removal = BrokenEntries.remove(store, found);
                     log.info("the entry at " + location + " is broken (" + Reason.of(fault.get()) + "): "
