@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,6 +40,11 @@ class SignedEntriesTest {
     private static TrustFixtures.KeyPair k1;
     private static TrustFixtures.KeyPair k2;
 
+    /** Where the entries the fetch tests share are saved from, a folder per store. */
+    @TempDir
+    static Path shared;
+    private static final Map<String, TrustFixtures.Checkout> SAVED = new HashMap<>();
+
     @TempDir
     Path tmp;
 
@@ -49,13 +54,13 @@ class SignedEntriesTest {
         k2 = TrustFixtures.keyPair(keys, "k2", true);
     }
 
-    /** The project on a store of that kind, in a folder, repository or prefix of its own. */
-    private TrustFixtures.Checkout at(String kind) throws Exception {
+    /** The project, saved from under dir, on a store of that kind, in a folder, repository or prefix of its own. */
+    private static TrustFixtures.Checkout at(String kind, Path dir) throws Exception {
         int n = NAMES.incrementAndGet();
-        var env = Fixtures.env(tmp.resolve("xdg"));
+        var env = Fixtures.env(dir.resolve("xdg"));
         String query = "";
         String base = switch (kind) {
-            case "file" -> "file://" + tmp.resolve("store").toAbsolutePath() + "/";
+            case "file" -> "file://" + dir.resolve("store").toAbsolutePath() + "/";
             case "oci" -> "oci://" + registry.host() + "/signed/run-" + n + ":";
             case "oci-undeleting" -> "oci://" + undeleting.host() + "/signed/run-" + n + ":";
             case "s3" -> {
@@ -69,7 +74,29 @@ class SignedEntriesTest {
             }
             default -> throw new IllegalArgumentException(kind);
         };
-        return new TrustFixtures.Checkout(tmp, env, base, query);
+        return new TrustFixtures.Checkout(dir, env, base, query);
+    }
+
+    /**
+     * The entries the tests that fetch share, saved once per store, each newer than the one before
+     * (a bucket's times are in seconds): m2-a-k1- signed by k1, m2-b-k2- signed by k2 (given as the
+     * StepAction gives it, PARAM_SIGN_KEY), m2-c-unsigned- signed by none. Returned for fetching into
+     * a checkout of the test's own.
+     */
+    private TrustFixtures.Checkout saved(String kind) throws Exception {
+        var at = SAVED.get(kind);
+        if (at == null) {
+            at = at(kind, Files.createDirectories(shared.resolve(kind)));
+            at.upload("m2-a-k1-", "--sign-key", k1.sign());
+            Thread.sleep(1100);
+            at.env.put("PARAM_SIGN_KEY", k2.sign());
+            at.upload("m2-b-k2-");
+            at.env.remove("PARAM_SIGN_KEY");
+            Thread.sleep(1100);
+            at.upload("m2-c-unsigned-");
+            SAVED.put(kind, at);
+        }
+        return at.fetchingIn(tmp);
     }
 
     /** A test run once on each store the scripts reach. */
@@ -79,25 +106,13 @@ class SignedEntriesTest {
     @ValueSource(strings = {"file", "oci", "s3", "azure"})
     @interface OnEveryStore {}
 
-    /** Cases 1 and 2: the signing key's public key restores the entry; another key's refuses it, --lookup-only too. */
+    /** Case 1: the signing key's public key restores the entry, whole, as the key's own (cache-hit true). */
     @OnEveryStore
-    void anEntrySignedByTheKeyRestoresAndAnotherKeyRefusesIt(String kind) throws Exception {
-        var at = at(kind);
-        at.upload("m2-", "--sign-key", k1.sign());
-
-        at.assertRefused("m2-", "--verify-key", k2.verify());
-        at.assertRefused("m2-", "--verify-key", k2.verify(), "--fail-on-miss");
-        var lookup = at.assertRefused("m2-", "--verify-key", k2.verify(), "--lookup-only");
-        assertFalse(lookup.err().contains("found "), lookup.toString());
-
-        var found = at.fetch("m2-", "--verify-key", k1.verify(), "--lookup-only");
-        assertEquals(0, found.status(), found.toString());
-        assertTrue(found.lastLine().startsWith("found "), found.toString());
-        assertEquals("true", at.result("cache-hit"));
-
-        at.assertHit(at.fetch("m2-", "--verify-key", k1.verify()));
+    void anEntrySignedByTheKeyRestoresWithItsPublicKey(String kind) throws Exception {
+        var at = saved(kind);
+        at.assertHit(at.fetch("m2-a-k1-", "--verify-key", k1.verify()));
         if (kind.equals("oci")) {
-            assertSignatureTaggedFirst(at);
+            assertSignatureTaggedFirst(at, "m2-a-k1-" + at.key());
         }
     }
 
@@ -106,68 +121,67 @@ class SignedEntriesTest {
      * entry's own tag: a fetch that finds the tag finds its signature (the registry's log of
      * requests shows their order).
      */
-    private static void assertSignatureTaggedFirst(TrustFixtures.Checkout at) throws Exception {
+    private static void assertSignatureTaggedFirst(TrustFixtures.Checkout at, String tag) throws Exception {
         String repository = at.base.substring(("oci://" + registry.host() + "/").length(), at.base.length() - 1);
         var puts = Files.readAllLines(registry.dir().resolve("registry.log")).stream()
-                .filter(line -> line.contains("http.request.method=PUT") && line.contains("/v2/" + repository + "/manifests/"))
-                .filter(line -> line.contains("response completed"))
+                .filter(line -> line.contains("response completed") && line.contains("http.request.method=PUT")
+                        && line.contains("/v2/" + repository + "/manifests/"))
                 .toList();
-        int signature = indexOf(puts, ".sig");
-        int entry = indexOf(puts, "/manifests/m2-" + at.key());
-        assertTrue(signature >= 0 && entry >= 0, "both manifests PUT: " + puts);
-        assertTrue(signature < entry, "the signature before the entry's tag: " + puts);
+        int entry = -1;
+        for (int i = 0; i < puts.size(); i++) {
+            entry = puts.get(i).contains("/manifests/" + tag + "\"") ? i : entry;
+        }
+        assertTrue(entry > 0, "the entry's manifest PUT after another: " + puts);
+        assertTrue(puts.get(entry - 1).contains(".sig\""), "the signature just before the entry's tag: " + puts);
     }
 
-    private static int indexOf(List<String> lines, String words) {
-        for (int i = 0; i < lines.size(); i++) {
-            if (lines.get(i).contains(words)) {
-                return i;
-            }
-        }
-        return -1;
+    /** Case 2: an entry signed by a key not given is a miss that leaves the folder as it was. */
+    @OnEveryStore
+    void anEntrySignedByAnotherKeyIsRefused(String kind) throws Exception {
+        saved(kind).assertRefused("m2-a-k1-", "--verify-key", k2.verify());
+    }
+
+    /** The refusal is a miss as any other: exit 1 with --fail-on-miss; --lookup-only verifies too, and finds none. */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "oci"})
+    void anUntrustedEntryFailsOnMissAndIsNotFoundByALookup(String kind) throws Exception {
+        var at = saved(kind);
+        at.assertRefused("m2-a-k1-", "--verify-key", k2.verify(), "--fail-on-miss");
+        var lookup = at.assertRefused("m2-a-k1-", "--verify-key", k2.verify(), "--lookup-only");
+        assertFalse(lookup.err().contains("found "), lookup.toString());
+
+        var found = at.fetch("m2-a-k1-", "--verify-key", k1.verify(), "--lookup-only");
+        assertEquals(0, found.status(), found.toString());
+        assertTrue(found.lastLine().startsWith("found ") && found.lastLine().contains("not restored"), found.toString());
+        assertEquals("true", at.result("cache-hit"));
+        assertEquals("false", at.result("fetched"));
     }
 
     /** Case 3: an entry saved with no key is refused by a fetch that verifies, restored by one that does not. */
     @OnEveryStore
     void anUnsignedEntryIsRefusedWithAVerifyKeyAndRestoredWithout(String kind) throws Exception {
-        var at = at(kind);
-        at.upload("m2-");
-
-        at.assertRefused("m2-", "--verify-key", k1.verify());
-        at.assertRefused("m2-", "--verify-key", k1.verify(), "--verify-key", k2.verify(), "--fail-on-miss");
-
-        at.assertHit(at.fetch("m2-"));
+        var at = saved(kind);
+        at.assertRefused("m2-c-unsigned-", "--verify-key", k1.verify(), "--verify-key", k2.verify());
+        at.assertHit(at.fetch("m2-c-unsigned-"));
     }
 
     /** Case 7: with two keys given, an entry signed by either restores (a key being rotated). */
     @OnEveryStore
     void eitherOfTwoVerifyKeysRestoresTheEntriesItSigned(String kind) throws Exception {
-        var at = at(kind);
-        at.upload("by-k1-", "--sign-key", k1.sign());
-        at.env.put("PARAM_SIGN_KEY", k2.sign()); // the StepAction's SIGN_KEY
-        at.upload("by-k2-");
-        at.env.remove("PARAM_SIGN_KEY");
-
-        for (String name : List.of("by-k1-", "by-k2-")) {
-            at.assertHit(at.fetch(name, "--verify-key", k1.verify(), "--verify-key", k2.verify()));
-            Fixtures.write(at.elsewhere.resolve("m2/settings.xml"), "changed since\n");
-        }
-        at.assertRefused("by-k2-", "--verify-key", k1.verify());
+        var at = saved(kind);
+        at.assertHit(at.fetch("m2-b-k2-", "--verify-key", k1.verify(), "--verify-key", k2.verify()));
+        Fixtures.write(at.elsewhere.resolve("m2/settings.xml"), "changed since\n");
+        at.assertHit(at.fetch("m2-a-k1-", "--verify-key", k2.verify(), "--verify-key", k1.verify()));
     }
 
     /**
-     * Case 5: a restore key passes over the newest entry it matches when no trusted key signed it
-     * (unsigned, or signed by a key not given) and restores the newest trusted one.
+     * Case 5: a restore key passes over the newer entries it matches that no key given signed
+     * (unsigned, or signed by another key) and restores the newest one that a key given signed.
      */
     @OnEveryStore
     void aRestoreKeyPassesOverNewerUntrustedEntriesToTheNewestTrustedOne(String kind) throws Exception {
-        var at = at(kind);
-        at.upload("m2-older-", "--sign-key", k1.sign());
-        String older = "m2-older-" + at.key();
-        Thread.sleep(1100); // a bucket's times are in seconds
-        at.upload("m2-newer-", "--sign-key", k2.sign());
-        Thread.sleep(1100);
-        at.upload("m2-newest-");
+        var at = saved(kind);
+        String older = "m2-a-k1-" + at.key();
 
         var fetch = at.fetch("m2-", "--restore-key", "m2-", "--verify-key", k1.verify());
 
@@ -180,61 +194,55 @@ class SignedEntriesTest {
         assertEquals("true", at.result("fetched"));
         assertEquals(at.saved, Fixtures.snapshot(at.elsewhere.resolve("m2"), false));
 
-        // Without a key, the newest of all, as before.
-        var any = at.fetch("m2-", "--restore-key", "m2-");
-        assertEquals(0, any.status(), any.toString());
-        assertEquals("m2-newest-" + at.key(), at.result("matched-key"), any.toString());
+        // The other key's entry is the newest it signed; without a key, the newest of all, as before.
+        assertEquals(0, at.fetch("m2-", "--restore-key", "m2-", "--verify-key", k2.verify()).status());
+        assertEquals("m2-b-k2-" + at.key(), at.result("matched-key"));
+        assertEquals(0, at.fetch("m2-", "--restore-key", "m2-").status());
+        assertEquals("m2-c-unsigned-" + at.key(), at.result("matched-key"));
     }
 
     /**
-     * Case 6: an upload that signs takes no group from a base no trusted key signed (here one of
-     * the same folder, whose every group it could have taken): it names no base, and what it
-     * stores is signed.
+     * Case 6: an upload that signs and verifies takes no group from a base no key of its signed
+     * (one of the same folder, whose every group an upload that does not verify takes): it names
+     * no base, and what it stores is signed.
      */
     @OnEveryStore
-    void anUntrustedBaseIsNotReusedBySaveThatSigns(String kind) throws Exception {
-        var at = at(kind);
-        at.upload("m2-base-");
-        String base = "m2-base-" + at.key();
-        // The base is one to take groups from: an upload that does not verify takes them.
-        var trusting = at.upload("m2-trusting-", "--restore-key", "m2-base-");
-        assertTrue(trusting.lastLine().contains(base), "a base used names itself: " + trusting);
+    void anUntrustedBaseIsNotReusedByAnUploadThatSigns(String kind) throws Exception {
+        var at = saved(kind);
+        String base = "m2-c-unsigned-" + at.key();
+        var unverified = at.upload("unverified-", "--restore-key", "m2-c-");
+        assertTrue(unverified.lastLine().contains(base), "a base used names itself: " + unverified);
 
-        var upload = at.upload("m2-", "--restore-key", "m2-", "--sign-key", k1.sign(), "--verify-key", k1.verify());
+        var upload = at.upload("verified-", "--restore-key", "m2-c-", "--sign-key", k1.sign(), "--verify-key", k1.verify());
 
         assertTrue(upload.lastLine().startsWith("uploaded "), upload.toString());
-        assertFalse(upload.lastLine().contains("m2-base-") || upload.lastLine().contains("m2-trusting-"),
-                "no untrusted base is used: " + upload);
-        at.assertHit(at.fetch("m2-", "--verify-key", k1.verify()));
+        assertFalse(upload.lastLine().contains(base), "the untrusted base is not used: " + upload);
+        at.assertHit(at.fetch("verified-", "--verify-key", k1.verify()));
     }
 
     /**
-     * The --sign-key's own public key makes a base trusted without --verify-key: an upload signed
-     * by k1 takes groups from an older entry k1 signed.
+     * The --sign-key's own public key makes a base trusted without --verify-key: an upload signing
+     * with k1 takes groups from the newest entry k1 signed, passing over newer ones.
      */
-    @Test
-    void aBaseSignedByTheSigningKeyIsReused() throws Exception {
-        var at = at("oci");
-        at.upload("m2-base-", "--sign-key", k1.sign());
-        String base = "m2-base-" + at.key();
-
-        var upload = at.upload("m2-", "--restore-key", "m2-", "--sign-key", k1.sign());
-
-        assertTrue(upload.lastLine().contains(" reused from " + base), upload.toString());
-        at.assertHit(at.fetch("m2-", "--verify-key", k1.verify()));
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "oci"})
+    void aBaseSignedByTheSigningKeyIsReused(String kind) throws Exception {
+        var at = saved(kind);
+        var upload = at.upload("on-trusted-", "--restore-key", "m2-", "--sign-key", k1.sign());
+        assertTrue(upload.lastLine().contains(" reused from m2-a-k1-" + at.key()), upload.toString());
+        at.assertHit(at.fetch("on-trusted-", "--verify-key", k1.verify()));
     }
 
     /**
      * Case 8: the key's own entry, present but unsigned, is not kept by an upload that signs: it
      * says so, deletes it (or, on a registry that deletes nothing, tags over it) and saves it
-     * anew, signed; the fetch that verifies then hits it.
+     * anew, signed; the fetch that verifies then hits it, and the next upload keeps it.
      */
     @ParameterizedTest
     @ValueSource(strings = {"file", "oci", "oci-undeleting", "s3", "azure"})
     void anUntrustedEntryOfTheKeyIsReplacedByASignedOne(String kind) throws Exception {
-        var at = at(kind);
+        var at = at(kind, tmp);
         at.upload("m2-");
-        at.assertRefused("m2-", "--verify-key", k1.verify());
 
         var upload = at.upload("m2-", "--sign-key", k1.sign());
 
@@ -249,7 +257,6 @@ class SignedEntriesTest {
         assertTrue(upload.lastLine().startsWith("uploaded "), upload.toString());
         at.assertHit(at.fetch("m2-", "--verify-key", k1.verify()));
 
-        // Trusted now, it is kept.
         var again = at.upload("m2-", "--sign-key", k1.sign());
         assertTrue(again.lastLine().startsWith("kept: "), again.toString());
     }

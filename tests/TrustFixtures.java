@@ -91,24 +91,44 @@ final class TrustFixtures {
      * nothing is seen to leave it as it was.
      */
     static final class Checkout {
-        final Path tmp;
         final Path project;
-        final Path elsewhere;
         final SortedMap<String, String> saved;
         final Map<String, String> env;
         final String base;
         final String query;
+        final Path elsewhere;
+        private final Path results;
+        private final Path up;
 
         Checkout(Path tmp, Map<String, String> env, String base, String query) throws Exception {
             var checkouts = Fixtures.mavenCheckouts(tmp, 2);
-            this.tmp = tmp;
             this.project = checkouts.project();
-            this.elsewhere = checkouts.elsewhere();
             this.saved = checkouts.saved();
             this.env = env;
             this.base = base;
             this.query = query;
+            this.elsewhere = checkouts.elsewhere();
+            this.results = tmp.resolve("results");
+            this.up = tmp.resolve("up");
             Fixtures.write(elsewhere.resolve("m2/settings.xml"), "<settings>the checkout's own</settings>\n");
+        }
+
+        private Checkout(Checkout of, Path dir) throws Exception {
+            this.project = of.project;
+            this.saved = of.saved;
+            this.env = new HashMap<>(of.env);
+            this.base = of.base;
+            this.query = of.query;
+            this.elsewhere = dir.resolve("elsewhere");
+            this.results = dir.resolve("results");
+            this.up = of.up;
+            Fixtures.write(elsewhere.resolve("pom.xml"), Files.readString(project.resolve("pom.xml")));
+            Fixtures.write(elsewhere.resolve("m2/settings.xml"), "<settings>the checkout's own</settings>\n");
+        }
+
+        /** The same project and store, fetched into a checkout of its own under dir: for a test of entries saved before it. */
+        Checkout fetchingIn(Path dir) throws Exception {
+            return new Checkout(this, dir);
         }
 
         String uri(String name) {
@@ -125,7 +145,7 @@ final class TrustFixtures {
         /** cache-upload of m2/ to the entry name + key, with more options: what it did. */
         Fixtures.Run uploadRun(String name, String... more) throws Exception {
             var args = new ArrayList<>(List.of("--pattern", "pom.xml", "--folder", "m2", "--target", uri(name),
-                    "--results-dir", tmp.resolve("up").toString()));
+                    "--results-dir", up.toString()));
             args.addAll(List.of(more));
             return Fixtures.upload(project, env, args.toArray(String[]::new));
         }
@@ -133,19 +153,19 @@ final class TrustFixtures {
         /** cache-fetch of the entry name + key into the second checkout's m2/, with more options. */
         Fixtures.Run fetch(String name, String... more) throws Exception {
             var args = new ArrayList<>(List.of("--pattern", "pom.xml", "--folder", "m2", "--source", uri(name),
-                    "--results-dir", tmp.resolve("results").toString()));
+                    "--results-dir", results.toString()));
             args.addAll(List.of(more));
             return Fixtures.fetch(elsewhere, env, args.toArray(String[]::new));
         }
 
         /** A result of the last fetch. */
         String result(String name) throws Exception {
-            return Files.readString(tmp.resolve("results").resolve(name));
+            return Files.readString(results.resolve(name));
         }
 
         /** The key, as the last upload gave it. */
         String key() throws Exception {
-            return Files.readString(tmp.resolve("up/cache-key"));
+            return Files.readString(up.resolve("cache-key"));
         }
 
         /** The fetch restored the project's m2/ whole from the key's own entry: exit 0, cache-hit true. */

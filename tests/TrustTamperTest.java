@@ -129,20 +129,30 @@ class TrustTamperTest {
         assertEquals("false", at.result("fetched"));
         assertEquals("false", at.result("cache-hit"));
         assertEquals(before, Fixtures.snapshot(at.elsewhere.resolve("m2"), true), "the folder is as it was");
-        try (Store store = target.store()) {
+        try (Store store = at.target("m2-").store()) {
             assertTrue(store.find(target.path()).isEmpty(), "the refused entry is deleted");
         }
     }
 
-    /** A signed entry copied whole to another key's name: its signature names the entry it was made for. */
-    @OnEveryBlobStore
+    /**
+     * A signed entry copied whole to another key's name: its signature names the entry it was made
+     * for. On a registry, the manifest put under another tag keeps its digest and so its cosign
+     * signature, but names in its annotations the tag it was made for, which the signature covers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "s3", "azure", "oci"})
     void aSignedEntryCopiedToAnotherNameIsRefused(String kind) throws Exception {
         var at = at(kind);
         at.upload("elsewhere-", "--sign-key", k1.sign());
-        var from = at.target("elsewhere-");
-        var to = at.target("m2-");
-        try (Store source = from.store(); Store store = to.store()) {
-            TrustFixtures.rewrite(store, to.path(), TrustFixtures.bytes(source, from.path()));
+        if (kind.equals("oci")) {
+            String repository = repository(at);
+            put(repository, "manifests/m2-" + at.key(), get(repository, "manifests/elsewhere-" + at.key()));
+        } else {
+            var from = at.target("elsewhere-");
+            var to = at.target("m2-");
+            try (Store source = from.store(); Store store = to.store()) {
+                TrustFixtures.rewrite(store, to.path(), TrustFixtures.bytes(source, from.path()));
+            }
         }
 
         at.assertRefused("m2-", "--verify-key", k1.verify());
@@ -159,7 +169,7 @@ class TrustTamperTest {
     void aManifestPushedAgainWithAChangeIsRefusedWithOrWithoutTheOldSignatureCopied(String change) throws Exception {
         var at = at("oci");
         at.upload("m2-", "--sign-key", k1.sign());
-        String repository = at.base.substring(("oci://" + registry.host() + "/").length(), at.base.length() - 1);
+        String repository = repository(at);
         String tag = "m2-" + at.key();
         byte[] manifest = get(repository, "manifests/" + tag);
         String signed = "sha256:" + Fixtures.sha256(manifest);
@@ -194,6 +204,11 @@ class TrustTamperTest {
         at.assertRefused("m2-", "--verify-key", k1.verify());
 
         at.assertHit(at.fetch("m2-")); // a sound entry, refused for its signature alone
+    }
+
+    /** The repository of the checkout's entries: oci://<host>/<repository>:<name>. */
+    private static String repository(TrustFixtures.Checkout at) {
+        return at.base.substring(("oci://" + registry.host() + "/").length(), at.base.length() - 1);
     }
 
     private static String sigTag(String digest) {
