@@ -75,7 +75,7 @@ class CacheFetch implements Callable<Integer> {
                         options.folders(Environment.system()), options.exclusion(), options.workingDir(), options.patterns,
                         restoreKeys,
                         CacheOptions.flag("--lookup-only", lookupOnly), CacheOptions.flag("--fail-on-miss", failOnMiss),
-                        options.insecure(), options.stallTimeout(), Environment.system()),
+                        options.insecure(), options.stallTimeout(), options.trustedKeys(), Environment.system()),
                 results, log, System::nanoTime));
     }
 

@@ -25,21 +25,26 @@
 // US-ASCII when LANG is unset, and refuse them.
 //JAVAC_OPTIONS -encoding UTF-8
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import lib.archive.Compression;
 import lib.cli.CacheOptions;
 import lib.cli.Cli;
 import lib.cli.Upload;
 import lib.cli.Utf8Locale;
+import lib.common.Ahead;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.QuickExit;
 import lib.common.Sizes;
 import lib.common.UsageError;
 import lib.common.Version;
+import lib.trust.SigningKey;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -89,14 +94,33 @@ class CacheUpload implements Callable<Integer> {
                     + " longer than AGE (such as 12h, 7d or 2w) (env PARAM_MAX_AGE).")
     String maxAge;
 
+    @Option(names = "--sign-key", paramLabel = "FILE", defaultValue = "${PARAM_SIGN_KEY:-}",
+            description = "Sign the entry with the private key in FILE: ECDSA P-256 or Ed25519 PEM (openssl genpkey), or"
+                    + " cosign's encrypted key with its password in COSIGN_PASSWORD (env PARAM_SIGN_KEY). On oci:// the"
+                    + " signature is cosign's; elsewhere it is inside the entry, so --compression none cannot be signed there.")
+    String signKey;
+
     @Override
     public Integer call() {
         return Cli.run("cache-upload", options, Upload.RESULTS_BEFORE, (results, log) -> Upload.run(
                 new Upload.Request(CacheOptions.storeUri("--target", target, Environment.system()),
                         options.folders(Environment.system()), options.exclusion(), options.workingDir(), options.patterns,
                         restoreKeys, compression(), maxSize(), keep(), expiresAfter(), maxAge(), options.insecure(),
-                        options.stallTimeout(), Environment.system()),
+                        options.stallTimeout(), signingKey(), options.trustedKeys(), Environment.system()),
                 results, log, System::nanoTime));
+    }
+
+    /** The key --sign-key names, read as CacheOptions.trustedKeys reads the others, its own verifier warmed up for them. */
+    private Supplier<Optional<SigningKey>> signingKey() {
+        if (signKey == null || signKey.isBlank()) {
+            return Ahead.done(Optional.empty());
+        }
+        Path file = Path.of(signKey.strip());
+        return Ahead.start("signing-key", () -> {
+            SigningKey key = SigningKey.load(file, Environment.system());
+            key.publicKey().warmUp();
+            return Optional.of(key);
+        });
     }
 
     private String expiresAfter() {

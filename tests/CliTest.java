@@ -154,6 +154,10 @@ class CliTest {
             CacheUpload | --folder cache --folder go.sum               | go.sum is not a directory
             CacheUpload | -u HOME -u XDG_CACHE_HOME --folder cache     | no --target given and neither XDG_CACHE_HOME nor HOME is set
             CacheFetch  | -u HOME -u XDG_CACHE_HOME --folder cache     | no --source given and neither XDG_CACHE_HOME nor HOME is set
+            CacheFetch  | --folder cache --verify-key missing.pub     | verify key missing.pub: no such file
+            CacheUpload | --folder cache --verify-key go.sum          | verify key go.sum: is not a PEM file
+            CacheUpload | --folder cache --sign-key cache             | signing key cache: is a directory
+            CacheUpload | --folder cache --sign-key missing.pem       | signing key missing.pem: no such file
             """)
     void usageErrorsExitTwoWithOneLine(String script, String args, String words) throws Exception {
         // Leading "-u NAME" pairs unset NAME, as env -u does.

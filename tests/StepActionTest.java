@@ -323,12 +323,103 @@ class StepActionTest {
         assertEquals("false", fetched.results().get("fetched"), fetched.toString());
     }
 
+    /**
+     * VERIFY_KEYS, the fifth array: each path reaches the tool as a --verify-key pair, spaces kept,
+     * after the folders; the marker is one only in its place, so a restore key spelt like it stays one.
+     */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void verifyKeysReachTheToolAsVerifyKeyPairs(Shell shell) throws Exception {
+        Path tool = fakeTool();
+        var keys = List.of("/workspace/cache keys/cache.pub", "/workspace/cache keys/old.pub");
+
+        var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore(), "RESTORE_KEYS", List.of("--verify-keys--"),
+                "CACHE_PATHS", List.of("/more"), "VERIFY_KEYS", keys), tool);
+        var fetchArgs = Files.readAllLines(tool.resolve("args"));
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "VERIFY_KEYS", keys), tool);
+        var uploadArgs = Files.readAllLines(tool.resolve("args"));
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertTrue(fetchArgs.get(0).endsWith("/cache-fetch.java"), fetchArgs.toString());
+        assertEquals(List.of("--folder", cache.toString(), "--pattern", "**/go.sum", "--pattern", "lock files/*.lock",
+                "--restore-key", "--verify-keys--", "--folder", "/more", "--verify-key", keys.get(0), "--verify-key", keys.get(1),
+                "--results-dir"), fetchArgs.subList(1, fetchArgs.size() - 1));
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertTrue(uploadArgs.get(0).endsWith("/cache-upload.java"), uploadArgs.toString());
+        assertEquals(List.of("--folder", cache.toString(), "--pattern", "**/go.sum", "--pattern", "lock files/*.lock",
+                "--verify-key", keys.get(0), "--verify-key", keys.get(1), "--results-dir"), uploadArgs.subList(1, uploadArgs.size() - 1));
+    }
+
+    /**
+     * SIGN_KEY reaches the upload as PARAM_SIGN_KEY and the text of SIGN_KEY_PASSWORD_FILE, its
+     * trailing newline dropped, as COSIGN_PASSWORD, printed nowhere; left empty, neither is set.
+     */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void signKeyAndItsPasswordFileReachTheUpload(Shell shell) throws Exception {
+        Path tool = fakeTool();
+        Path secret = tmp.resolve("signing key");
+        Fixtures.write(secret.resolve("cosign.key"), "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+        Fixtures.write(secret.resolve("cosign.password"), "correct horse battery\n");
+
+        var signed = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "SIGN_KEY", secret.resolve("cosign.key").toString(),
+                "SIGN_KEY_PASSWORD_FILE", secret.resolve("cosign.password").toString()), tool);
+        var signedEnv = List.of(Files.readString(tool.resolve("sign-key")), Files.readString(tool.resolve("cosign-password")));
+        var unsigned = run(UPLOAD, shell, Map.of("TARGET", fileStore()), tool);
+        var unsignedEnv = List.of(Files.readString(tool.resolve("sign-key")), Files.readString(tool.resolve("cosign-password")));
+
+        assertEquals(0, signed.status(), signed.toString());
+        assertEquals(List.of(secret.resolve("cosign.key").toString(), "correct horse battery"), signedEnv);
+        assertTrue(!signed.out().contains("horse") && !signed.err().contains("horse"), signed.toString());
+        assertEquals(0, unsigned.status(), unsigned.toString());
+        assertEquals(List.of("<unset>", "<unset>"), unsignedEnv);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void signKeyPasswordFileThatIsMissingFailsTheUploadInOneLine(Shell shell) throws Exception {
+        Path tool = fakeTool();
+        Path missing = tmp.resolve("signing key/cosign.password");
+
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "SIGN_KEY", tmp.resolve("signing key/cosign.key").toString(),
+                "SIGN_KEY_PASSWORD_FILE", missing.toString()), tool);
+
+        assertEquals(ExitStatus.USAGE, uploaded.status(), uploaded.toString());
+        assertEquals(List.of("cache-upload: SIGN_KEY_PASSWORD_FILE " + missing + " is not a file this step can read"),
+                uploaded.err().lines().toList(), uploaded.toString());
+        assertTrue(!Files.exists(tool.resolve("args")), "the tool did not run");
+    }
+
+    /**
+     * A jbang that stands for the tool and records, in its own folder, the arguments it was given
+     * (one a line) and PARAM_SIGN_KEY and COSIGN_PASSWORD ("<unset>" when unset): what the step
+     * hands the tool, before the tool's own options exist to take it.
+     */
+    private Path fakeTool() throws Exception {
+        Path folder = Files.createDirectories(tmp.resolve("fake tool"));
+        Path jbang = folder.resolve("jbang");
+        Fixtures.write(jbang, """
+                #!/bin/sh
+                here=$(dirname "$0")
+                for arg do printf '%s\\n' "$arg"; done >"$here/args"
+                printf '%s' "${PARAM_SIGN_KEY-<unset>}" >"$here/sign-key"
+                printf '%s' "${COSIGN_PASSWORD-<unset>}" >"$here/cosign-password"
+                """);
+        Files.setPosixFilePermissions(jbang, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        return folder;
+    }
+
     private String fileStore() {
         return "file://" + store + "/{{hash}}";
     }
 
     /** Runs a step with the project's parameters, overridden or completed by params. */
     private StepRunner.Outcome run(StepRunner step, Shell shell, Map<String, Object> params) throws Exception {
+        return run(step, shell, params, Fixtures.REPO);
+    }
+
+    /** As run, with the jbang of the folder tool first on the PATH. */
+    private StepRunner.Outcome run(StepRunner step, Shell shell, Map<String, Object> params, Path tool) throws Exception {
         var all = new HashMap<String, Object>(Map.of("PATTERNS", List.of("**/go.sum", "lock files/*.lock"),
                 "CACHE_PATH", cache.toString(), "WORKING_DIR", project.toString()));
         all.putAll(params);
@@ -337,7 +428,8 @@ class StepActionTest {
             // JBang and its caches stay the user's.
             var env = new HashMap<>(System.getenv());
             env.remove("JAVA_TOOL_OPTIONS");
-            env.put("PATH", Fixtures.REPO + ":" + System.getenv("PATH"));
+            env.remove("COSIGN_PASSWORD");
+            env.put("PATH", tool + ":" + System.getenv("PATH"));
             env.put("TEKTON_CACHES_HOME", Fixtures.REPO.toString());
             env.putAll(stepEnv);
             var command = new ArrayList<>(shell.command);

@@ -121,7 +121,12 @@ class TektonYamlTest {
         assertEquals(List.of(), check.apply(TektonYaml.load(Fixtures.REPO)));
     }
 
-    /** Upload must compute the key fetch computed, for the same store and with the same credentials, and know what fetch found. */
+    /**
+     * Upload must compute the key fetch computed, for the same store and with the same credentials,
+     * and know what fetch found. A pull request's pipeline (examples/trust/) is the one exception:
+     * it reads the trusted tier's signed entries, verifying, and saves its own unsigned ones
+     * elsewhere, so its upload has another TARGET and no VERIFY_KEYS.
+     */
     @Test
     void everyExamplePipelineUploadsWhereItFetches() throws IOException {
         var pipelines = TektonYaml.load(Fixtures.REPO).stream().filter(d -> d.kind().equals("Pipeline")).toList();
@@ -130,9 +135,16 @@ class TektonYamlTest {
             var steps = TektonYaml.steps(pipeline.content());
             var fetch = bindings(steps, "cache-fetch-java");
             var upload = bindings(steps, "cache-upload-java");
-            assertEquals(fetch.get("SOURCE"), upload.get("TARGET"), pipeline + ": the store");
+            boolean untrustedTier = fetch.containsKey("VERIFY_KEYS") && !upload.containsKey("VERIFY_KEYS");
+            if (untrustedTier) {
+                assertTrue(!upload.containsKey("SIGN_KEY") && !fetch.get("SOURCE").equals(upload.get("TARGET")),
+                        pipeline + ": an upload that does not verify neither signs nor writes where the verified entries are");
+            } else {
+                assertEquals(fetch.get("SOURCE"), upload.get("TARGET"), pipeline + ": the store");
+            }
             fetch.forEach((name, value) -> {
-                if (!Set.of("SOURCE", "RESTORE_KEYS", "LOOKUP_ONLY", "FAIL_ON_MISS").contains(name)) { // fetch's own
+                if (!Set.of("SOURCE", "RESTORE_KEYS", "LOOKUP_ONLY", "FAIL_ON_MISS").contains(name) // fetch's own
+                        && !(untrustedTier && name.equals("VERIFY_KEYS"))) {
                     assertEquals(value, upload.get(name), pipeline + ": " + name);
                 }
             });
@@ -175,6 +187,17 @@ class TektonYamlTest {
             TektonYaml.steps(document.content()).forEach(step -> referred.add(TektonYaml.referencedName(step)));
         }
         return referred;
+    }
+
+    /** Every parameter of the StepActions has its row in README.md's table of parameters, named in its first cell. */
+    @Test
+    void everyStepActionParamHasItsReadmeRow() throws IOException {
+        var firstCells = Files.readString(Fixtures.REPO.resolve("README.md")).lines().filter(l -> l.startsWith("| `"))
+                .map(l -> l.substring(1, l.indexOf(" |", 1))).toList();
+        var missing = new java.util.TreeSet<String>();
+        TektonYaml.stepActions(TektonYaml.load(Fixtures.REPO)).values().forEach(action -> action.params().keySet().stream()
+                .filter(name -> firstCells.stream().noneMatch(cell -> cell.contains("`" + name + "`"))).forEach(missing::add));
+        assertEquals(Set.of(), missing, "StepAction parameters without a row in README.md");
     }
 
     /**

@@ -8,13 +8,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.function.Supplier;
 import lib.archive.Exclusion;
 import lib.archive.Folders;
+import lib.common.Ahead;
 import lib.common.Durations;
 import lib.common.Environment;
 import lib.common.UsageError;
 import lib.key.Patterns;
 import lib.store.StoreUri;
+import lib.trust.TrustedKeys;
 import picocli.CommandLine.Option;
 
 /**
@@ -57,6 +60,12 @@ public final class CacheOptions {
             description = "Write Tekton results there, one file each (fetch: fetched, cache-hit, cache-key, matched-key, size;"
                     + " upload: cache-key, size).")
     String resultsDir;
+
+    @Option(names = "--verify-key", paramLabel = "FILE",
+            description = "Restore (fetch), or build on and keep (upload), only entries signed by the key in FILE, a PEM"
+                    + " public key (openssl pkey -pubout, or cosign.pub); an entry signed by none is passed over, as a miss."
+                    + " Repeatable: any one of the keys will do, so that a key can be rotated.")
+    List<String> verifyKeys = new ArrayList<>();
 
     @Option(names = "--verbose", description = "Say more, with stack traces on errors.")
     boolean verbose;
@@ -111,6 +120,18 @@ public final class CacheOptions {
 
     public Path workingDir() {
         return Path.of(workingDir == null || workingDir.isBlank() ? "." : workingDir).toAbsolutePath().normalize();
+    }
+
+    /**
+     * The keys --verify-key names, read on a thread of their own while the run goes on; a file that
+     * holds none is a usage error naming it, which the action takes before any request to the store.
+     */
+    public Supplier<TrustedKeys> trustedKeys() {
+        if (verifyKeys.isEmpty()) {
+            return Ahead.done(TrustedKeys.of(List.of()));
+        }
+        List<Path> files = verifyKeys.stream().map(Path::of).toList();
+        return Ahead.start("verify-keys", () -> TrustedKeys.load(files).warmedUp());
     }
 
     public boolean insecure() {

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import lib.archive.BadArchive;
 import lib.archive.EntryCheck;
 import lib.archive.Exclusion;
@@ -28,6 +29,7 @@ import lib.store.Headway;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
+import lib.trust.TrustedKeys;
 
 /**
  * cache-fetch: computes the key, finds its archive in the store (or, failing that, the newest one a
@@ -37,11 +39,12 @@ public final class Fetch {
 
     /**
      * What to fetch, into which folders; exclusion names what the restore leaves alone, lookupOnly says what would be
-     * restored and restores nothing, failOnMiss makes a miss exit 1.
+     * restored and restores nothing, failOnMiss makes a miss exit 1; keys, unless empty, are those an
+     * entry must be signed by to be restored (--verify-key).
      */
     public record Request(StoreUri source, Folders folders, Exclusion exclusion, Path workingDir, List<String> patterns,
             List<String> restoreKeys, boolean lookupOnly, boolean failOnMiss, boolean insecure, Duration stallTimeout,
-            Environment environment) {}
+            Supplier<TrustedKeys> keys, Environment environment) {}
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of(
             "fetched", "false", "cache-hit", "false", "cache-key", "", "matched-key", "", "size", "0");
@@ -60,25 +63,30 @@ public final class Fetch {
         Stores.Target target = Stores.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         Store store = target.store();
         try (store) {
-            var found = CacheLookup.find(store, target.path(), restoreKeys);
+            TrustedKeys keys = request.keys().get(); // read meanwhile; a bad key file is told before any request
+            var found = lookup(store, target.path(), restoreKeys, keys, log);
             for (int refused = 1; ; refused++) {
-                if (found.isEmpty()) {
-                    String miss = "cache miss: nothing at " + location
-                            + (restoreKeys.isEmpty() ? "" : " nor starting with " + String.join(", ", restoreKeys)) + "; " + key.describe();
+                if (found.match().isEmpty()) {
+                    String miss = "cache miss: " + (found.passedOver().none() ? "nothing at " + location
+                            + (restoreKeys.isEmpty() ? "" : " nor starting with " + String.join(", ", restoreKeys))
+                            : found.passedOver().says(location.toString())) + "; " + key.describe();
                     if (request.failOnMiss()) {
                         throw new CacheMiss(miss + " (--fail-on-miss)");
                     }
                     log.info(miss);
                     return;
                 }
-                CacheLookup.Match match = found.get();
+                CacheLookup.Match match = found.match().get();
                 var object = match.object();
                 String where = match.exact() ? location.toString() : location.toString().replace(CacheLookup.nameOf(target.path()), match.name());
                 boolean nameHoldsKey = request.source().nameTemplate().contains(StoreUri.HASH);
                 results.put("cache-hit", Boolean.toString(match.exact()));
                 results.put("matched-key", match.exact() && !nameHoldsKey ? key.hash() : match.name());
                 results.put("size", Long.toString(object.size()));
-                String how = match.exact() ? "" : " (restore key " + match.restoreKey() + ", the newest of its entries)";
+                String how = (match.exact() ? "" : " (restore key " + match.restoreKey() + ", the newest "
+                        + (found.verified() ? "trusted " : "") + "of its entries)")
+                        + (found.verified() ? ", " + found.signedBy() : "")
+                        + (found.passedOver().none() ? "" : "; " + found.passedOver().says(location.toString()));
                 if (request.lookupOnly()) {
                     log.info("found " + where + how + ", " + Log.bytes(object.size()) + ", made " + object.modified()
                             + "; not restored (--lookup-only); " + key.describe());
@@ -88,7 +96,8 @@ public final class Fetch {
                 Optional<Store.Groups> groups;
                 SafeRestore.Stats restored;
                 try {
-                    groups = store.groups(object);
+                    // Verified, the groups are those its signature covers, not read again.
+                    groups = found.verified() ? found.groups() : store.groups(object);
                     restored = restore(store, object, groups, folders, request.exclusion(), meter);
                 } catch (SafeRestore.OtherFolders e) {
                     unfound(results);
@@ -103,9 +112,9 @@ public final class Fetch {
                     var refusal = new StoreError("restoring " + where + " into " + folders.describe() + ": " + Reason.of(e) + "; "
                             + removal.says() + "; " + key.describe(), e);
                     // Deleted, it is out of the way: the next entry found (a restore key's) is tried, a few at most.
-                    found = removal.deleted() && refused < MOST_REFUSED ? CacheLookup.find(store, target.path(), restoreKeys)
-                            : Optional.empty();
-                    if (found.isEmpty() || found.get().object().equals(object)) {
+                    found = removal.deleted() && refused < MOST_REFUSED ? lookup(store, target.path(), restoreKeys, keys, log)
+                            : TrustedLookup.Found.NONE;
+                    if (found.match().isEmpty() || found.match().get().object().equals(object)) {
                         throw refusal;
                     }
                     log.info(refusal.getMessage() + "; trying the next entry found");
@@ -153,6 +162,15 @@ public final class Fetch {
             }
             throw (RuntimeException) e;
         }
+    }
+
+    /** The entry to restore: CacheLookup's, or, given keys, the trusted one TrustedLookup finds. */
+    private static TrustedLookup.Found lookup(Store store, String path, List<String> restoreKeys, TrustedKeys keys, Log log)
+            throws IOException {
+        if (keys.isEmpty()) {
+            return TrustedLookup.Found.unverified(CacheLookup.find(store, path, restoreKeys));
+        }
+        return TrustedLookup.find(store, path, restoreKeys, keys, log);
     }
 
     /** How many refused entries one fetch deletes, trying the next entry found after each. */

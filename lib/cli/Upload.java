@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import lib.archive.Archive;
 import lib.archive.BadArchive;
 import lib.archive.Compression;
@@ -36,6 +37,8 @@ import lib.store.Headway;
 import lib.store.Store;
 import lib.store.StoreUri;
 import lib.store.Stores;
+import lib.trust.SigningKey;
+import lib.trust.TrustedKeys;
 
 /** cache-upload: computes the key and stores the folder's archive under it, streamed, committed only when whole. */
 public final class Upload {
@@ -45,11 +48,24 @@ public final class Upload {
      * maxAge (file:// only) prunes the folder's entries unused for longer. Either may be null. A
      * folder whose files hold more than maxSize bytes is not saved (-1: any size is); exclusion
      * names what is left out of the save. keep (0: all) is how many entries the first restore key
-     * matches are kept after the save, its own among them.
+     * matches are kept after the save, its own among them. signingKey signs the entry written;
+     * verifyKeys (and signingKey's own) are what the key's entry found, and a base, must be signed by.
      */
     public record Request(StoreUri target, Folders folders, Exclusion exclusion, Path workingDir, List<String> patterns,
             List<String> restoreKeys, Compression.Setting compression, long maxSize, int keep, String expiresAfter,
-            Duration maxAge, boolean insecure, Duration stallTimeout, Environment environment) {}
+            Duration maxAge, boolean insecure, Duration stallTimeout, Supplier<Optional<SigningKey>> signingKey,
+            Supplier<TrustedKeys> verifyKeys, Environment environment) {
+
+        /**
+         * The keys an entry this upload keeps or builds on must be signed by: --verify-key's, and the
+         * signing key's own, for an upload that signs vouches for what it reuses; none: any entry.
+         */
+        TrustedKeys trusted() {
+            var keys = new ArrayList<>(verifyKeys.get().keys());
+            signingKey.get().ifPresent(key -> keys.add(key.publicKey()));
+            return TrustedKeys.of(keys);
+        }
+    }
 
     public static final Map<String, String> RESULTS_BEFORE = Map.of("cache-key", "", "size", "0");
     /** The entries left out for a name that is not UTF-8 that get a line each; the rest are counted. */
@@ -82,6 +98,13 @@ public final class Upload {
         Stores.Target target = scheme.open(location, request.insecure(), request.stallTimeout(), request.environment(), log);
         Store store = target.store();
         try (store) {
+            // Read meanwhile; a bad key file is told before any request.
+            TrustedKeys trusted = request.trusted();
+            if (request.signingKey().get().isPresent() && request.compression().compression() == Compression.NONE
+                    && !"oci".equals(location.getScheme())) {
+                throw new UsageError("--sign-key cannot sign an entry of --compression none on " + location.getScheme()
+                        + "://: its signature is kept in the index, which such an entry has none of; compress it (the default, zstd)");
+            }
             var existing = store.find(target.path());
             boolean entryThere = existing.isPresent();
             Optional<Store.StoredObject> replacing = Optional.empty();
@@ -89,8 +112,17 @@ public final class Upload {
                 // Entries are immutable, as actions/cache's are: a key names one archive for good, once
                 // it reads through. A broken one is deleted, or else replaced, rather than kept for good.
                 Store.StoredObject found = existing.get();
-                Optional<BadArchive> fault = fault(store, found, location, log, nanoTime);
-                if (fault.isEmpty()) {
+                Optional<String> untrusted = trusted.isEmpty() ? Optional.empty() : untrusted(store, found, trusted);
+                Optional<BadArchive> fault = untrusted.isPresent() ? Optional.empty() : fault(store, found, location, log, nanoTime);
+                if (untrusted.isPresent()) {
+                    // Not kept silently: unsigned (saved before signing began) or planted, it is replaced by one signed.
+                    BrokenEntries.Removal removal = BrokenEntries.remove(store, found);
+                    log.info(location + " is not signed by a trusted key (" + untrusted.get() + "): "
+                            + (removal.deleted() ? "it was deleted; saving it anew"
+                                    : removal.undeleted() + ", so this upload replaces it where the store allows (a registry's tag)"));
+                    replacing = removal.deleted() ? Optional.empty() : existing;
+                    entryThere = false;
+                } else if (fault.isEmpty()) {
                     log.info("kept: " + location + " already holds this key's entry (" + Log.bytes(found.size())
                             + ", made " + found.modified() + ", read through and sound), so nothing was uploaded; " + key.describe());
                 } else {
@@ -103,9 +135,9 @@ public final class Upload {
                 }
             }
             if (!entryThere && !overMaxSize(request, survey, location, key, log)) {
-                // The broken entry left in place is no base: its groups are what is wrong with it.
+                // The entry left in place (broken, or untrusted) is no base: its groups are what is wrong with it.
                 Optional<Base> base = replacing.isPresent() ? Optional.empty()
-                        : base(store, target.path(), restoreKeys, request.compression().compression(), log);
+                        : base(store, target.path(), restoreKeys, request.compression().compression(), trusted, log);
                 upload(request, store, target.path(), location, key, survey, base, replacing, results, log, nanoTime);
                 entryThere = true;
             }
@@ -147,6 +179,12 @@ public final class Upload {
             }
             return Optional.of(e);
         }
+    }
+
+    /** Why the entry found is not signed by one of the keys; empty when it is. */
+    private static Optional<String> untrusted(Store store, Store.StoredObject found, TrustedKeys keys) throws IOException {
+        TrustedLookup.Verified verified = TrustedLookup.verify(store, found, keys);
+        return verified.verdict().trusted() ? Optional.empty() : Optional.of(verified.verdict().says());
     }
 
     /**
@@ -203,13 +241,24 @@ public final class Upload {
     }
 
     /**
-     * The newest entry the first matching restore key finds, when the key's own has none. A base
-     * that cannot be read is no reason to fail the save: everything is sent instead.
+     * The newest entry the first matching restore key finds, when the key's own has none; given
+     * keys, the newest one of them signed (TrustedLookup), its groups those verified, so that no
+     * group an untrusted entry holds enters this one. A base that cannot be read is no reason to
+     * fail the save: everything is sent instead.
      */
-    private static Optional<Base> base(Store store, String path, List<String> restoreKeys, Compression compression, Log log)
-            throws IOException {
+    private static Optional<Base> base(Store store, String path, List<String> restoreKeys, Compression compression,
+            TrustedKeys keys, Log log) throws IOException {
         if (restoreKeys.isEmpty() || compression == Compression.NONE) {
             return Optional.empty();
+        }
+        if (!keys.isEmpty()) {
+            TrustedLookup.Found trusted = TrustedLookup.find(store, path, restoreKeys, keys, log);
+            if (trusted.match().isEmpty()) {
+                log.info("no entry starting with " + String.join(", ", restoreKeys) + " is signed by a trusted key"
+                        + (trusted.passedOver().none() ? "" : " (" + trusted.passedOver().says(path) + ")") + ": every group is sent");
+                return Optional.empty();
+            }
+            return Optional.of(new Base(trusted.match().get().name(), trusted.match().get().object(), trusted.groups()));
         }
         var found = CacheLookup.find(store, path, restoreKeys);
         if (found.isEmpty()) {
@@ -248,8 +297,13 @@ public final class Upload {
             GroupPlan.Survey survey, Optional<Base> base, Optional<Store.StoredObject> replacing,
             Results results, Log log, LongSupplier nanoTime) throws IOException {
         try (Store.EntryWrite entry = store.createEntry(path, request.compression().compression())) {
+            Optional<SigningKey> signingKey = request.signingKey().get();
+            if (signingKey.isPresent() && !EntrySignatures.signWith(entry, signingKey.get())) {
+                throw new UsageError("--sign-key: an entry of --compression " + request.compression().compression().label()
+                        + " on " + location.getScheme() + ":// cannot carry a signature");
+            }
             if (replacing.isPresent() && !entry.replaces(replacing.get())) {
-                throw new StoreError("the broken entry at " + location + " can be neither deleted nor replaced here, so nothing"
+                throw new StoreError("the entry at " + location + " can be neither deleted nor replaced here, so nothing"
                         + " was uploaded: delete it by hand; " + key.describe(), null);
             }
             var meter = new Meter("uploading to " + location, log, nanoTime);
@@ -278,7 +332,9 @@ public final class Upload {
             log.info("uploaded " + Log.entries(archived.files(), archived.directories(), archived.links())
                     + " (" + Log.bytes(written.tarBytes()) + ", " + Log.bytes(sent.bytesSent() + sent.bytesReused()) + " " + label
                     + groups(sent.groupsSent() + sent.groupsReused()) + ") from " + request.folders().describe() + " to " + location
-                    + reuse(base, sent, written.matched(), location.getScheme(), label) + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
+                    + reuse(base, sent, written.matched(), location.getScheme(), label)
+                    + request.signingKey().get().map(signer -> ", signed by " + signer.publicKey().id()).orElse("")
+                    + " " + Log.timing(meter.bytes(), meter.elapsedNanos()) + "; " + key.describe());
         }
     }
 

@@ -62,6 +62,7 @@ public final class OciStore implements Store {
     static final String DIFF_ID = ANNOTATION + "diff-id";
     static final String TAR_SIZE = ANNOTATION + "uncompressed-size";
     static final String LEVEL = ANNOTATION + "group-level";
+    static final String TAG = ANNOTATION + "tag";
     /** More layers than this are no image of ours (we make 256 at most; ECR takes 500). */
     private static final int MAX_LAYERS = 1000;
     /** How many manifests a restore key's listing reads at once. */
@@ -140,7 +141,8 @@ public final class OciStore implements Store {
             return Optional.empty();
         }
         StoredObject object = layerOf(tag, manifest.get().json());
-        found.put(tag, new Found(object.version(), manifest.get().digest(), manifest.get().json()));
+        found.put(tag, new Found(object.version(), manifest.get().digest(), taggedAs(manifest.get().json()),
+                manifest.get().json()));
         return Optional.of(object);
     }
 
@@ -150,7 +152,7 @@ public final class OciStore implements Store {
      * which reads hundreds), so that groups reads the layers of the manifest whose digest
      * manifestDigest gave, never those of another pushed at the tag since.
      */
-    private record Found(String version, String digest, Map<String, Object> manifest) {}
+    private record Found(String version, String digest, String taggedAs, Map<String, Object> manifest) {}
 
     private final Map<String, Found> found = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -162,6 +164,20 @@ public final class OciStore implements Store {
     public Optional<String> manifestDigest(StoredObject object) {
         Found read = found.get(object.path());
         return read != null && read.version().equals(object.version()) ? Optional.of(read.digest()) : Optional.empty();
+    }
+
+    /**
+     * The tag the image found at object's tag was made for (its manifest's annotation, which a
+     * signature of the manifest covers); empty for an image that names none (made before signing,
+     * or by the Go tool) or not found by this store.
+     */
+    public Optional<String> taggedAs(StoredObject object) {
+        Found read = found.get(object.path());
+        return read != null && read.version().equals(object.version()) ? Optional.ofNullable(read.taggedAs()) : Optional.empty();
+    }
+
+    private static String taggedAs(Map<String, Object> manifest) {
+        return annotations(manifest).get(TAG) instanceof String tag ? tag : null;
     }
 
     /** The registry's name for the repository, as a cosign payload's docker-reference gives it ("host[:port]/repository"). */
@@ -410,8 +426,9 @@ public final class OciStore implements Store {
                     return false;
                 }
                 blob.finish("sha256:" + contents.sha256());
-                tagImage(registry, tag, List.of(new Group(description.tarSha256(), description.tarBytes(), contents.sha256(),
+                Image image = image(registry, tag, List.of(new Group(description.tarSha256(), description.tarBytes(), contents.sha256(),
                         contents.size())), contents.compression(), description, -1);
+                registry.putManifest(tag, MANIFEST, image.manifest());
                 finished = true;
                 return true;
             }
@@ -434,7 +451,7 @@ public final class OciStore implements Store {
     @Override
     public EntryWrite createEntry(String tag, Compression compression) throws IOException {
         var registry = client(true);
-        return new EntryWrite() {
+        return new SignableEntryWrite() {
             private final List<Group> layers = new ArrayList<>();
             /** The chunk buffers, made at the first big layer and passed on to the next. */
             private List<byte[]> buffers;
@@ -530,6 +547,13 @@ public final class OciStore implements Store {
             private StoredObject replacing;
             /** The digest of the manifest commit tagged. */
             private String committed;
+            /** What signs the manifest before it is tagged (cache-upload --sign-key); null: unsigned. */
+            private SignableImage.ImageSigner signer;
+
+            @Override
+            public void signWith(SignableImage.ImageSigner signer) {
+                this.signer = signer;
+            }
 
             @Override
             public boolean replaces(StoredObject broken) {
@@ -540,14 +564,24 @@ public final class OciStore implements Store {
             @Override
             public boolean commit(Description description, int level) throws IOException {
                 pushed();
+                Image image = image(registry, tag, layers, compression, description, level);
+                if (signer != null) {
+                    // Signed before it is tagged, so that no reader ever finds the entry unsigned: the
+                    // signature names the manifest's digest, which the bytes about to be put have.
+                    CosignSignatures.Signature signature = signer.sign(reference.dockerReference(), image.digest());
+                    CosignSignatures.push(registry, image.digest(), signature.payload(), signature.signature());
+                }
                 // A registry has no conditional manifest PUT: this check, just before it, is all there
                 // is. An image tagged between the two is tagged over, by a whole image of the same key.
                 Optional<Map<String, Object>> now = registry.getManifest(tag);
                 if (now.isPresent() && !(replacing != null && layerOf(tag, now.get()).version().equals(replacing.version()))) {
+                    if (signer != null) {
+                        CosignSignatures.delete(registry, image.digest()); // it names a manifest never tagged
+                    }
                     return false;
                 }
                 try {
-                    committed = tagImage(registry, tag, layers, compression, description, level);
+                    committed = registry.putManifest(tag, MANIFEST, image.manifest());
                 } catch (RegistryClient.RegistryRefused e) {
                     if (groupsReused > 0 && e.status == 400 && e.getMessage().contains("MANIFEST_BLOB_UNKNOWN")) {
                         throw new BaseGone("the repository no longer has a layer of it: " + e.getMessage());
@@ -581,13 +615,20 @@ public final class OciStore implements Store {
         };
     }
 
-    /** Pushes the config and tags the manifest of an image whose layers the registry has; returns the manifest's digest. */
-    private static String tagImage(RegistryClient registry, String tag, List<Group> layers, Compression compression,
-            Description description, int level) throws IOException {
+    /** The write createEntry returns: an entry of groups, which can be signed. */
+    private interface SignableEntryWrite extends EntryWrite, SignableImage {}
+
+    /** An image's manifest, as it is put, and its digest: what a signature of it names. */
+    private record Image(byte[] manifest, String digest) {}
+
+    /** Pushes the config of an image whose layers the registry has; its manifest, to be tagged. */
+    private static Image image(RegistryClient registry, String tag, List<Group> layers, Compression compression, Description description,
+            int level) throws IOException {
         byte[] config = config(description, layers);
         String configDigest = RegistryClient.sha256Digest(config);
         pushSmallBlob(registry, config, configDigest);
-        return registry.putManifest(tag, MANIFEST, manifest(layers, compression, description, level, config.length, configDigest));
+        byte[] manifest = manifest(tag, layers, compression, description, level, config.length, configDigest);
+        return new Image(manifest, RegistryClient.sha256Digest(manifest));
     }
 
     /** Pushes a blob held in memory in one request, unless the registry has it already. */
@@ -612,11 +653,14 @@ public final class OciStore implements Store {
         return JSON.std.asBytes(config);
     }
 
-    private static byte[] manifest(List<Group> layers, Compression compression, Description description, int level,
+    private static byte[] manifest(String tag, List<Group> layers, Compression compression, Description description, int level,
             long configSize, String configDigest) throws IOException {
         var annotations = new LinkedHashMap<String, Object>();
         annotations.put(CREATED, description.created().toString());
         annotations.put(ANNOTATION + "key", description.key());
+        // The tag it is made for, which a signature of the manifest then covers: an image signed
+        // for one key and tagged as another's (moved or copied there) is told apart.
+        annotations.put(TAG, tag);
         annotations.put(ANNOTATION + "version", Version.NUMBER);
         annotations.put(TAR_SIZE, Long.toString(description.tarBytes()));
         annotations.put(ANNOTATION + "files", Long.toString(description.files()));
@@ -724,7 +768,7 @@ public final class OciStore implements Store {
     private Optional<StoredObject> listed(String tag, RegistryClient.Manifest manifest) {
         try {
             StoredObject object = layerOf(tag, manifest.json());
-            found.merge(tag, new Found(object.version(), manifest.digest(), null),
+            found.merge(tag, new Found(object.version(), manifest.digest(), taggedAs(manifest.json()), null),
                     (had, listed) -> had.digest().equals(listed.digest()) ? had : listed);
             return Optional.of(object);
         } catch (StoreError e) {
