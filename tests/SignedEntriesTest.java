@@ -129,10 +129,10 @@ class SignedEntriesTest {
                 .toList();
         int entry = -1;
         for (int i = 0; i < puts.size(); i++) {
-            entry = puts.get(i).contains("/manifests/" + tag + "\"") ? i : entry;
+            entry = puts.get(i).contains("/manifests/" + tag + " ") ? i : entry;
         }
         assertTrue(entry > 0, "the entry's manifest PUT after another: " + puts);
-        assertTrue(puts.get(entry - 1).contains(".sig\""), "the signature just before the entry's tag: " + puts);
+        assertTrue(puts.get(entry - 1).contains(".sig "), "the signature just before the entry's tag: " + puts);
     }
 
     /** Case 2: an entry signed by a key not given is a miss that leaves the folder as it was. */
