@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -194,6 +195,13 @@ class SignedEntriesTest {
         assertEquals("true", at.result("fetched"));
         assertEquals(at.saved, Fixtures.snapshot(at.elsewhere.resolve("m2"), false));
 
+        // The key's own entry there but unsigned (planted, say) is no hit: passed over as well.
+        var planted = at.fetch("m2-c-unsigned-", "--restore-key", "m2-", "--verify-key", k1.verify());
+        assertEquals(0, planted.status(), planted.toString());
+        assertTrue(planted.err().contains("is not signed by a trusted key"), planted.toString());
+        assertEquals(older, at.result("matched-key"), planted.toString());
+        assertEquals("false", at.result("cache-hit"));
+
         // The other key's entry is the newest it signed; without a key, the newest of all, as before.
         assertEquals(0, at.fetch("m2-", "--restore-key", "m2-", "--verify-key", k2.verify()).status());
         assertEquals("m2-b-k2-" + at.key(), at.result("matched-key"));
@@ -258,6 +266,22 @@ class SignedEntriesTest {
         at.assertHit(at.fetch("m2-", "--verify-key", k1.verify()));
 
         var again = at.upload("m2-", "--sign-key", k1.sign());
+        assertTrue(again.lastLine().startsWith("kept: "), again.toString());
+    }
+
+    /**
+     * An upload given --verify-key and no --sign-key (a pull request's, taking groups only from
+     * entries the default branch signed) cannot make its own entry trusted: it keeps the entry it
+     * finds for its key, as an upload always has, rather than deleting it and sending the same
+     * unsigned entry again on every run.
+     */
+    @Test
+    void anUploadThatDoesNotSignKeepsTheUnsignedEntryOfItsKey() throws Exception {
+        var at = at("file", tmp);
+        at.upload("pr-", "--restore-key", "main-", "--verify-key", k1.verify());
+
+        var again = at.upload("pr-", "--restore-key", "main-", "--verify-key", k1.verify());
+
         assertTrue(again.lastLine().startsWith("kept: "), again.toString());
     }
 }
