@@ -269,6 +269,16 @@ class SignedEntriesTest {
         assertTrue(again.lastLine().startsWith("kept: "), again.toString());
     }
 
+    /** On a registry an image of one stream (--compression none) is signed as any image: cosign signs its manifest. */
+    @Test
+    void aSignedImageOfOneStreamRestoresWithItsKeyAlone() throws Exception {
+        var at = at("oci", tmp);
+        at.upload("one-", "--compression", "none", "--sign-key", k1.sign());
+
+        at.assertRefused("one-", "--verify-key", k2.verify());
+        at.assertHit(at.fetch("one-", "--verify-key", k1.verify()));
+    }
+
     /**
      * An upload given --verify-key and no --sign-key (a pull request's, taking groups only from
      * entries the default branch signed) cannot make its own entry trusted: it keeps the entry it

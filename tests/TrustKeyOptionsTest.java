@@ -84,6 +84,52 @@ class TrustKeyOptionsTest {
         assertNoSecretIn(run, file);
     }
 
+    /**
+     * Before any store is reached, on every scheme: each store here on a port where nothing
+     * listens, which a script that got as far as the store would report (exit 3); gs:// through
+     * STORAGE_EMULATOR_HOST, the one way a script reaches GCS here.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"upload,s3", "upload,azure", "upload,gs", "fetch,s3", "fetch,azure", "fetch,gs"})
+    void aMissingKeyFileIsToldBeforeAnyStoreIsReached(String script, String scheme) throws Exception {
+        Path file = tmp.resolve("absent.pem");
+        Path project = project();
+        var env = Fixtures.env(tmp.resolve("xdg"));
+        String closed = "127.0.0.1:" + Fixtures.freePort();
+        String store = switch (scheme) {
+            case "s3" -> {
+                env.put("AWS_ACCESS_KEY_ID", "id");
+                env.put("AWS_SECRET_ACCESS_KEY", "secret");
+                env.put("AWS_EC2_METADATA_DISABLED", "true");
+                env.put("BLOB_QUERY_PARAMS", "?endpoint=http://" + closed + "&s3ForcePathStyle=true&region=us-east-1");
+                yield "s3://caches/keys/{{hash}}";
+            }
+            case "azure" -> {
+                env.put("AZURE_STORAGE_ACCOUNT", AzuriteServer.ACCOUNT);
+                env.put("AZURE_STORAGE_KEY", AzuriteServer.KEY);
+                env.put("BLOB_QUERY_PARAMS", "?domain=" + closed + "&protocol=http&localemu=true");
+                yield "azblob://caches/keys/{{hash}}";
+            }
+            default -> {
+                env.put("STORAGE_EMULATOR_HOST", "http://" + closed);
+                yield "gs://caches/keys/{{hash}}";
+            }
+        };
+        var args = List.of(script.equals("upload") ? "--sign-key" : "--verify-key", file.toString(),
+                "--pattern", "pom.xml", "--folder", "m2", script.equals("upload") ? "--target" : "--source", store);
+
+        var run = script.equals("upload") ? Fixtures.upload(project, env, args.toArray(String[]::new))
+                : Fixtures.fetch(project, env, args.toArray(String[]::new));
+
+        assertEquals(ExitStatus.USAGE, run.status(), run.toString());
+        Fixtures.assertOneLine(run, "cache-" + script, " key " + file + ": ");
+
+        // Without the key option, the same run reaches for the store, and fails there.
+        var reached = script.equals("upload") ? Fixtures.upload(project, env, args.subList(2, 8).toArray(String[]::new))
+                : Fixtures.fetch(project, env, args.subList(2, 8).toArray(String[]::new));
+        assertEquals(ExitStatus.STORE, reached.status(), reached.toString());
+    }
+
     /** An encrypted cosign key with its password signs; the password is not printed, with --verbose neither. */
     @Test
     void aCosignKeyWithItsPasswordSignsAndThePasswordIsNeverPrinted() throws Exception {
