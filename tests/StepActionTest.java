@@ -390,6 +390,99 @@ class StepActionTest {
         assertTrue(!Files.exists(tool.resolve("args")), "the tool did not run");
     }
 
+    /** SIGN_KEY on the upload, its public key in VERIFY_KEYS on the fetch: restored, through the real tool. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void entrySignedBySignKeyIsRestoredByAFetchVerifyingItsPublicKey(Shell shell) throws Exception {
+        Path key = TrustFixtures.ecdsaKey(Files.createDirectories(tmp.resolve("signing key")), "cache.key");
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "SIGN_KEY", key.toString()));
+        assertEquals(0, uploaded.status(), uploaded.toString());
+
+        Path restored = workspace.resolve("restored");
+        var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore(), "CACHE_PATH", restored.toString(),
+                "VERIFY_KEYS", List.of(TrustFixtures.publicKey(key).toString())));
+
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals("true", fetched.results().get("fetched"), fetched.toString());
+        assertEquals("true", fetched.results().get("cache-hit"), fetched.toString());
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+    }
+
+    /**
+     * An entry signed by another key than VERIFY_KEYS names is a miss said in one line: the step
+     * goes on with the folder as it was, and fails only with FAIL_ON_MISS "true".
+     */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void entrySignedByAnotherKeyIsAMissThatFailsTheStepOnlyWithFailOnMiss(Shell shell) throws Exception {
+        Path keys = Files.createDirectories(tmp.resolve("signing key"));
+        Path key = TrustFixtures.ecdsaKey(keys, "cache.key");
+        Path other = TrustFixtures.publicKey(TrustFixtures.ecdsaKey(keys, "other.key"));
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "SIGN_KEY", key.toString()));
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        Path restored = workspace.resolve("restored");
+        Fixtures.write(restored.resolve("mine.txt"), "kept\n");
+        var before = Fixtures.snapshot(restored, true);
+
+        var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore(), "CACHE_PATH", restored.toString(),
+                "VERIFY_KEYS", List.of(other.toString())));
+        var failing = run(FETCH, shell, Map.of("SOURCE", fileStore(), "CACHE_PATH", restored.toString(),
+                "VERIFY_KEYS", List.of(other.toString()), "FAIL_ON_MISS", "true"));
+
+        for (var step : List.of(fetched, failing)) {
+            assertEquals("false", step.results().get("fetched"), step.toString());
+            assertEquals("false", step.results().get("cache-hit"), step.toString());
+            assertEquals(1, step.err().lines().count(), step.toString());
+            assertTrue(step.err().contains(" is not signed by a trusted key"), step.toString());
+        }
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals(ExitStatus.MISS, failing.status(), failing.toString());
+        assertEquals(before, Fixtures.snapshot(restored, true), "an untrusted entry leaves the folder as it was");
+    }
+
+    /**
+     * A cosign-encrypted SIGN_KEY with SIGN_KEY_PASSWORD_FILE signs through the real tool, and its
+     * public key restores the entry; the password appears in neither step's output.
+     */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void cosignEncryptedSignKeyWithItsPasswordFileSignsWhatItsPublicKeyRestores(Shell shell) throws Exception {
+        Path secret = Files.createDirectories(tmp.resolve("signing key"));
+        Path plain = TrustFixtures.ecdsaKey(secret, "plain.key");
+        Path key = TrustFixtures.cosignKey(plain, "ENCRYPTED SIGSTORE PRIVATE KEY", 32768, "correct horse battery");
+        Path pub = TrustFixtures.publicKey(plain);
+        Files.delete(plain);
+        Fixtures.write(secret.resolve("cosign.password"), "correct horse battery\n");
+
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "SIGN_KEY", key.toString(),
+                "SIGN_KEY_PASSWORD_FILE", secret.resolve("cosign.password").toString()));
+        Path restored = workspace.resolve("restored");
+        var fetched = run(FETCH, shell, Map.of("SOURCE", fileStore(), "CACHE_PATH", restored.toString(),
+                "VERIFY_KEYS", List.of(pub.toString())));
+
+        assertEquals(0, uploaded.status(), uploaded.toString());
+        assertEquals(0, fetched.status(), fetched.toString());
+        assertEquals("true", fetched.results().get("cache-hit"), fetched.toString());
+        assertEquals(Fixtures.snapshot(cache, false), Fixtures.snapshot(restored, false));
+        for (var step : List.of(uploaded, fetched)) {
+            assertTrue(!step.out().contains("horse") && !step.err().contains("horse"), step.toString());
+        }
+    }
+
+    /** SIGN_KEY with COMPRESSION none on file:// is a usage error: the upload step fails in one line, nothing stored. */
+    @ParameterizedTest
+    @EnumSource(Shell.class)
+    void signKeyWithCompressionNoneFailsTheUploadInOneLine(Shell shell) throws Exception {
+        Path key = TrustFixtures.ecdsaKey(Files.createDirectories(tmp.resolve("signing key")), "cache.key");
+
+        var uploaded = run(UPLOAD, shell, Map.of("TARGET", fileStore(), "SIGN_KEY", key.toString(), "COMPRESSION", "none"));
+
+        assertEquals(ExitStatus.USAGE, uploaded.status(), uploaded.toString());
+        assertEquals(1, uploaded.err().lines().count(), uploaded.toString());
+        assertTrue(uploaded.err().contains("--compression none"), uploaded.toString());
+        assertTrue(!Files.exists(store) || Fixtures.snapshot(store, false).isEmpty(), "nothing written to the store");
+    }
+
     /**
      * A jbang that stands for the tool and records, in its own folder, the arguments it was given
      * (one a line) and PARAM_SIGN_KEY and COSIGN_PASSWORD ("<unset>" when unset): what the step
