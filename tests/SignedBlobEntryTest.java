@@ -7,12 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -149,58 +147,6 @@ class SignedBlobEntryTest {
         return EntryTrust.verify(TrustedKeys.of(List.of(trusted)), path, store.groups(store.find(path).orElseThrow()));
     }
 
-    private static byte[] bytes(Store store, String path) throws IOException {
-        try (InputStream in = store.open(store.find(path).orElseThrow())) {
-            return in.readAllBytes();
-        }
-    }
-
-    /**
-     * The object at path replaced by these bytes, the digest the store records being their index
-     * frame's, as anyone who can write to the store can do.
-     */
-    private static void rewrite(Store store, String path, byte[] bytes) throws IOException {
-        var found = store.find(path);
-        if (found.isPresent()) {
-            store.delete(found.get());
-        }
-        try (Store.PendingWrite write = store.create(path)) {
-            write.stream().write(bytes);
-            assertTrue(write.commit(new Store.Contents(Fixtures.indexDigest(bytes), bytes.length, Compression.ZSTD),
-                    new Store.Description("key", Instant.now(), 0, null, 0, null)));
-        }
-    }
-
-    /** Where the zstd skippable frame holding the index starts. */
-    private static int indexFrame(byte[] object) {
-        byte[] magic = {0x5E, 0x2A, 0x4D, 0x18};
-        for (int i = object.length - magic.length; i >= 0; i--) {
-            if (Arrays.equals(object, i, i + magic.length, magic, 0, magic.length)) {
-                return i;
-            }
-        }
-        throw new AssertionError("no index frame");
-    }
-
-    /** The index text of a zstd entry. */
-    private static String indexText(byte[] object) {
-        int start = indexFrame(object) + 8;
-        return new String(object, start, object.length - 18 - start, StandardCharsets.UTF_8);
-    }
-
-    /** The object with its index text replaced, framed again as FramedObject frames it. */
-    private static byte[] withIndex(byte[] object, String text) {
-        byte[] body = text.getBytes(StandardCharsets.UTF_8);
-        int length = body.length + 18;
-        var out = new java.io.ByteArrayOutputStream();
-        out.write(object, 0, indexFrame(object));
-        out.writeBytes(new byte[] {0x5E, 0x2A, 0x4D, 0x18, (byte) length, (byte) (length >> 8), (byte) (length >> 16),
-            (byte) (length >> 24)});
-        out.writeBytes(body);
-        out.writeBytes(String.format("%010dTKCINDEX", body.length).getBytes(StandardCharsets.US_ASCII));
-        return out.toByteArray();
-    }
-
     private static String signaturePart(String index) {
         return index.substring(index.indexOf("tekton-caches signed entry v1\n"));
     }
@@ -264,7 +210,7 @@ class SignedBlobEntryTest {
         try (Store store = bench.store()) {
             write(store, bench.a(), folder(), true);
             Path dir = Files.createDirectories(tmp.resolve("by-hand"));
-            Files.write(dir.resolve("entry.obj"), bytes(store, bench.a()));
+            Files.write(dir.resolve("entry.obj"), TrustFixtures.bytes(store, bench.a()));
             Files.copy(keys.resolve("signing.pem.pub"), dir.resolve("pub.pem"));
 
             var run = TrustFixtures.sh(dir, documentedCommands());
@@ -281,7 +227,7 @@ class SignedBlobEntryTest {
         try (Store store = bench.store()) {
             save(store, bench.a(), folder(), Compression.GZIP, EntryTrust.signer(signing), Optional.empty());
             assertTrue(verdict(store, bench.a(), signers).trusted());
-            byte[] object = bytes(store, bench.a());
+            byte[] object = TrustFixtures.bytes(store, bench.a());
             assertTrue(object.length > 65536, "the test needs an object larger than its tail");
             Path dir = Files.createDirectories(tmp.resolve("by-hand"));
             Files.write(dir.resolve("entry.obj"), Arrays.copyOfRange(object, object.length - 65536, object.length));
@@ -307,7 +253,8 @@ class SignedBlobEntryTest {
         try (Store store = bench.store()) {
             Path cache = folder();
             var object = write(store, bench.a(), cache, false);
-            assertFalse(indexText(bytes(store, bench.a())).contains("signed"), "an unsigned index is as it always was");
+            assertFalse(TrustFixtures.indexText(TrustFixtures.bytes(store, bench.a())).contains("signed"),
+                    "an unsigned index is as it always was");
 
             var verdict = verdict(store, bench.a(), signers);
             assertEquals(EntryTrust.Why.UNSIGNED, verdict.why(), verdict.says());
@@ -326,14 +273,14 @@ class SignedBlobEntryTest {
         Bench bench = open(kind);
         try (Store store = bench.store()) {
             write(store, bench.a(), folder(), true);
-            byte[] object = bytes(store, bench.a());
-            String index = indexText(object);
+            byte[] object = TrustFixtures.bytes(store, bench.a());
+            String index = TrustFixtures.indexText(object);
             // the last group line's diff_id, its first hex digit changed: the line of a group that holds another tar
             int lineStart = index.lastIndexOf('\n', index.indexOf("tekton-caches signed entry v1") - 2) + 1;
             int diffId = index.lastIndexOf(' ', index.indexOf('\n', lineStart)) + 1;
             char was = index.charAt(diffId);
             String altered = index.substring(0, diffId) + (was == '0' ? '1' : '0') + index.substring(diffId + 1);
-            rewrite(store, bench.a(), withIndex(object, altered));
+            TrustFixtures.rewrite(store, bench.a(), TrustFixtures.withIndex(object, altered));
 
             var groups = store.groups(store.find(bench.a()).orElseThrow());
             assertTrue(groups.isPresent(), "the altered index still reads");
@@ -350,10 +297,10 @@ class SignedBlobEntryTest {
         try (Store store = bench.store()) {
             Path cache = folder();
             write(store, bench.a(), cache, true);
-            byte[] signedA = bytes(store, bench.a());
+            byte[] signedA = TrustFixtures.bytes(store, bench.a());
 
             // the whole object copied to another key: its signature names a, not b
-            rewrite(store, bench.b(), signedA);
+            TrustFixtures.rewrite(store, bench.b(), signedA);
             assertTrue(verdict(store, bench.a(), signers).trusted());
             var copied = verdict(store, bench.b(), signers);
             assertEquals(EntryTrust.Why.ANOTHER_ENTRY, copied.why(), copied.says());
@@ -361,10 +308,10 @@ class SignedBlobEntryTest {
 
             // b's own entry, unsigned, given a's signature part
             write(store, bench.b() + "-own", cache, false);
-            byte[] own = bytes(store, bench.b() + "-own");
-            String index = indexText(own).replace("tekton-caches groups 1\n", "tekton-caches groups 1 signed\n")
-                    + signaturePart(indexText(signedA));
-            rewrite(store, bench.b(), withIndex(own, index));
+            byte[] own = TrustFixtures.bytes(store, bench.b() + "-own");
+            String index = TrustFixtures.indexText(own).replace("tekton-caches groups 1\n", "tekton-caches groups 1 signed\n")
+                    + signaturePart(TrustFixtures.indexText(signedA));
+            TrustFixtures.rewrite(store, bench.b(), TrustFixtures.withIndex(own, index));
             var moved = verdict(store, bench.b(), signers);
             assertEquals(EntryTrust.Why.ANOTHER_ENTRY, moved.why(), moved.says());
             assertTrue(moved.says().contains("another entry's name"), moved.says());
@@ -400,9 +347,9 @@ class SignedBlobEntryTest {
             Store.StoredGroup mine = signed.get(changed);
             Store.StoredGroup theirs = other.get(changed);
             assertEquals(mine.group().size(), theirs.group().size(), "stored raw, the two groups are the same size");
-            byte[] object = bytes(store, bench.a());
-            System.arraycopy(bytes(store, bench.b()), (int) theirs.offset(), object, (int) mine.offset(), (int) mine.group().size());
-            rewrite(store, bench.a(), object);
+            byte[] object = TrustFixtures.bytes(store, bench.a());
+            System.arraycopy(TrustFixtures.bytes(store, bench.b()), (int) theirs.offset(), object, (int) mine.offset(), (int) mine.group().size());
+            TrustFixtures.rewrite(store, bench.a(), object);
 
             var found = store.find(bench.a()).orElseThrow();
             var read = store.groups(found);
@@ -447,8 +394,8 @@ class SignedBlobEntryTest {
         try (Store store = bench.store()) {
             Path cache = folder();
             write(store, bench.a(), cache, true);
-            byte[] object = bytes(store, bench.a());
-            String index = indexText(object);
+            byte[] object = TrustFixtures.bytes(store, bench.a());
+            String index = TrustFixtures.indexText(object);
             String signature = signaturePart(index);
             String text = index.substring(0, index.length() - signature.length());
             String bad = switch (how) {
@@ -457,7 +404,7 @@ class SignedBlobEntryTest {
                 case "too long" -> signature + "x".repeat(4000) + "\n";
                 default -> "";
             };
-            rewrite(store, bench.a(), withIndex(object, text + bad));
+            TrustFixtures.rewrite(store, bench.a(), TrustFixtures.withIndex(object, text + bad));
 
             var found = store.find(bench.a()).orElseThrow();
             var groups = store.groups(found);
