@@ -35,6 +35,7 @@ import lib.cli.Utf8Locale;
 import lib.common.Environment;
 import lib.common.QuickExit;
 import lib.common.Version;
+import lib.trust.SignatureWarmUp;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -80,7 +81,9 @@ class CacheFetch implements Callable<Integer> {
     }
 
     public static void main(String... args) {
-        QuickExit.exit(Utf8Locale.rerunIfNeeded("cache-fetch", Environment.system())
-                .orElseGet(() -> Cli.commandLine(new CacheFetch()).execute(args)));
+        QuickExit.exit(Utf8Locale.rerunIfNeeded("cache-fetch", Environment.system()).orElseGet(() -> {
+            SignatureWarmUp.startIfKeyed(args, Environment.system());
+            return Cli.commandLine(new CacheFetch()).execute(args);
+        }));
     }
 }

@@ -44,6 +44,7 @@ import lib.common.QuickExit;
 import lib.common.Sizes;
 import lib.common.UsageError;
 import lib.common.Version;
+import lib.trust.SignatureWarmUp;
 import lib.trust.SigningKey;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -155,7 +156,9 @@ class CacheUpload implements Callable<Integer> {
     }
 
     public static void main(String... args) {
-        QuickExit.exit(Utf8Locale.rerunIfNeeded("cache-upload", Environment.system())
-                .orElseGet(() -> Cli.commandLine(new CacheUpload()).execute(args)));
+        QuickExit.exit(Utf8Locale.rerunIfNeeded("cache-upload", Environment.system()).orElseGet(() -> {
+            SignatureWarmUp.startIfKeyed(args, Environment.system());
+            return Cli.commandLine(new CacheUpload()).execute(args);
+        }));
     }
 }

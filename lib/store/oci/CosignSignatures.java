@@ -81,12 +81,28 @@ public final class CosignSignatures {
      * cannot be read is not replaced (it may hold another key's signatures): IOException.
      */
     public static void push(RegistryClient registry, String manifestDigest, byte[] payload, byte[] signature) throws IOException {
+        push(registry, manifestDigest, payload, signature, false);
+    }
+
+    /**
+     * push, for the manifest of an image about to be tagged (OciStore's commit): no image was ever
+     * tagged by that digest (its manifest holds its creation time), so there is no signature image
+     * to read and add to, and neither the payload (which names the digest) nor the config (made
+     * now) can be in the repository: three requests fewer, each a round trip to the registry.
+     */
+    static void pushForNewImage(RegistryClient registry, String manifestDigest, byte[] payload, byte[] signature)
+            throws IOException {
+        push(registry, manifestDigest, payload, signature, true);
+    }
+
+    private static void push(RegistryClient registry, String manifestDigest, byte[] payload, byte[] signature, boolean newImage)
+            throws IOException {
         String tag = tag(manifestDigest);
         String payloadDigest = RegistryClient.sha256Digest(payload);
         String base64 = Base64.getEncoder().encodeToString(signature);
         var layers = new ArrayList<Object>();
         Map<String, Object> config = null;
-        Optional<RegistryClient.Manifest> existing = registry.fetchManifest(tag, MANIFEST_MAX);
+        Optional<RegistryClient.Manifest> existing = newImage ? Optional.empty() : registry.fetchManifest(tag, MANIFEST_MAX);
         if (existing.isPresent()) {
             if (!(existing.get().json().get("layers") instanceof List<?> there)) {
                 throw new IOException("the signatures at " + tag + " are no image of layers; not replaced");
@@ -104,20 +120,29 @@ public final class CosignSignatures {
         if (config == null) {
             config = emptyConfig(layers);
         }
-        OciStore.pushSmallBlob(registry, payload, payloadDigest);
+        pushBlob(registry, payload, payloadDigest, newImage);
         var layer = descriptor(SIMPLE_SIGNING, payload.length, payloadDigest);
         layer.put("annotations", Map.of(SIGNATURE_ANNOTATION, base64));
         layers.add(layer);
         append(config, payloadDigest);
         byte[] configBytes = JSON.std.asBytes(config);
         String configDigest = RegistryClient.sha256Digest(configBytes);
-        OciStore.pushSmallBlob(registry, configBytes, configDigest);
+        pushBlob(registry, configBytes, configDigest, newImage);
         var manifest = new LinkedHashMap<String, Object>();
         manifest.put("schemaVersion", 2);
         manifest.put("mediaType", OciStore.MANIFEST);
         manifest.put("config", descriptor(OciStore.CONFIG, configBytes.length, configDigest));
         manifest.put("layers", layers);
         registry.putManifest(tag, OciStore.MANIFEST, JSON.std.asBytes(manifest));
+    }
+
+    /** A small blob pushed (a POST and a PUT), without a HEAD first asking whether the repository has it when it cannot. */
+    private static void pushBlob(RegistryClient registry, byte[] content, String digest, boolean cannotBeThere) throws IOException {
+        if (cannotBeThere) {
+            registry.commitUpload(registry.startUpload(), digest, content);
+        } else {
+            OciStore.pushSmallBlob(registry, content, digest);
+        }
     }
 
     /**

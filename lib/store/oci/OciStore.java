@@ -569,7 +569,7 @@ public final class OciStore implements Store {
                     // Signed before it is tagged, so that no reader ever finds the entry unsigned: the
                     // signature names the manifest's digest, which the bytes about to be put have.
                     CosignSignatures.Signature signature = signer.sign(reference.dockerReference(), image.digest());
-                    CosignSignatures.push(registry, image.digest(), signature.payload(), signature.signature());
+                    CosignSignatures.pushForNewImage(registry, image.digest(), signature.payload(), signature.signature());
                 }
                 // A registry has no conditional manifest PUT: this check, just before it, is all there
                 // is. An image tagged between the two is tagged over, by a whole image of the same key.
