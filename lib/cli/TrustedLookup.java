@@ -19,7 +19,7 @@ import lib.trust.TrustedKeys;
  * Each is verified by its index or manifest and signature, before a byte of its groups is read,
  * and the groups returned are the ones verified, which the restore then checks every group against.
  */
-final class TrustedLookup {
+public final class TrustedLookup {
 
     /** How many entries one lookup verifies at most: each costs a request or two. */
     static final int MOST_VERIFIED = 32;
@@ -29,7 +29,7 @@ final class TrustedLookup {
      * layer, whose one digest the signed manifest names) and who signed it ("signed by <key id>"),
      * or none; passedOver says, for the line, what was not trusted.
      */
-    record Found(Optional<CacheLookup.Match> match, Optional<Store.Groups> groups, String signedBy, PassedOver passedOver) {
+    public record Found(Optional<CacheLookup.Match> match, Optional<Store.Groups> groups, String signedBy, PassedOver passedOver) {
 
         static final Found NONE = unverified(Optional.empty());
 
@@ -39,22 +39,22 @@ final class TrustedLookup {
         }
 
         /** Whether the match was verified, and groups are the ones its signature covers. */
-        boolean verified() {
+        public boolean verified() {
             return signedBy != null;
         }
     }
 
     /** The key's own entry when it was not trusted (why), and how many restore keys' entries were not. */
-    record PassedOver(Optional<String> exact, int others, Optional<String> firstOther) {
+    public record PassedOver(Optional<String> exact, int others, Optional<String> firstOther) {
 
         static final PassedOver NOTHING = new PassedOver(Optional.empty(), 0, Optional.empty());
 
-        boolean none() {
+        public boolean none() {
             return exact.isEmpty() && others == 0;
         }
 
         /** "… is not signed by a trusted key (…)" of what was passed over, or "" when nothing was. */
-        String says(String location) {
+        public String says(String location) {
             var parts = new ArrayList<String>();
             exact.ifPresent(why -> parts.add(location + " is not signed by a trusted key (" + why + ")"));
             if (others > 0) {
@@ -67,7 +67,7 @@ final class TrustedLookup {
 
     private TrustedLookup() {}
 
-    static Found find(Store store, String path, List<String> restoreKeys, TrustedKeys keys, Log log) throws IOException {
+    public static Found find(Store store, String path, List<String> restoreKeys, TrustedKeys keys, Log log) throws IOException {
         Optional<String> exactWhy = Optional.empty();
         int verified = 0;
         Optional<Store.StoredObject> exact = store.find(path);
