@@ -435,7 +435,7 @@ class IncrementalSaveTest {
         String repository = where.base().substring(("oci://" + registry.host() + "/").length(), where.base().length() - 1);
         List<String> layers = List.copyOf(layersInOrder("m2-" + firstKey, where));
         bump();
-        var run = StoppedScript.run("lib.store.oci.OciStore", "tagImage", () -> {
+        var run = StoppedScript.run("lib.store.oci.OciStore", "image", () -> {
             for (String gone : layers) {
                 var deleted = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + registry.host() + "/v2/"
                         + repository + "/blobs/" + gone)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
