@@ -111,17 +111,13 @@ class CacheUpload implements Callable<Integer> {
                 results, log, System::nanoTime));
     }
 
-    /** The key --sign-key names, read as CacheOptions.trustedKeys reads the others, its own verifier warmed up for them. */
+    /** The key --sign-key names, read as CacheOptions.trustedKeys reads the others. */
     private Supplier<Optional<SigningKey>> signingKey() {
         if (signKey == null || signKey.isBlank()) {
             return Ahead.done(Optional.empty());
         }
         Path file = Path.of(signKey.strip());
-        return Ahead.start("signing-key", () -> {
-            SigningKey key = SigningKey.load(file, Environment.system());
-            key.publicKey().warmUp();
-            return Optional.of(key);
-        });
+        return Ahead.start("signing-key", () -> Optional.of(SigningKey.load(file, Environment.system())));
     }
 
     private String expiresAfter() {

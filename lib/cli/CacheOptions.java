@@ -131,7 +131,7 @@ public final class CacheOptions {
             return Ahead.done(TrustedKeys.of(List.of()));
         }
         List<Path> files = verifyKeys.stream().map(Path::of).toList();
-        return Ahead.start("verify-keys", () -> TrustedKeys.load(files).warmedUp());
+        return Ahead.start("verify-keys", () -> TrustedKeys.load(files));
     }
 
     public boolean insecure() {

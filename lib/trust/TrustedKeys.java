@@ -25,12 +25,6 @@ public final class TrustedKeys {
         return new TrustedKeys(keys.stream().distinct().toList());
     }
 
-    /** Has each key load the JDK's code that verifies its signatures (VerifyKey.warmUp); returns them. */
-    public TrustedKeys warmedUp() {
-        keys.forEach(VerifyKey::warmUp);
-        return this;
-    }
-
     /** The key whose signature over the payload this is, if one of them made it. */
     public Optional<VerifyKey> verifiedBy(byte[] payload, byte[] signature) {
         return keys.stream().filter(key -> key.verifies(payload, signature)).findFirst();

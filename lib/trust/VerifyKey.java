@@ -77,7 +77,7 @@ public final class VerifyKey {
 
     /**
      * Runs a verification that fails, so that the JDK's code for this kind of key is loaded ahead of
-     * the first that counts (some 30 ms of classes, read while the run does other things).
+     * the first that counts (SignatureWarmUp: some 20 ms, while the run does other things).
      */
     public void warmUp() {
         // ECDSA's DER SEQUENCE { INTEGER 1, INTEGER 1 }, Ed25519's 64 bytes: well formed, never valid.

@@ -426,8 +426,9 @@ public final class OciStore implements Store {
                     return false;
                 }
                 blob.finish("sha256:" + contents.sha256());
-                Image image = image(registry, tag, List.of(new Group(description.tarSha256(), description.tarBytes(), contents.sha256(),
+                Image image = image(tag, List.of(new Group(description.tarSha256(), description.tarBytes(), contents.sha256(),
                         contents.size())), contents.compression(), description, -1);
+                pushSmallBlob(registry, image.config(), image.configDigest());
                 registry.putManifest(tag, MANIFEST, image.manifest());
                 finished = true;
                 return true;
@@ -564,12 +565,18 @@ public final class OciStore implements Store {
             @Override
             public boolean commit(Description description, int level) throws IOException {
                 pushed();
-                Image image = image(registry, tag, layers, compression, description, level);
-                if (signer != null) {
-                    // Signed before it is tagged, so that no reader ever finds the entry unsigned: the
-                    // signature names the manifest's digest, which the bytes about to be put have.
+                Image image = image(tag, layers, compression, description, level);
+                // Signed before it is tagged, so that no reader ever finds the entry unsigned: the
+                // signature names the manifest's digest, which the bytes about to be put have. It goes
+                // up beside the config, on a pusher (idle by now): neither waits for the other.
+                Future<?> signing = signer == null ? null : pushers.submit(() -> {
                     CosignSignatures.Signature signature = signer.sign(reference.dockerReference(), image.digest());
                     CosignSignatures.pushForNewImage(registry, image.digest(), signature.payload(), signature.signature());
+                    return null;
+                });
+                pushSmallBlob(registry, image.config(), image.configDigest());
+                if (signing != null) {
+                    Futures.await(signing, "signing the image");
                 }
                 // A registry has no conditional manifest PUT: this check, just before it, is all there
                 // is. An image tagged between the two is tagged over, by a whole image of the same key.
@@ -618,17 +625,16 @@ public final class OciStore implements Store {
     /** The write createEntry returns: an entry of groups, which can be signed. */
     private interface SignableEntryWrite extends EntryWrite, SignableImage {}
 
-    /** An image's manifest, as it is put, and its digest: what a signature of it names. */
-    private record Image(byte[] manifest, String digest) {}
+    /** An image's config and manifest, as they are put, and their digests: the manifest's is what a signature of it names. */
+    private record Image(byte[] config, String configDigest, byte[] manifest, String digest) {}
 
-    /** Pushes the config of an image whose layers the registry has; its manifest, to be tagged. */
-    private static Image image(RegistryClient registry, String tag, List<Group> layers, Compression compression, Description description,
-            int level) throws IOException {
+    /** The config and manifest of an image of these layers, made for the tag; nothing is pushed. */
+    private static Image image(String tag, List<Group> layers, Compression compression, Description description, int level)
+            throws IOException {
         byte[] config = config(description, layers);
         String configDigest = RegistryClient.sha256Digest(config);
-        pushSmallBlob(registry, config, configDigest);
         byte[] manifest = manifest(tag, layers, compression, description, level, config.length, configDigest);
-        return new Image(manifest, RegistryClient.sha256Digest(manifest));
+        return new Image(config, configDigest, manifest, RegistryClient.sha256Digest(manifest));
     }
 
     /** Pushes a blob held in memory in one request, unless the registry has it already. */
