@@ -148,7 +148,8 @@ public final class OciStore implements Store {
 
     /**
      * What was read of the manifest last found at a tag (by find, or listed): the entry's version,
-     * the digest of the very bytes parsed, and, from find, the manifest itself (null from a listing,
+     * the digest of the very bytes parsed, the tag it says it was made for (null when none), and,
+     * from find, the manifest itself (null from a listing,
      * which reads hundreds), so that groups reads the layers of the manifest whose digest
      * manifestDigest gave, never those of another pushed at the tag since.
      */
