@@ -35,6 +35,9 @@ class GroupPlanTest {
     @TempDir
     Path tmp;
 
+    /** A tar's end, which a group's estimated bytes count beside its entries' (the cap counts the entries').  */
+    private static final long RECORD = 10240;
+
     /** One group of a walk: its tar's sha256 and size, and its entries' names and hard-link targets. */
     private record Written(String sha256, long bytes, List<String> names, Map<String, String> hardlinks) {}
 
@@ -79,18 +82,18 @@ class GroupPlanTest {
     }
 
     @Test
-    void aFolderOf40MiBIsCutIntoSeveralGroupsAndOneUnder1MiBIsOne() throws Exception {
+    void aFolderOf40MiBIsCutIntoSeveralGroupsAndOneUnder2MiBIsOne() throws Exception {
         Path big = tmp.resolve("big");
         tree(big, "d", 400, 100 << 10, 1); // 400 files of 100 KiB: about 39 MiB
         GroupPlan plan = GroupPlan.of(big, -1);
         int groups = count(big, plan);
         assertTrue(groups > 1, "40 MiB made " + groups + " group(s)");
         assertTrue(groups <= GroupPlan.MAX_GROUPS, groups + " groups");
-        // About one group per MiB: the level is the lowest with at most 39 cuts, each level a fifth fewer.
+        // About one group per MiB, the least target: each file of 100 KiB ends its group with a chance of one in ten.
         assertTrue(groups >= 10 && groups <= 40, "40 MiB made " + groups + " groups, not about one per MiB");
 
         Path tiny = tmp.resolve("tiny");
-        tree(tiny, "d", 40, 10 << 10, 2); // 400 KiB
+        tree(tiny, "d", 180, 10 << 10, 2); // 1.8 MiB, under twice the least target: one group
         GroupPlan tinyPlan = GroupPlan.of(tiny, -1);
         assertEquals(1, count(tiny, tinyPlan));
 
@@ -113,11 +116,105 @@ class GroupPlanTest {
         int groups = count(huge, plan);
         assertTrue(groups <= GroupPlan.MAX_GROUPS, "3 GiB made " + groups + " groups");
         assertTrue(groups > GroupPlan.MAX_GROUPS / 2, "3 GiB made only " + groups + " groups: the level is too high");
-        // A base's level that would make more than 256 groups is not kept.
-        for (int baseLevel = 0; baseLevel <= 20; baseLevel++) {
+        // A base's level that would make more than 256 groups is not kept, nor one of the plans by names (under 80).
+        for (int baseLevel = 0; baseLevel <= 100; baseLevel += 4) {
             int withBase = count(huge, GroupPlan.of(huge, baseLevel));
             assertTrue(withBase <= GroupPlan.MAX_GROUPS, "with base level " + baseLevel + ": " + withBase + " groups");
         }
+    }
+
+    /** count files of size bytes each, sparse (nothing on disk), under root/prefix, a hundred a folder. */
+    private static void sparse(Path root, String prefix, int count, long size) throws IOException {
+        for (int i = 0; i < count; i++) {
+            Path file = root.resolve(String.format("%s%03d/f%05d", prefix, i / 100, i));
+            Files.createDirectories(file.getParent());
+            try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
+                raf.setLength(size);
+            }
+        }
+    }
+
+    /** The tar bytes of each group, from its entries' sizes: nothing is read. */
+    private static List<Long> sizes(Path folder, GroupPlan plan) throws IOException {
+        var sizes = new ArrayList<Long>();
+        Archive.create(folder, plan, group -> sizes.add(group.estimatedTarBytes()));
+        return sizes;
+    }
+
+    /**
+     * Cuts by bytes: a run of 1 MiB files (jars) and a run of 4 KiB files (JavaScript) make groups
+     * of about the same size. Cut one entry in N whatever its size, as before, the jars' groups
+     * held hundreds of times the bytes of the small files' groups.
+     */
+    @Test
+    void aRunOfBigFilesAndARunOfSmallOnesMakeGroupsOfTheSameSize() throws Exception {
+        Path folder = tmp.resolve("mixed");
+        sparse(folder, "jars/d", 400, 1 << 20);
+        sparse(folder, "js/d", 12000, 4 << 10);
+        GroupPlan plan = GroupPlan.of(folder, -1);
+        long jars = 0;
+        long js = 0;
+        int jarGroups = 0;
+        int jsGroups = 0;
+        long start = 0;
+        List<Long> groups = sizes(folder, plan);
+        for (long bytes : groups.subList(0, groups.size() - 1)) { // the last is cut by the walk's end, not by the plan
+            if (start + bytes < 400L << 20) { // the jars come first ("jars/" sorts before "js/")
+                jars += bytes;
+                jarGroups++;
+            } else if (start > 401L << 20) {
+                js += bytes;
+                jsGroups++;
+            }
+            start += bytes;
+        }
+        assertTrue(jarGroups >= 20 && jsGroups >= 5, jarGroups + " groups of jars, " + jsGroups + " of small files");
+        double jarMean = (double) jars / jarGroups;
+        double jsMean = (double) js / jsGroups;
+        assertTrue(jarMean < 3 * jsMean && jsMean < 3 * jarMean, String.format(
+                "groups of jars hold %.2f MB on average, groups of small files %.2f MB", jarMean / 1e6, jsMean / 1e6));
+    }
+
+    /**
+     * The cap: a group of several entries never holds more than CAP times the target, although
+     * cuts by content alone, one chance per byte, leave some groups several times longer (seen
+     * here with the cap switched off).
+     */
+    @Test
+    void noGroupOfSeveralEntriesIsOverTheCap() throws Exception {
+        Path folder = tmp.resolve("many");
+        sparse(folder, "d", 20000, 64 << 10);
+        GroupPlan plan = GroupPlan.of(folder, -1);
+        List<Long> groups = sizes(folder, plan);
+        assertTrue(groups.size() > GroupPlan.MAX_GROUPS / 2 && groups.size() <= GroupPlan.MAX_GROUPS, groups.size() + " groups");
+        long cap = plan.capBytes();
+        long largest = 0;
+        for (long bytes : groups) { // each file is far under the cap: a group over it holds several
+            assertTrue(bytes <= cap + RECORD, "a group of " + bytes + " bytes, over the cap of " + cap);
+            largest = Math.max(largest, bytes);
+        }
+        // Cut at the cap at least once: the test shows something.
+        assertTrue(largest > cap - (65 << 10), "the largest group, " + largest + " bytes, is not near the cap of " + cap);
+    }
+
+    /** One file added among others moves no cut but its own: all but the groups around it keep their bytes. */
+    @Test
+    void aFileAddedElsewhereChangesOnlyTheGroupsAroundIt() throws Exception {
+        Path folder = tmp.resolve("folder");
+        tree(folder, "d", 400, 100 << 10, 11);
+        GroupPlan first = GroupPlan.of(folder, -1);
+        List<Written> before = groups(folder, first);
+        assertTrue(before.size() >= 10, "the test needs many groups, got " + before.size());
+
+        Fixtures.writeRandom(folder.resolve("d020/added.bin"), 5 << 20, 77); // bigger than the target: a group of its own
+        Fixtures.writeRandom(folder.resolve("d030/added.txt"), 3000, 78);
+        List<Written> after = groups(folder, GroupPlan.of(folder, first.level()));
+
+        Set<String> old = new HashSet<>();
+        before.forEach(g -> old.add(g.sha256()));
+        long changed = after.stream().filter(g -> !old.contains(g.sha256())).count();
+        assertTrue(changed <= 4, changed + " of " + after.size() + " groups changed for two files added");
+        assertTrue(after.stream().anyMatch(g -> g.names().equals(List.of("d020/added.bin"))), "the big file is not a group of its own");
     }
 
     @Test

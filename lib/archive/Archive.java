@@ -83,8 +83,7 @@ public final class Archive {
         public long estimatedTarBytes() {
             long bytes = RECORD;
             for (Entry entry : entries) {
-                bytes += 2 * TarHeader.BLOCK + ((entry.stat().mode() & FileStat.TYPE) == FileStat.REGULAR
-                        ? TarHeader.padded(entry.stat().size()) : 0);
+                bytes += GroupPlan.weight(entry.stat(), false);
             }
             return bytes;
         }
@@ -175,6 +174,8 @@ public final class Archive {
         }
         long[] skipped = {0};
         int[] handed = {0};
+        int[] capped = {0}; // cuts by position made
+        long[] at = {0, 0}; // the entry's number among those archived, as the survey counts them; the group's bytes so far
         entries.walk((path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
             if (type == FileStat.NON_UTF8_NAME) {
@@ -185,16 +186,25 @@ public final class Archive {
                 skipped[0]++; // sockets, fifos and devices have no place in a dependency cache
                 return;
             }
-            if (plan.cutsBefore(name) && !group.isEmpty()) {
+            long index = at[0]++;
+            // As estimatedTarBytes counts it, a hard link's second name with its content: a cut by position needs only to be
+            // the same every time.
+            long weight = GroupPlan.weight(stat, false);
+            boolean capsBefore = plan.capsBefore(index, at[1], weight, capped[0]);
+            if ((plan.cutsBefore(name) || capsBefore) && !group.isEmpty()) {
                 sink.accept(new Group(List.copyOf(group)));
                 group.clear();
                 handed[0]++;
+                capped[0] += plan.cutsBefore(name) ? 0 : 1;
+                at[1] = 0;
             }
             group.add(new Entry(path, name, stat));
+            at[1] += weight;
             if (plan.cutsAfter(name)) {
                 sink.accept(new Group(List.copyOf(group)));
                 group.clear();
                 handed[0]++;
+                at[1] = 0;
             }
         });
         if (!group.isEmpty() || handed[0] == 0) { // an empty folder is one empty tar

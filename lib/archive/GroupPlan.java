@@ -14,16 +14,29 @@ import lib.common.Digests;
 /**
  * Where an archive is cut into groups, each a tar of its own that a later save may reuse whole. The
  * cuts are chosen by content, not by position, so that they stay put when something is added or
- * removed elsewhere: an entry is a cut (its group ends after it) when the sha256 of its name is small
- * enough for the plan's level (see level). An entry's level is fixed by its name alone, so a dependency bump
- * moves only the cuts among the names it adds or removes, and the groups between keep their bytes.
+ * removed elsewhere, and by bytes, not by entries, so that a run of jars and a run of small
+ * JavaScript files make groups of the same size: every byte of the tar has the same chance, one in
+ * the plan's target, to end its group. An entry ends its group (is a cut) when the sha256 of its
+ * name, read as a fraction u of 1, is under its tar bytes (weight) over the target; an entry at
+ * least as big as the target always ends its group and starts one too, so that it is a group of its
+ * own and a change beside it does not send it again. Whether an entry is a cut thus depends on the
+ * entry alone: a dependency bump moves only the cuts among the names it adds or removes, and the
+ * groups between keep their bytes.
  *
- * <p>The level is the lowest that gives at most MAX_GROUPS groups and groups of MIN_GROUP_BYTES on
- * average, so small caches make few groups (a group costs a request or two) and big ones at most
- * 256 (ECR takes 500 layers). A save that has a base keeps the base's level while that gives at
- * most MAX_GROUPS groups: a level chosen afresh could differ by one, which would move a fifth of the cuts.
- * A cut never separates a file from its hard links in the folder, so that every group is a tar that
- * extracts on its own (an image's layers are applied one by one).
+ * <p>The target is 2^(level/4) bytes, the level an integer: an entry's level is
+ * floor(4 log2(weight / u)), and it is a cut in every plan of that level or lower. A save chooses
+ * the lowest level from MIN_LEVEL (1 MiB) on that gives at most CHOSEN_CUTS cuts, so a small cache
+ * makes few groups (a group costs a request or more; under 2 MiB, one) and a big one about 224; a save that has a
+ * base keeps the base's level while that gives at most KEPT_CUTS, since a level chosen afresh could
+ * differ by one, which would move a sixth of the cuts. Levels under MIN_LEVEL are those of the
+ * plans before cuts by bytes (by names alone): such a base's level is not kept.
+ *
+ * <p>A group is also cut before an entry that would take its tar past CAP times the target, where
+ * that keeps hard links together: a cut by position, rare (groups' sizes spread as an exponential's,
+ * about 2% of them past four times their mean), after which the next cut by content puts the groups
+ * back in step. At most CAPPED_CUTS of them, so that an entry has at most MAX_GROUPS groups (ECR
+ * takes 500 layers). A cut never separates a file from its hard links in the folder, so that every
+ * group is a tar that extracts on its own (an image's layers are applied one by one).
  *
  * <p>The plan walks the folder, before the archive reads it, keeping only the entries of the
  * highest levels (MAX_CANDIDATES at most) and the hard-linked inodes in memory, and every entry in
@@ -33,30 +46,55 @@ import lib.common.Digests;
 public final class GroupPlan {
 
     public static final int MAX_GROUPS = 256;
-    static final long MIN_GROUP_BYTES = 1 << 20;
+    /** The least target, 2^(80/4) bytes = 1 MiB: smaller groups would cost more requests than their reuse saves. */
+    static final int MIN_LEVEL = 80;
+    /** How many times the target a group's tar may hold before it is cut by position. */
+    static final int CAP = 4;
+    /** At most this many cuts by position in an archive; the plan's budget leaves room for them. */
+    static final int CAPPED_CUTS = MAX_GROUPS / 16;
+    /** A base's level is kept while it gives at most this many cuts by content. */
+    static final int KEPT_CUTS = MAX_GROUPS - 1 - CAPPED_CUTS;
+    /** A level chosen afresh gives at most this many, leaving a base's level room for the cache to grow. */
+    static final int CHOSEN_CUTS = MAX_GROUPS * 7 / 8;
     private static final int MAX_CANDIDATES = 4 * MAX_GROUPS;
-    /** A level no name reaches (a name's is at most 212): no cut at all. */
+    /** A level no entry reaches: no cut at all. */
     private static final int NONE = 999;
 
     private final Set<String> cuts;
-    /** Big files that start a group of their own (the group before them ends). */
+    /** Entries at least as big as the target, which start a group of their own (the group before them ends). */
     private final Set<String> cutsBefore;
     private final int level;
+    /** A group's tar is cut before an entry that would take it past this. */
+    private final long capBytes;
+    /** Where hard links lie in the walk (see spans): no cut by position inside one. */
+    private final List<long[]> linkSpans;
 
-    private GroupPlan(Set<String> cuts, Set<String> cutsBefore, int level) {
+    private GroupPlan(Set<String> cuts, Set<String> cutsBefore, int level, List<long[]> linkSpans) {
         this.cuts = cuts;
         this.cutsBefore = cutsBefore;
         this.level = level;
+        this.capBytes = level == NONE ? Long.MAX_VALUE : (long) (CAP * target(level));
+        this.linkSpans = linkSpans;
     }
 
     /** One group: the archive as a single tar, as before groups (and for --compression none). */
     public static GroupPlan single() {
-        return new GroupPlan(Set.of(), Set.of(), NONE);
+        return new GroupPlan(Set.of(), Set.of(), NONE, List.of());
     }
 
     /** The level of the plan: a later save with this entry as its base passes it back to of(). */
     public int level() {
         return level;
+    }
+
+    /** The bytes of tar a group holds on average at this level: 2^(level/4). */
+    static double target(int level) {
+        return Math.pow(2, level / 4.0);
+    }
+
+    /** The most bytes of tar a group holds unless it is one entry (or the cuts by position are used up). */
+    public long capBytes() {
+        return capBytes;
     }
 
     boolean cutsAfter(String name) {
@@ -68,33 +106,47 @@ public final class GroupPlan {
     }
 
     /**
-     * A name's level: its sha256's first 53 bits as a fraction u of 1, and the level -4 log2(u)
-     * rounded down, so that one name in 2^(L/4) reaches level L. Quarter bits rather than whole
-     * ones: each level up has a fifth fewer cuts, not half, so the plan lands near MAX_GROUPS.
+     * Whether the group holding groupBytes of tar is cut before the entry at index (its number
+     * among the archived entries, as the survey counts them) of weight bytes: when it would pass
+     * the cap, no hard links would be separated and the cappedSoFar cuts by position made have not
+     * used up their room.
      */
-    static int level(String name) {
-        return level(name, Digests.sha256());
+    boolean capsBefore(long index, long groupBytes, long weight, int cappedSoFar) {
+        return groupBytes > 0 && groupBytes + weight > capBytes && cappedSoFar < CAPPED_CUTS && index > 0
+                && !splitsLinks(linkSpans, index - 1);
     }
 
-    private static int level(String name, MessageDigest sha256) {
+    /**
+     * About the bytes an entry takes in a group's tar: its header, room for a long name's PAX header,
+     * and its content padded (none for a hard link's second name).
+     */
+    static long weight(FileStat stat, boolean secondName) {
+        boolean content = (stat.mode() & FileStat.TYPE) == FileStat.REGULAR && !secondName;
+        return 2 * TarHeader.BLOCK + (content ? TarHeader.padded(stat.size()) : 0);
+    }
+
+    /**
+     * An entry's level: with u its name's sha256's first 53 bits as a fraction of 1, floor(4
+     * log2(weight / u)), so that in a plan of level L it is a cut with the chance weight / 2^(L/4).
+     * Quarter bits rather than whole ones: each level up has a sixth fewer cuts, not half, so the
+     * plan lands near its budget.
+     */
+    static int level(String name, long weight) {
+        return level(name, weight, Digests.sha256());
+    }
+
+    private static int level(String name, long weight, MessageDigest sha256) {
         byte[] hash = sha256.digest(name.getBytes(StandardCharsets.UTF_8));
         long first = 0;
         for (int i = 0; i < 8; i++) {
             first = first << 8 | (hash[i] & 0xff);
         }
         double u = (first >>> 11) * 0x1.0p-53;
-        return u == 0 ? NONE - 1 : (int) Math.floor(-4 * Math.log(u) / Math.log(2));
+        return u == 0 ? NONE - 1 : (int) Math.min(NONE - 1, Math.floor(4 * Math.log(weight / u) / Math.log(2)));
     }
 
-    private record Candidate(long index, String name, int level) {}
-
-    /** One of the largest files; before and after say whether a cut there keeps hard links together. */
-    private record Big(long index, String name, long size, boolean before, boolean after) {}
-
-    /** How many of the largest files may have a group of their own: at most half the groups. */
-    private static final int BIG_FILES = MAX_GROUPS / 4;
-    /** A file this big or more, and twice the average group, is a group of its own. */
-    static final long MIN_BIG_FILE = 2 * MIN_GROUP_BYTES;
+    /** An entry that may be a cut: before and after say whether a cut there keeps hard links together. */
+    private record Candidate(long index, String name, int level, long weight, boolean before, boolean after) {}
 
     /** The plan for the folder; baseLevel is the base entry's level, or -1 when there is none. */
     public static GroupPlan of(Path folder, int baseLevel) throws IOException {
@@ -114,21 +166,21 @@ public final class GroupPlan {
         private final Exclusion exclusion;
         /** The walk's entries; null when they could not be kept, and the archive walks again. */
         private final WalkLog log;
+        /** The entries of level floor or more, MAX_CANDIDATES at most. */
         private final List<Candidate> candidates;
         private final int floor;
         private final long bytes;
-        /** The largest files (BIG_FILES at most), by size; a cut before or after one that would split hard links is marked so. */
-        private final List<Big> largest;
+        private final List<long[]> linkSpans;
 
         private Survey(Folders folders, Exclusion exclusion, WalkLog log, List<Candidate> candidates, int floor, long bytes,
-                List<Big> largest) {
+                List<long[]> linkSpans) {
             this.folders = folders;
             this.exclusion = exclusion;
             this.log = log;
             this.candidates = candidates;
             this.floor = floor;
             this.bytes = bytes;
-            this.largest = largest;
+            this.linkSpans = linkSpans;
         }
 
         Folders folders() {
@@ -140,37 +192,39 @@ public final class GroupPlan {
             return bytes;
         }
 
-        /** The plan, keeping baseLevel (-1 for none) while it gives at most MAX_GROUPS groups. */
+        /** The plan, keeping baseLevel (-1 for none) while it gives at most KEPT_CUTS cuts; one group under 2 MiB. */
         public GroupPlan plan(int baseLevel) {
-            // Big files first: each a group of its own, so a change beside one does not send it again.
-            long big = Math.max(MIN_BIG_FILE, 2 * bytes / MAX_GROUPS);
+            if (bytes < 2 * target(MIN_LEVEL)) {
+                return new GroupPlan(Set.of(), Set.of(), NONE, linkSpans); // a group or two: one is fewer requests
+            }
+            int lowest = Math.max(MIN_LEVEL, floor);
+            boolean kept = baseLevel >= lowest && baseLevel < NONE && cuts(baseLevel) <= KEPT_CUTS;
+            int level = kept ? baseLevel : lowest;
+            while (!kept && level < NONE && cuts(level) > CHOSEN_CUTS) {
+                level++;
+            }
+            double target = target(level);
             var cuts = new HashSet<String>();
             var cutsBefore = new HashSet<String>();
-            for (Big file : largest) {
-                if (file.size() >= big && (bytes / MIN_GROUP_BYTES) > 2L * (cuts.size() + cutsBefore.size() + 2)) {
-                    if (file.before()) {
-                        cutsBefore.add(file.name());
-                    }
-                    if (file.after()) {
-                        cuts.add(file.name());
-                    }
-                }
-            }
-            int budget = MAX_GROUPS - 1 - cuts.size() - cutsBefore.size();
-            int maxCuts = (int) Math.min(budget, bytes / MIN_GROUP_BYTES - cuts.size() - cutsBefore.size());
-            int level = baseLevel >= floor && count(candidates, baseLevel) <= budget ? baseLevel : NONE;
-            if (level == NONE) {
-                level = floor;
-                while (level < NONE && count(candidates, level) > maxCuts) {
-                    level++;
-                }
-            }
             for (Candidate c : candidates) {
-                if (c.level() >= level) {
+                if (c.level() >= level && c.after()) {
                     cuts.add(c.name());
                 }
+                if (c.weight() >= target && c.before()) {
+                    cutsBefore.add(c.name());
+                }
             }
-            return new GroupPlan(cuts, cutsBefore, level);
+            return new GroupPlan(cuts, cutsBefore, level, linkSpans);
+        }
+
+        /** How many cuts by content a plan of this level (floor or more) makes: after entries, and before the big ones. */
+        private int cuts(int level) {
+            double target = target(level);
+            int n = 0;
+            for (Candidate c : candidates) {
+                n += (c.level() >= level && c.after() ? 1 : 0) + (c.weight() >= target && c.before() ? 1 : 0);
+            }
+            return n;
         }
 
         /**
@@ -227,7 +281,6 @@ public final class GroupPlan {
         var linked = new HashMap<Object, long[]>(); // inode -> first and last index of its names
         long[] counts = {0, 0}; // entries, bytes
         int[] floor = {0};
-        var largest = new java.util.PriorityQueue<Big>(java.util.Comparator.comparingLong(Big::size)); // the smallest on top
         MessageDigest sha256 = Digests.sha256();
         Walk.walk(folders, exclusion, (path, name, stat) -> {
             int type = stat.mode() & FileStat.TYPE;
@@ -246,19 +299,14 @@ public final class GroupPlan {
                     span[1] = index;
                     inode = span[0];
                 }
-                if (stat.size() >= MIN_BIG_FILE && (largest.size() < BIG_FILES || stat.size() > largest.peek().size())) {
-                    largest.add(new Big(index, name, stat.size(), true, true));
-                    if (largest.size() > BIG_FILES) {
-                        largest.poll();
-                    }
-                }
             }
             if (log != null) {
                 log.append(name, stat, inode);
             }
-            int level = level(name, sha256);
+            long weight = weight(stat, inode != index);
+            int level = level(name, weight, sha256);
             if (level >= floor[0]) {
-                candidates.add(new Candidate(index, name, level));
+                candidates.add(new Candidate(index, name, level, weight, true, true));
                 if (candidates.size() > MAX_CANDIDATES) {
                     floor[0]++;
                     candidates.removeIf(c -> c.level() < floor[0]);
@@ -266,24 +314,9 @@ public final class GroupPlan {
             }
         });
         List<long[]> spans = spans(linked.values());
-        candidates.removeIf(c -> splitsLinks(spans, c.index()));
-        var big = new ArrayList<Big>();
-        for (Big file : largest) {
-            big.add(new Big(file.index(), file.name(), file.size(), file.index() > 0 && !splitsLinks(spans, file.index() - 1),
-                    !splitsLinks(spans, file.index())));
-        }
-        big.sort(java.util.Comparator.comparingLong(Big::size).reversed().thenComparing(Big::name));
-        return new Survey(folders, exclusion, log, candidates, floor[0], counts[1], big);
-    }
-
-    private static int count(List<Candidate> candidates, int level) {
-        int n = 0;
-        for (Candidate c : candidates) {
-            if (c.level() >= level) {
-                n++;
-            }
-        }
-        return n;
+        candidates.replaceAll(c -> new Candidate(c.index(), c.name(), c.level(), c.weight(),
+                c.index() > 0 && !splitsLinks(spans, c.index() - 1), !splitsLinks(spans, c.index())));
+        return new Survey(folders, exclusion, log, candidates, floor[0], counts[1], spans);
     }
 
     /** The stretches of the walk between an inode's first and last name, merged where they overlap, in order. */
