@@ -65,6 +65,20 @@ class GroupPlanTest {
         return groups;
     }
 
+    /** The groups of a folder the test needs to be cut into many. */
+    private static List<Written> manyGroups(Path folder, GroupPlan plan) throws IOException {
+        List<Written> groups = groups(folder, plan);
+        assertTrue(groups.size() >= 10, "the test needs many groups, got " + groups.size());
+        return groups;
+    }
+
+    /** How many groups of after are none of before's, by their tar's sha256. */
+    private static long changed(List<Written> before, List<Written> after) {
+        Set<String> old = new HashSet<>();
+        before.forEach(g -> old.add(g.sha256()));
+        return after.stream().filter(g -> !old.contains(g.sha256())).count();
+    }
+
     /** How many groups the walk hands over, without writing them. */
     private static int count(Path folder, GroupPlan plan) throws IOException {
         int[] n = {0};
@@ -203,16 +217,13 @@ class GroupPlanTest {
         Path folder = tmp.resolve("folder");
         tree(folder, "d", 400, 100 << 10, 11);
         GroupPlan first = GroupPlan.of(folder, -1);
-        List<Written> before = groups(folder, first);
-        assertTrue(before.size() >= 10, "the test needs many groups, got " + before.size());
+        List<Written> before = manyGroups(folder, first);
 
         Fixtures.writeRandom(folder.resolve("d020/added.bin"), 5 << 20, 77); // bigger than the target: a group of its own
         Fixtures.writeRandom(folder.resolve("d030/added.txt"), 3000, 78);
         List<Written> after = groups(folder, GroupPlan.of(folder, first.level()));
 
-        Set<String> old = new HashSet<>();
-        before.forEach(g -> old.add(g.sha256()));
-        long changed = after.stream().filter(g -> !old.contains(g.sha256())).count();
+        long changed = changed(before, after);
         assertTrue(changed <= 4, changed + " of " + after.size() + " groups changed for two files added");
         assertTrue(after.stream().anyMatch(g -> g.names().equals(List.of("d020/added.bin"))), "the big file is not a group of its own");
     }
@@ -222,17 +233,14 @@ class GroupPlanTest {
         Path folder = tmp.resolve("folder");
         tree(folder, "d", 400, 100 << 10, 3);
         GroupPlan first = GroupPlan.of(folder, -1);
-        List<Written> before = groups(folder, first);
-        assertTrue(before.size() >= 10, "the test needs many groups, got " + before.size());
+        List<Written> before = manyGroups(folder, first);
 
         // In the middle of the sorted order: d019x sorts between d019 and d020.
         tree(folder, "d019x", 10, 100 << 10, 1000);
         SafeRestore.deleteTree(folder.resolve("d031"));
         List<Written> after = groups(folder, GroupPlan.of(folder, first.level()));
 
-        Set<String> old = new HashSet<>();
-        before.forEach(g -> old.add(g.sha256()));
-        long changed = after.stream().filter(g -> !old.contains(g.sha256())).count();
+        long changed = changed(before, after);
         assertTrue(changed <= 4, changed + " of " + after.size() + " groups changed for one folder added and one removed");
         assertTrue(after.size() - changed >= before.size() - 6, "groups kept: " + (after.size() - changed) + " of " + before.size());
         // The groups after the change are still whole groups of the first walk, in order, not shifted.
