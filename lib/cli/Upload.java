@@ -369,7 +369,10 @@ public final class Upload {
     /** What the line says of the base: what was reused, or why nothing was. */
     private static String reuse(Optional<Base> base, Store.Sent sent, int matched, String scheme, String label) {
         if (base.isEmpty()) {
-            return "";
+            // A registry reuses a layer any entry of the repository pushed: the line says so, not that it was sent.
+            return sent.groupsReused() == 0 ? "" : ": " + sent.groupsReused() + " already in the repository ("
+                    + Log.bytes(sent.bytesReused()) + " not sent), " + sent.groupsSent() + " sent (" + Log.bytes(sent.bytesSent())
+                    + " " + label + ")";
         }
         String from = base.get().name();
         if (base.get().groups().isEmpty()) {

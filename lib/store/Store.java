@@ -154,7 +154,8 @@ public interface Store extends Closeable {
     /**
      * The bytes an entry's write sent and reused, as stored (compressed), and how many groups each;
      * bytesSent counts what the store needs beside the groups (an index), so that the two add up to
-     * the entry's size.
+     * the entry's size. Reused is what the store had already: the base's groups, and on a registry
+     * any layer of the repository, whichever entry pushed it.
      */
     record Sent(int groupsSent, long bytesSent, int groupsReused, long bytesReused) {}
 

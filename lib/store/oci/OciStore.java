@@ -82,6 +82,8 @@ public final class OciStore implements Store {
     private final Headway headway;
     private RegistryClient client;
     private boolean clientMayPush;
+    /** Whether the repository held a tag when list last read its tags (null: not read), which an upload then need not ask. */
+    private volatile Boolean tagged;
 
     private OciStore(OciReference reference, boolean insecure, Duration stallTimeout, Environment environment, Log log) {
         this.reference = reference;
@@ -429,7 +431,7 @@ public final class OciStore implements Store {
                 blob.finish("sha256:" + contents.sha256());
                 Image image = image(tag, List.of(new Group(description.tarSha256(), description.tarBytes(), contents.sha256(),
                         contents.size())), contents.compression(), description, -1);
-                pushSmallBlob(registry, image.config(), image.configDigest());
+                pushBlob(registry, image.config(), image.configDigest());
                 registry.putManifest(tag, MANIFEST, image.manifest());
                 finished = true;
                 return true;
@@ -446,13 +448,16 @@ public final class OciStore implements Store {
 
     /**
      * An image of one layer per group, each pushed as it is made. A group of the base is reused when
-     * the repository still has its blob (a HEAD just before: the manifest only references it). When
-     * another upload tagged the image first, the layers pushed stay in the registry unreferenced
-     * until its garbage collection, as any registry keeps an abandoned push's blobs.
+     * the repository still has its blob (a HEAD just before: the manifest only references it), and
+     * so is a small group whose blob the repository holds already, whichever entry put it there
+     * (KnownBlobs says when that need not be asked). When another upload tagged the image first,
+     * the layers pushed stay in the registry unreferenced until its garbage collection, as any
+     * registry keeps an abandoned push's blobs.
      */
     @Override
     public EntryWrite createEntry(String tag, Compression compression) throws IOException {
         var registry = client(true);
+        var known = new KnownBlobs(registry, tagged, LIST_READERS);
         return new SignableEntryWrite() {
             private final List<Group> layers = new ArrayList<>();
             /** The chunk buffers, made at the first big layer and passed on to the next. */
@@ -472,33 +477,54 @@ public final class OciStore implements Store {
                 return blob;
             }
 
-            /** The small layers' pushes, PUSHERS at a time: each is a HEAD, a POST and a PUT, mostly waiting on the registry. */
+            /**
+             * The small layers' pushes, PUSHERS at a time: each is a POST and a PUT, after a HEAD
+             * where KnownBlobs does not know the answer, mostly waiting on the registry.
+             */
             private final ExecutorService pushers = Executors.newFixedThreadPool(PUSHERS, DaemonThreads.named("oci-push"));
-            private final ArrayDeque<Future<?>> pushing = new ArrayDeque<>();
+            /** A small layer's push under way: true once done if the repository had its blob, which was then not sent. */
+            private record Push(Group group, Future<Boolean> had) {}
+            private final ArrayDeque<Push> pushing = new ArrayDeque<>();
 
             /**
              * A group in memory goes up in one request, unless the repository has its blob already,
              * on a pusher's thread; this one waits only when PUSHERS are under way, so that at
              * most that many groups are held (their order is the layers', whatever the pushes').
+             * A blob the repository has is not sent, and counted as reused: a new key, branch or
+             * lock file then sends only what no entry of the repository holds.
              */
             @Override
             public void putGroup(Group group, byte[] bytes) throws IOException {
-                pushing.add(pushers.submit(() -> {
-                    pushSmallBlob(registry, bytes, "sha256:" + group.sha256());
-                    return null;
-                }));
-                while (pushing.size() > PUSHERS) {
-                    Futures.await(pushing.poll(), "pushing a layer");
-                }
+                String digest = "sha256:" + group.sha256();
+                pushing.add(new Push(group, pushers.submit(() -> {
+                    OptionalLong size = known.size(digest);
+                    if (size.isPresent() && (size.getAsLong() < 0 || size.getAsLong() == bytes.length)) {
+                        return true;
+                    }
+                    pushBlob(registry, bytes, digest);
+                    return false;
+                })));
                 layers.add(group);
-                groupsSent++;
-                bytesSent += group.size();
+                while (pushing.size() > PUSHERS) {
+                    counted(pushing.poll());
+                }
+            }
+
+            /** Waits for a small layer's push, and counts it as sent or as reused. */
+            private void counted(Push push) throws IOException {
+                if (Futures.await(push.had(), "pushing a layer")) {
+                    groupsReused++;
+                    bytesReused += push.group().size();
+                } else {
+                    groupsSent++;
+                    bytesSent += push.group().size();
+                }
             }
 
             /** Waits until the registry has every small layer pushed. */
             private void pushed() throws IOException {
                 while (!pushing.isEmpty()) {
-                    Futures.await(pushing.poll(), "pushing a layer");
+                    counted(pushing.poll());
                 }
             }
 
@@ -511,17 +537,10 @@ public final class OciStore implements Store {
                 bytesSent += group.size();
             }
 
-            /** The size of each of the base's layers the repository has, asked LIST_READERS at a time before the walk. */
-            private final Map<String, Future<OptionalLong>> present = new java.util.HashMap<>();
-            private ExecutorService heads;
-
+            /** The base's layers are asked for LIST_READERS at a time before the walk. */
             @Override
             public void expect(StoredObject base, Groups groups) {
-                heads = Executors.newFixedThreadPool(LIST_READERS, DaemonThreads.named("oci-head"));
-                for (StoredGroup group : groups.groups()) {
-                    String digest = "sha256:" + group.group().sha256();
-                    present.computeIfAbsent(digest, d -> heads.submit(() -> registry.blobSize(d)));
-                }
+                known.ask(groups.groups().stream().map(group -> "sha256:" + group.group().sha256()).toList());
             }
 
             /**
@@ -534,8 +553,7 @@ public final class OciStore implements Store {
             @Override
             public boolean reuse(StoredObject base, StoredGroup group) throws IOException {
                 String digest = "sha256:" + group.group().sha256();
-                Future<OptionalLong> head = present.get(digest);
-                OptionalLong size = head == null ? registry.blobSize(digest) : Futures.await(head, "asking for a layer");
+                OptionalLong size = known.size(digest);
                 if (size.isEmpty() || size.getAsLong() >= 0 && size.getAsLong() != group.group().size()) {
                     return false;
                 }
@@ -575,7 +593,7 @@ public final class OciStore implements Store {
                     CosignSignatures.pushForNewImage(registry, image.digest(), signature.payload(), signature.signature());
                     return null;
                 });
-                pushSmallBlob(registry, image.config(), image.configDigest());
+                pushBlob(registry, image.config(), image.configDigest());
                 if (signing != null) {
                     Futures.await(signing, "signing the image");
                 }
@@ -613,9 +631,7 @@ public final class OciStore implements Store {
             @Override
             public void close() {
                 pushers.shutdownNow();
-                if (heads != null) {
-                    heads.shutdownNow();
-                }
+                known.close();
                 if (blob != null) {
                     blob.cancel();
                 }
@@ -641,8 +657,18 @@ public final class OciStore implements Store {
     /** Pushes a blob held in memory in one request, unless the registry has it already. */
     static void pushSmallBlob(RegistryClient registry, byte[] content, String digest) throws IOException {
         if (!registry.headBlob(digest)) {
-            registry.commitUpload(registry.startUpload(), digest, content);
+            pushBlob(registry, content, digest);
         }
+    }
+
+    /**
+     * Pushes a blob held in memory, without asking first: an image's config names the time it was
+     * made, so no repository has it. A POST, then a PUT with the bytes: distribution (2.8) takes
+     * no monolithic POST (it answers 202 and drops the body), and sending the bytes twice there
+     * would cost more than the request saved elsewhere.
+     */
+    static void pushBlob(RegistryClient registry, byte[] content, String digest) throws IOException {
+        registry.commitUpload(registry.startUpload(), digest, content);
     }
 
     /** An OCI image config, so that image tools (skopeo, crane, podman) accept the cache as an image. */
@@ -729,7 +755,9 @@ public final class OciStore implements Store {
     @Override
     public List<StoredObject> list(String prefix) throws IOException {
         var registry = client(false);
-        var tags = new ArrayList<>(registry.listTags(prefix));
+        RegistryClient.Tags listed = registry.listTags(prefix);
+        tagged = listed.any();
+        var tags = new ArrayList<>(listed.matching());
         // A restore key of "sha256-" would otherwise take a signature for an entry, and --keep delete it as one.
         tags.removeIf(CosignSignatures::isSignatureTag);
         return manifests(registry, tags);

@@ -480,12 +480,16 @@ public final class RegistryClient implements Closeable {
         }
     }
 
+    /** A repository's tags that start with a prefix, and whether it holds any tag at all (of any name). */
+    record Tags(List<String> matching, boolean any) {}
+
     /**
      * GET /v2/<name>/tags/list?n=1000, then each page the Link header names: the repository's tags
      * that start with prefix; none when the repository does not exist.
      */
-    List<String> listTags(String prefix) throws IOException {
+    Tags listTags(String prefix) throws IOException {
         var tags = new ArrayList<String>();
+        boolean any = false;
         long kept = 0;
         URI page = repositoryUri("tags/list?n=1000");
         for (int pages = 1; page != null; pages++) {
@@ -501,6 +505,7 @@ public final class RegistryClient implements Closeable {
                 throw refused(response, "GET tags/list");
             }
             if (json(response, "the tag list of " + reference.named(null)).get("tags") instanceof List<?> names) {
+                any |= !names.isEmpty();
                 for (Object tag : names) {
                     if (tag instanceof String name && name.startsWith(prefix)) {
                         tags.add(name);
@@ -514,7 +519,23 @@ public final class RegistryClient implements Closeable {
             }
             page = nextPage(page, response.header("Link"));
         }
-        return tags;
+        return new Tags(tags, any);
+    }
+
+    /**
+     * GET /v2/<name>/tags/list?n=1: whether the repository holds a tag at all; false when the
+     * registry knows no such repository (404 NAME_UNKNOWN) or lists none.
+     */
+    boolean anyTag() throws IOException {
+        Answer response = send("GET", repositoryUri("tags/list?n=1"), Map.of(), null);
+        if (response.status() == 404) {
+            response.body().close();
+            return false;
+        }
+        if (response.status() != 200) {
+            throw refused(response, "GET tags/list");
+        }
+        return json(response, "the tag list of " + reference.named(null)).get("tags") instanceof List<?> names && !names.isEmpty();
     }
 
     /** RFC 5988 Link: <url>; rel="next", as registries paginate tags. */
