@@ -30,7 +30,9 @@ import java.util.Random;
  * few large jars;
  * <li>{@code node}: a node_modules tree of about 60,000 files and 200 MB, packages nested up to
  * five levels deep, a few hundred node_modules/.bin links;
- * <li>{@code big}: one 1 GiB file that zstd -3 halves.
+ * <li>{@code big}: one 1 GiB file that zstd -3 halves;
+ * <li>{@code mixed}: what a user caching a whole build holds, the maven set under m2/ beside the
+ * node set's node_modules, the same files as those two sets (the same seeds).
  * </ul>
  * SCALE multiplies the counts of artifacts and packages, and the big file's size.
  */
@@ -39,7 +41,7 @@ class MakeData {
 
     public static void main(String... args) throws IOException {
         if (args.length < 2 || args.length > 3) {
-            System.err.println("usage: MakeData DIR maven|node|big [SCALE]");
+            System.err.println("usage: MakeData DIR maven|node|big|mixed [SCALE]");
             System.exit(2);
         }
         long began = System.nanoTime();
@@ -54,8 +56,12 @@ class MakeData {
             case "maven" -> mavenRepository(cache, new Random(1), new Content(11), scale);
             case "node" -> nodeModules(cache, new Random(2), new Content(12), scale);
             case "big" -> bigFile(cache, new Content(13), scale);
+            case "mixed" -> {
+                mavenRepository(cache.resolve("m2"), new Random(1), new Content(11), scale);
+                nodeModules(cache, new Random(2), new Content(12), scale);
+            }
             default -> {
-                System.err.println("MakeData: no data set " + set + "; maven, node or big");
+                System.err.println("MakeData: no data set " + set + "; maven, node, big or mixed");
                 System.exit(2);
             }
         }
