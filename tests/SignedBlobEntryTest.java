@@ -309,7 +309,7 @@ class SignedBlobEntryTest {
             // b's own entry, unsigned, given a's signature part
             write(store, bench.b() + "-own", cache, false);
             byte[] own = TrustFixtures.bytes(store, bench.b() + "-own");
-            String index = TrustFixtures.indexText(own).replace("tekton-caches groups 1\n", "tekton-caches groups 1 signed\n")
+            String index = TrustFixtures.indexText(own).replace("tekton-caches groups 2\n", "tekton-caches groups 2 signed\n")
                     + signaturePart(TrustFixtures.indexText(signedA));
             TrustFixtures.rewrite(store, bench.b(), TrustFixtures.withIndex(own, index));
             var moved = verdict(store, bench.b(), signers);

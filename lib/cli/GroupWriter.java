@@ -33,11 +33,18 @@ import lib.store.Store;
  * per group is too small for zstd's own workers to share, and the walk's thread alone cannot read
  * the files as fast as they compress, so this is what keeps every core busy. A big group streams
  * through the compressor when its turn comes, once those before it are in the store, while the
- * groups after it are made and compressed on the compressors' threads (those in flight), and two
- * more threads digest its tar and what is stored. With a base, a big group's tar is first made only to
- * be digested, on a compressor's thread like a small group, and made again to be compressed if the
+ * groups after it are made and compressed on the compressors' threads (those in flight), and
+ * another thread digests its tar. With a base, a big group's tar is first made only to be
+ * digested, on a compressor's thread like a small group, and made again to be compressed if the
  * base does not have it (the digest recorded is the second's, so it names the bytes sent). Memory:
  * the groups in flight (inFlightMost), each at most SMALL and its compressed copy.
+ *
+ * <p>The compressed bytes are digested too only where the store names a group by them
+ * (EntryWrite.needsStoredDigest: an image's layer); a blob store's index names it by its tar's
+ * digest alone, which is what the restore checks, so each byte is hashed once. Where both are
+ * made, a small group's two are made one after the other on its compressor's thread, the groups
+ * spread over the cores, and a big group's on two threads of their own. Uncompressed, the bytes
+ * stored are the tar, whose digest serves for both.
  */
 final class GroupWriter implements Closeable {
 
@@ -52,9 +59,14 @@ final class GroupWriter implements Closeable {
     private final Map<String, Store.StoredGroup> reusable;
     private final int parallel = Runtime.getRuntime().availableProcessors();
     private final ExecutorService compressors;
-    /** Digest a big group's tar, and its stored bytes, beside the thread that reads the files and feeds the compressor. */
+    /**
+     * Digest a big group's tar, and its stored bytes (null where they are not digested), beside
+     * the thread that reads the files and feeds the compressor.
+     */
     private final ExecutorService tarHasher;
     private final ExecutorService storedHasher;
+    /** Whether the stored bytes are digested: where the store needs it, and they are not the tar itself. */
+    private final boolean storedDigest;
     private final Compression.Frames frames;
     private final ArrayDeque<Future<Done>> inFlight = new ArrayDeque<>();
     /**
@@ -72,7 +84,7 @@ final class GroupWriter implements Closeable {
     /**
      * A group digested: a small one's tar made in memory, or a big one's probe (its tar was only
      * digested, or not read yet); the tar's sha256 (null when not read); and unless the base has it,
-     * a small one's compressed bytes and their sha256.
+     * a small one's compressed bytes and their sha256 (null where the store needs none).
      */
     private record Done(Archive.InMemory tar, Probed probed, String diffId, byte[] compressed, String sha256) {}
 
@@ -115,7 +127,8 @@ final class GroupWriter implements Closeable {
         this.reusable = reusable;
         this.compressors = Executors.newFixedThreadPool(Math.min(parallel, inFlightMost + 1), DaemonThreads.named("group-compressor"));
         this.tarHasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
-        this.storedHasher = Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest"));
+        this.storedDigest = entry.needsStoredDigest() && compression != Compression.NONE;
+        this.storedHasher = storedDigest ? Executors.newSingleThreadExecutor(DaemonThreads.named("group-digest")) : null;
         this.frames = compression.frames(level);
     }
 
@@ -129,7 +142,7 @@ final class GroupWriter implements Closeable {
                     return new Done(tar, null, diffId, null, null); // the base's, unless the store cannot take it
                 }
                 byte[] compressed = compression.compressWhole(tar.bytes(), tar.length(), level);
-                return new Done(tar, null, diffId, compressed, sha256(compressed, compressed.length));
+                return new Done(tar, null, diffId, compressed, storedSha256(compressed, diffId));
             }));
             drain(inFlightMost);
             return;
@@ -157,7 +170,8 @@ final class GroupWriter implements Closeable {
             Archive.Stats stats = group.write(tar);
             frames.end();
             String diffId = tar.sha256();
-            entry.endGroup(new Store.Group(diffId, tar.bytes, stored.sha256(), stored.bytes));
+            String sha256 = compression == Compression.NONE ? diffId : stored.sha256();
+            entry.endGroup(new Store.Group(diffId, tar.bytes, sha256, stored.bytes));
             added(stats, tar.bytes, diffId);
         }
     }
@@ -173,6 +187,14 @@ final class GroupWriter implements Closeable {
         }
         matched++;
         return false;
+    }
+
+    /** The sha256 of a group's stored bytes where the store needs it, else null; uncompressed, they are the tar. */
+    private String storedSha256(byte[] stored, String diffId) {
+        if (compression == Compression.NONE) {
+            return diffId;
+        }
+        return storedDigest ? sha256(stored, stored.length) : null;
     }
 
     private static String sha256(byte[] bytes, int length) {
@@ -206,7 +228,7 @@ final class GroupWriter implements Closeable {
             }
             if (done.compressed() == null && !reused(done.diffId())) {
                 byte[] compressed = compression.compressWhole(tar.bytes(), tar.length(), level);
-                done = new Done(tar, null, done.diffId(), compressed, sha256(compressed, compressed.length));
+                done = new Done(tar, null, done.diffId(), compressed, storedSha256(compressed, done.diffId()));
             }
             if (done.compressed() != null) {
                 entry.putGroup(new Store.Group(done.diffId(), tar.length(), done.sha256(), done.compressed().length), done.compressed());
@@ -241,13 +263,16 @@ final class GroupWriter implements Closeable {
     public void close() throws IOException {
         compressors.shutdownNow();
         tarHasher.shutdownNow();
-        storedHasher.shutdownNow();
+        if (storedHasher != null) {
+            storedHasher.shutdownNow();
+        }
         frames.close();
     }
 
     /**
      * Counts the bytes on their way to out, and digests them (sha256) on the hasher's thread: each
-     * write is copied and handed over, at most a few at a time, so that memory stays bounded.
+     * write is copied and handed over, at most a few at a time, so that memory stays bounded. With
+     * no hasher it only counts.
      */
     private static final class Tap extends FilterOutputStream {
         private static final int QUEUED = 4;
@@ -261,9 +286,9 @@ final class GroupWriter implements Closeable {
             this.hasher = hasher;
         }
 
-        /** The digest of what was written; once, at the end (it resets the digest). */
+        /** The digest of what was written, null with no hasher; once, at the end (it resets the digest). */
         String sha256() throws IOException {
-            return Digests.hex(await(hasher.submit((Callable<byte[]>) digest::digest)));
+            return hasher == null ? null : Digests.hex(await(hasher.submit((Callable<byte[]>) digest::digest)));
         }
 
         /** Where the bytes go, for a tap made before its destination. */
@@ -280,6 +305,9 @@ final class GroupWriter implements Closeable {
         public void write(byte[] b, int off, int len) throws IOException {
             out.write(b, off, len);
             bytes += len;
+            if (hasher == null) {
+                return;
+            }
             byte[] copy = Arrays.copyOfRange(b, off, off + len);
             queued.add(hasher.submit(() -> digest.update(copy)));
             while (queued.size() > QUEUED) {

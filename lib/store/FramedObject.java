@@ -19,9 +19,9 @@ import lib.common.NextBytes;
 
 /**
  * An entry as one object in a blob store or a folder: its groups' compressed frames one after the
- * other, then an index frame that says where each group is (offset, size, sha256) and what it holds
- * (its tar's size and sha256). One object, so bucket lifecycle rules and --max-age treat an entry
- * as a whole and nothing is shared between entries.
+ * other, then an index frame that says where each group is (offset, size) and what it holds (its
+ * tar's size and sha256, its diff_id). One object, so bucket lifecycle rules and --max-age treat an
+ * entry as a whole and nothing is shared between entries.
  *
  * <p>The index is a frame the decompressor passes over, so that {@code zstd -dc OBJECT | tar -xiC
  * DIR} (or gzip) still extracts the whole folder: for zstd a skippable frame, for gzip an empty
@@ -34,10 +34,10 @@ import lib.common.NextBytes;
  * <p>The index's text, for example:
  *
  * <pre>
- * tekton-caches groups 1 signed
+ * tekton-caches groups 2 signed
  * level 2
- * 0 51234 (sha256 of the group as stored) 204800 (sha256 of its tar: its diff_id)
- * 51234 880 (sha256) 10240 (sha256)
+ * 0 51234 204800 (sha256 of its tar: its diff_id)
+ * 51234 880 10240 (sha256)
  * tekton-caches signed entry v1
  * entry cache/go-3f2a9c0d81e4
  * index sha256:(sha256 of the lines above this signature part)
@@ -45,7 +45,13 @@ import lib.common.NextBytes;
  * signature MEUCIQD...
  * </pre>
  *
- * An unsigned entry's heading is "tekton-caches groups 1" and its text ends after the group lines.
+ * A group line says where the group starts in the object, its size as stored, its tar's size and
+ * the tar's sha256, which is all a restore checks and all a save reusing the group goes by. An
+ * unsigned entry's heading is "tekton-caches groups 2" and its text ends after the group lines.
+ * Version 1 (headings "tekton-caches groups 1" and "… 1 signed"), written before, also named each
+ * group's stored bytes' sha256, between its size and its tar's size: it is still read, that digest
+ * unused; a version of this tool that reads only version 1 refuses version 2 as an index it does not
+ * read, not as a broken entry to delete, as it does any heading it does not know.
  * A signed entry's heading says "signed" (so that a version of this tool that reads no signature
  * refuses the index as one it does not read, rather than as a broken entry to delete), and after
  * its group lines comes the signature part, from the first line that is not a group line (one that
@@ -59,8 +65,11 @@ public final class FramedObject {
     private static final byte[] MAGIC = "TKCINDEX".getBytes(StandardCharsets.US_ASCII);
     private static final int DIGITS = 10;
     private static final int FOOTER = DIGITS + 8;
-    private static final String HEADING = "tekton-caches groups 1";
+    private static final String HEADING = "tekton-caches groups 2";
     private static final String SIGNED_HEADING = HEADING + " signed";
+    /** Version 1's headings, whose group lines name the stored bytes' sha256 too: read, no longer written. */
+    private static final String HEADING_1 = "tekton-caches groups 1";
+    private static final String SIGNED_HEADING_1 = HEADING_1 + " signed";
     /** Room the index leaves for its signature part: more than a valid one takes (EntrySignature.MAX_BYTES). */
     private static final int SIGNATURE_ROOM = 4096;
     /** zstd's skippable frame 0x184D2A5E, little-endian, then the frame's length. */
@@ -123,6 +132,12 @@ public final class FramedObject {
                 throw new IllegalStateException("an uncompressed entry is one stream, one group");
             }
             return pending.stream();
+        }
+
+        /** Only an uncompressed entry's, one stream whose digest the store records (its tar's). */
+        @Override
+        public boolean needsStoredDigest() {
+            return compression == Compression.NONE;
         }
 
         @Override
@@ -215,8 +230,11 @@ public final class FramedObject {
         var text = new StringBuilder(signer == null ? HEADING : SIGNED_HEADING).append("\nlevel ").append(level).append('\n');
         for (Store.StoredGroup stored : groups) {
             Store.Group group = stored.group();
-            text.append(stored.offset()).append(' ').append(group.size()).append(' ').append(group.sha256()).append(' ')
-                    .append(group.tarBytes()).append(' ').append(group.diffId()).append('\n');
+            if (group.diffId() == null) {
+                throw new IllegalArgumentException("a group is named in the index by its tar's sha256, and this one has none");
+            }
+            text.append(stored.offset()).append(' ').append(group.size()).append(' ').append(group.tarBytes()).append(' ')
+                    .append(group.diffId()).append('\n');
         }
         byte[] body = text.toString().getBytes(StandardCharsets.US_ASCII);
         if (signer != null) {
@@ -311,15 +329,20 @@ public final class FramedObject {
     }
 
     /**
-     * Reads an index, refusing anything but groups that cover the frames before it exactly, each once;
-     * a signed index's signature part is passed on unread, with the digest of the text before it.
+     * Reads an index of version 2 or 1, refusing anything but groups that cover the frames before it
+     * exactly, each once; a signed index's signature part is passed on unread, with the digest of the
+     * text before it. A heading it does not know is an index of another version, not a broken one.
      */
     private static Store.Groups parse(byte[] bytes, long framesEnd, Compression compression, String path) throws IOException {
         String all = new String(bytes, StandardCharsets.ISO_8859_1); // a char a byte, so offsets are the bytes'
+        int headingEnd = all.indexOf('\n');
+        String heading = headingEnd < 0 ? all : all.substring(0, headingEnd);
+        boolean signed = heading.equals(SIGNED_HEADING) || heading.equals(SIGNED_HEADING_1);
+        boolean version1 = heading.equals(HEADING_1) || heading.equals(SIGNED_HEADING_1);
         int indexEnd = all.length();
-        if (all.startsWith(SIGNED_HEADING + "\n")) {
+        if (signed) {
             // the signature part starts at the first line after the level line that is not a group line
-            int lineStart = all.indexOf('\n', SIGNED_HEADING.length() + 1) + 1;
+            int lineStart = all.indexOf('\n', heading.length() + 1) + 1;
             while (lineStart > 0 && lineStart < all.length() && all.charAt(lineStart) >= '0' && all.charAt(lineStart) <= '9') {
                 lineStart = all.indexOf('\n', lineStart) + 1;
             }
@@ -329,22 +352,24 @@ public final class FramedObject {
         }
         String body = all.substring(0, indexEnd);
         String[] lines = body.split("\n", -1);
-        boolean signed = lines[0].equals(SIGNED_HEADING);
-        if (lines.length < 3 || !(lines[0].equals(HEADING) || signed) || !lines[1].matches("level [0-9]{1,3}")
+        if (lines.length < 3 || !(signed || version1 || heading.equals(HEADING)) || !lines[1].matches("level [0-9]{1,3}")
                 || !lines[lines.length - 1].isEmpty()) {
             // Not called bad: a later version's index may be one this version does not read.
             throw new IOException("the index at the end of " + path + " is not one this tool reads");
         }
         int level = Integer.parseInt(lines[1].substring("level ".length()));
         var groups = new ArrayList<Store.StoredGroup>();
+        // version 2: offset size tarBytes diffId; version 1: offset size sha256 tarBytes diffId
+        int fields = version1 ? 5 : 4;
         for (int i = 2; i < lines.length - 1; i++) {
             String[] f = lines[i].split(" ", -1);
-            if (f.length != 5 || !f[0].matches("[0-9]{1,18}") || !f[1].matches("[0-9]{1,18}") || !f[2].matches("[0-9a-f]{64}")
-                    || !f[3].matches("[0-9]{1,18}") || !f[4].matches("[0-9a-f]{64}")) {
+            if (f.length != fields || !f[0].matches("[0-9]{1,18}") || !f[1].matches("[0-9]{1,18}")
+                    || (version1 && !f[2].matches("[0-9a-f]{64}")) || !f[fields - 2].matches("[0-9]{1,18}")
+                    || !f[fields - 1].matches("[0-9a-f]{64}")) {
                 throw new BadArchive("the index at the end of " + path + " has the malformed line '" + lines[i] + "'");
             }
-            groups.add(new Store.StoredGroup(new Store.Group(f[4], Long.parseLong(f[3]), f[2], Long.parseLong(f[1])),
-                    Long.parseLong(f[0])));
+            groups.add(new Store.StoredGroup(new Store.Group(f[fields - 1], Long.parseLong(f[fields - 2]), version1 ? f[2] : null,
+                    Long.parseLong(f[1])), Long.parseLong(f[0])));
         }
         var byOffset = new ArrayList<>(groups);
         byOffset.sort(Comparator.comparingLong(Store.StoredGroup::offset));

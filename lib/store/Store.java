@@ -41,7 +41,9 @@ public interface Store extends Closeable {
 
     /**
      * One group of an entry: the sha256 and size of its uncompressed tar (diffId, as an OCI image's
-     * config names a layer) and of its compressed bytes as stored.
+     * config names a layer) and of its compressed bytes as stored. sha256 is null where the store
+     * needs none (EntryWrite.needsStoredDigest): a blob store's index names a group by its diffId
+     * alone, which is what the restore checks.
      */
     record Group(String diffId, long tarBytes, String sha256, long size) {}
 
@@ -102,6 +104,15 @@ public interface Store extends Closeable {
 
         /** Ends the group begun last: what it holds. */
         void endGroup(Group group) throws IOException;
+
+        /**
+         * Whether endGroup and putGroup must be told each group's stored bytes' sha256 (Group.sha256):
+         * a registry names a layer by it; an entry whose groups are named by their tar's diff_id
+         * alone does not need it, and the writer then does not hash the bytes it stores (null).
+         */
+        default boolean needsStoredDigest() {
+            return false;
+        }
 
         /** A whole group compressed in memory, as beginGroup, a write and endGroup would put it; a store may do better. */
         default void putGroup(Group group, byte[] bytes) throws IOException {

@@ -622,6 +622,12 @@ public final class OciStore implements Store {
                 return new Sent(groupsSent, bytesSent, groupsReused, bytesReused);
             }
 
+            /** A layer is named by its stored bytes' digest. */
+            @Override
+            public boolean needsStoredDigest() {
+                return true;
+            }
+
             /** The digest of the manifest tagged, the sha256 of the bytes put: what a signature of the entry names. */
             @Override
             public Optional<String> committedDigest() {
