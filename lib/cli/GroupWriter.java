@@ -31,11 +31,10 @@ import lib.store.Store;
  * flight), their files are read into a tar in memory, which is digested and, unless the base has
  * it, compressed with a one-shot compressor; they reach the store in the walk's order. One frame
  * per group is too small for zstd's own workers to share, and the walk's thread alone cannot read
- * the files as fast as they compress, so this is what keeps every core busy. A big group streams
- * through the compressor when its turn comes, once those before it are in the store, while the
- * groups after it are made and compressed on the compressors' threads (those in flight), and
- * another thread digests its tar. With a base, a big group's tar is first made only to be
- * digested, on a compressor's thread like a small group, and made again to be compressed if the
+ * the files as fast as they compress, so this is what keeps every core busy. A big group waits for
+ * those before it, then streams through the compressor, whose workers share it out, while another
+ * thread digests its tar. With a base, a big group's tar is first made only to be digested, on a
+ * compressor's thread like a small group, and made again to be compressed if the
  * base does not have it (the digest recorded is the second's, so it names the bytes sent). Memory:
  * the groups in flight (inFlightMost), each at most SMALL and its compressed copy.
  *
@@ -83,15 +82,12 @@ final class GroupWriter implements Closeable {
 
     /**
      * A group digested: a small one's tar made in memory, or a big one's probe (its tar was only
-     * digested, or not read yet); the tar's sha256 (null when not read); and unless the base has it,
-     * a small one's compressed bytes and their sha256 (null where the store needs none).
+     * digested); the tar's sha256; and unless the base has it, a small one's compressed bytes and
+     * their sha256 (null where the store needs none).
      */
     private record Done(Archive.InMemory tar, Probed probed, String diffId, byte[] compressed, String sha256) {}
 
-    /**
-     * A big group to be streamed when its turn comes: one whose tar was digested (stats and tarBytes
-     * known), streamed if the base does not have it after all, or, with no base, one not yet read (stats null).
-     */
+    /** A big group whose tar was digested, to be streamed if the base does not have it after all. */
     private record Probed(Archive.Group group, Archive.Stats stats, long tarBytes) {}
 
     /** Digests and counts what is written to it, on the writing thread. */
@@ -157,10 +153,8 @@ final class GroupWriter implements Closeable {
             drain(inFlightMost);
             return;
         }
-        // Streamed when its turn comes, in the walk's order: the groups after it are made and compressed meanwhile.
-        inFlight.add(java.util.concurrent.CompletableFuture.completedFuture(new Done(null, new Probed(group, null, 0), null, null,
-                null)));
-        drain(inFlightMost);
+        drain(0); // the entry takes its groups in the walk's order
+        stream(group);
     }
 
     /** Compresses a big group as its tar is made, into the entry, with its digests computed beside. */
@@ -219,7 +213,7 @@ final class GroupWriter implements Closeable {
             Done done = await(inFlight.poll());
             Archive.InMemory tar = done.tar();
             if (done.probed() != null) {
-                if (done.diffId() != null && reused(done.diffId())) {
+                if (reused(done.diffId())) {
                     added(done.probed().stats(), done.probed().tarBytes(), done.diffId());
                 } else {
                     stream(done.probed().group()); // a second pass; the digest recorded is the stream's
