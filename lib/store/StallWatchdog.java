@@ -50,7 +50,8 @@ public final class StallWatchdog {
         private volatile boolean waiting = true;
         private volatile boolean stopped;
         private volatile boolean fired;
-        private Runnable abandon;
+        /** Let go at stop: the check stays scheduled until its time, and what abandon holds (a request and its body) must not. */
+        private volatile Runnable abandon;
 
         public void start(Runnable abandon) {
             this.abandon = abandon;
@@ -75,6 +76,7 @@ public final class StallWatchdog {
 
         public void stop() {
             stopped = true;
+            abandon = null;
         }
 
         /** On the JDK's timer thread itself: a check is a few reads, and abandoning only cancels or closes. */
@@ -87,9 +89,10 @@ public final class StallWatchdog {
                 return;
             }
             long quiet = System.nanoTime() - lastMoved;
-            if (waiting && quiet >= timeoutNanos) {
+            Runnable abandonIt = abandon;
+            if (waiting && quiet >= timeoutNanos && abandonIt != null) {
                 fired = true;
-                abandon.run();
+                abandonIt.run();
                 return;
             }
             checkIn(waiting ? timeoutNanos - quiet : timeoutNanos);
