@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -103,8 +104,9 @@ class GroupPlanTest {
         int groups = count(big, plan);
         assertTrue(groups > 1, "40 MiB made " + groups + " group(s)");
         assertTrue(groups <= GroupPlan.MAX_GROUPS, groups + " groups");
-        // About one group per MiB, the least target: each file of 100 KiB ends its group with a chance of one in ten.
-        assertTrue(groups >= 10 && groups <= 40, "40 MiB made " + groups + " groups, not about one per MiB");
+        // About one group per MiB, the least target: a file of 100 KiB ends its group with a chance of one in ten, one
+        // in twenty in a group under half the target and one in five past it (groups of about 0.83 MiB).
+        assertTrue(groups >= 10 && groups <= 70, "40 MiB made " + groups + " groups, not about one per MiB");
 
         Path tiny = tmp.resolve("tiny");
         tree(tiny, "d", 180, 10 << 10, 2); // 1.8 MiB, under twice the least target: one group
@@ -190,18 +192,30 @@ class GroupPlanTest {
     }
 
     /**
-     * The cap: a group of several entries never holds more than CAP times the target, although
-     * cuts by content alone, one chance per byte, leave some groups several times longer (seen
-     * here with the cap switched off).
+     * The cap: a group of several entries never holds more than CAP times the target. Among files
+     * of random names, a run of 64 MiB whose names no plan cuts after (the first bit of each name's
+     * sha256 is 1: u is at least 1/2, over twice any file's tar bytes over the least target), which
+     * cuts by content alone would leave as one group (seen here with the cap switched off).
      */
     @Test
     void noGroupOfSeveralEntriesIsOverTheCap() throws Exception {
         Path folder = tmp.resolve("many");
         sparse(folder, "d", 20000, 64 << 10);
+        for (int i = 0, made = 0; made < 1024; i++) {
+            String name = String.format("z/f%05d", i);
+            if ((Digests.sha256().digest(name.getBytes(StandardCharsets.UTF_8))[0] & 0x80) != 0) {
+                Files.createDirectories(folder.resolve("z"));
+                try (var raf = new RandomAccessFile(folder.resolve(name).toFile(), "rw")) {
+                    raf.setLength(64 << 10);
+                }
+                made++;
+            }
+        }
         GroupPlan plan = GroupPlan.of(folder, -1);
         List<Long> groups = sizes(folder, plan);
         assertTrue(groups.size() > GroupPlan.MAX_GROUPS / 2 && groups.size() <= GroupPlan.MAX_GROUPS, groups.size() + " groups");
         long cap = plan.capBytes();
+        assertTrue(cap < 64L << 20, "the cap, " + cap + " bytes, does not fall inside the run of 64 MiB");
         long largest = 0;
         for (long bytes : groups) { // each file is far under the cap: a group over it holds several
             assertTrue(bytes <= cap + RECORD, "a group of " + bytes + " bytes, over the cap of " + cap);
@@ -209,6 +223,31 @@ class GroupPlanTest {
         }
         // Cut at the cap at least once: the test shows something.
         assertTrue(largest > cap - (65 << 10), "the largest group, " + largest + " bytes, is not near the cap of " + cap);
+    }
+
+    /**
+     * A changed file sends its whole group, and a byte falls in a long group more often than in a
+     * short one: the group it falls in holds on average sum(size^2) / sum(size). Cut with one chance
+     * per byte throughout, sizes spread as an exponential's and that is twice the mean group (seen
+     * here with the spread switched off); a group under half the target cut half as often and one
+     * past it twice as often, it is about 1.4 times.
+     */
+    @Test
+    void theGroupAChangedByteFallsInIsNotMuchOverTheMean() throws Exception {
+        Path folder = tmp.resolve("many");
+        sparse(folder, "d", 20000, 64 << 10);
+        List<Long> groups = sizes(folder, GroupPlan.of(folder, -1));
+        groups = groups.subList(0, groups.size() - 1); // the last is cut by the walk's end
+        double sum = 0;
+        double squares = 0;
+        for (long bytes : groups) {
+            sum += bytes;
+            squares += (double) bytes * bytes;
+        }
+        double mean = sum / groups.size();
+        double met = squares / sum;
+        assertTrue(met < 1.7 * mean, String.format("a changed byte falls in a group of %.2f MB on average, the mean group is %.2f MB",
+                met / 1e6, mean / 1e6));
     }
 
     /** One file added among others moves no cut but its own: all but the groups around it keep their bytes. */

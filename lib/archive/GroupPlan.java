@@ -15,16 +15,22 @@ import lib.common.Digests;
  * Where an archive is cut into groups, each a tar of its own that a later save may reuse whole. The
  * cuts are chosen by content, not by position, so that they stay put when something is added or
  * removed elsewhere, and by bytes, not by entries, so that a run of jars and a run of small
- * JavaScript files make groups of the same size: every byte of the tar has the same chance, one in
- * the plan's target, to end its group. An entry ends its group (is a cut) when the sha256 of its
- * name, read as a fraction u of 1, is under its tar bytes (weight) over the target; an entry at
- * least as big as the target always ends its group and starts one too, so that it is a group of its
- * own and a change beside it does not send it again. Whether an entry is a cut thus depends on the
- * entry alone: a dependency bump moves only the cuts among the names it adds or removes, and the
- * groups between keep their bytes.
+ * JavaScript files make groups of the same size: every byte of the tar has about the same chance
+ * to end its group. An entry ends its group (is a cut) when the sha256 of its name, read as a
+ * fraction u of 1, is under its tar bytes (weight) over twice the target while its group holds
+ * less than half the target, and over half the target once it holds more (SPREAD). A change sends
+ * the whole group it falls in, and a byte falls in a long group more often than in a short one:
+ * with one bar throughout, groups' sizes spread as an exponential's and the group a changed byte
+ * falls in holds twice the mean on average; with the bar moved, about 1.4 times. An entry at least
+ * as big as the target always ends its group and starts one too, so that it is a group of its own
+ * and a change beside it does not send it again. Whether an entry is a cut thus depends on the
+ * entry and on the bytes before it since its group began: after a change, the cuts fall back in
+ * step at the first cut both walks make, at the latest at an entry that is a cut whatever its
+ * group holds (one every two targets on average), and the groups after keep their bytes.
  *
  * <p>The target is 2^(level/4) bytes, the level an integer: an entry's level is
- * floor(4 log2(weight / u)), and it is a cut in every plan of that level or lower. A save chooses
+ * floor(4 log2(weight / u)), and it is a cut in a plan of level L when it is L + SPREAD or more in a
+ * group under half the target, L - SPREAD or more past it. A save chooses
  * the lowest level from MIN_LEVEL (1 MiB) on that gives at most CHOSEN_CUTS cuts, so a small cache
  * makes few groups (a group costs a request or more; under 2 MiB, one) and a big one about 224; a save that has a
  * base keeps the base's level while that gives at most KEPT_CUTS, since a level chosen afresh could
@@ -32,9 +38,9 @@ import lib.common.Digests;
  * plans before cuts by bytes (by names alone): such a base's level is not kept.
  *
  * <p>A group is also cut before an entry that would take its tar past CAP times the target, where
- * that keeps hard links together: a cut by position, rare (groups' sizes spread as an exponential's,
- * about 2% of them past four times their mean), after which the next cut by content puts the groups
- * back in step. At most CAPPED_CUTS of them, so that an entry has at most MAX_GROUPS groups (ECR
+ * that keeps hard links together: a cut by position, rare (past half the target a group is cut with
+ * twice the chance per byte, so about one in a thousand would reach four times the target), and
+ * one the cuts by content do not count from, so that they stay where they were. At most CAPPED_CUTS of them, so that an entry has at most MAX_GROUPS groups (ECR
  * takes 500 layers). A cut never separates a file from its hard links in the folder, so that every
  * group is a tar that extracts on its own (an image's layers are applied one by one).
  *
@@ -57,6 +63,11 @@ public final class GroupPlan {
     /** A level chosen afresh gives at most this many, leaving a base's level room for the cache to grow. */
     static final int CHOSEN_CUTS = MAX_GROUPS * 7 / 8;
     private static final int MAX_CANDIDATES = 4 * MAX_GROUPS;
+    /**
+     * How many levels a group's bar moves at half the target: a group under it is cut only by an
+     * entry with half the chance, one past it by one with twice the chance (four levels are one bit).
+     */
+    static final int SPREAD = 4;
     /** A level no entry reaches: no cut at all. */
     private static final int NONE = 999;
 
@@ -146,7 +157,7 @@ public final class GroupPlan {
     }
 
     /** An entry that may be a cut: before and after say whether a cut there keeps hard links together. */
-    private record Candidate(long index, String name, int level, long weight, boolean before, boolean after) {}
+    private record Candidate(long index, long offset, String name, int level, long weight, boolean before, boolean after) {}
 
     /** The plan for the folder; baseLevel is the base entry's level, or -1 when there is none. */
     public static GroupPlan of(Path folder, int baseLevel) throws IOException {
@@ -197,32 +208,44 @@ public final class GroupPlan {
             if (bytes < 2 * target(MIN_LEVEL)) {
                 return new GroupPlan(Set.of(), Set.of(), NONE, linkSpans); // a group or two: one is fewer requests
             }
-            int lowest = Math.max(MIN_LEVEL, floor);
-            boolean kept = baseLevel >= lowest && baseLevel < NONE && cuts(baseLevel) <= KEPT_CUTS;
+            int lowest = Math.max(MIN_LEVEL, floor + SPREAD);
+            boolean kept = baseLevel >= lowest && baseLevel < NONE && cuts(baseLevel, null, null) <= KEPT_CUTS;
             int level = kept ? baseLevel : lowest;
-            while (!kept && level < NONE && cuts(level) > CHOSEN_CUTS) {
+            while (!kept && level < NONE && cuts(level, null, null) > CHOSEN_CUTS) {
                 level++;
             }
-            double target = target(level);
             var cuts = new HashSet<String>();
             var cutsBefore = new HashSet<String>();
-            for (Candidate c : candidates) {
-                if (c.level() >= level && c.after()) {
-                    cuts.add(c.name());
-                }
-                if (c.weight() >= target && c.before()) {
-                    cutsBefore.add(c.name());
-                }
-            }
+            cuts(level, cuts, cutsBefore);
             return new GroupPlan(cuts, cutsBefore, level, linkSpans);
         }
 
-        /** How many cuts by content a plan of this level (floor or more) makes: after entries, and before the big ones. */
-        private int cuts(int level) {
+        /**
+         * How many cuts by content a plan of this level (floor + SPREAD or more) makes, after entries
+         * and before the big ones, adding their names to after and before unless those are null. A
+         * group under half the target is cut only by an entry SPREAD levels above the plan's, one
+         * past it by one SPREAD levels below: from where its group began, as the survey counts bytes.
+         */
+        private int cuts(int level, Set<String> after, Set<String> before) {
             double target = target(level);
+            long start = 0; // where the group began
             int n = 0;
             for (Candidate c : candidates) {
-                n += (c.level() >= level && c.after() ? 1 : 0) + (c.weight() >= target && c.before() ? 1 : 0);
+                if (c.weight() >= target && c.before()) {
+                    n++;
+                    start = c.offset();
+                    if (before != null) {
+                        before.add(c.name());
+                    }
+                }
+                int needed = c.offset() + c.weight() - start < target / 2 ? level + SPREAD : level - SPREAD;
+                if (c.level() >= needed && c.after()) {
+                    n++;
+                    start = c.offset() + c.weight();
+                    if (after != null) {
+                        after.add(c.name());
+                    }
+                }
             }
             return n;
         }
@@ -279,7 +302,7 @@ public final class GroupPlan {
     private static Survey survey(Folders folders, Exclusion exclusion, WalkLog log) throws IOException {
         var candidates = new ArrayList<Candidate>();
         var linked = new HashMap<Object, long[]>(); // inode -> first and last index of its names
-        long[] counts = {0, 0}; // entries, bytes
+        long[] counts = {0, 0, 0}; // entries, files' bytes, weights
         int[] floor = {0};
         MessageDigest sha256 = Digests.sha256();
         Walk.walk(folders, exclusion, (path, name, stat) -> {
@@ -304,9 +327,11 @@ public final class GroupPlan {
                 log.append(name, stat, inode);
             }
             long weight = weight(stat, inode != index);
+            long offset = counts[2];
+            counts[2] += weight;
             int level = level(name, weight, sha256);
             if (level >= floor[0]) {
-                candidates.add(new Candidate(index, name, level, weight, true, true));
+                candidates.add(new Candidate(index, offset, name, level, weight, true, true));
                 if (candidates.size() > MAX_CANDIDATES) {
                     floor[0]++;
                     candidates.removeIf(c -> c.level() < floor[0]);
@@ -314,7 +339,7 @@ public final class GroupPlan {
             }
         });
         List<long[]> spans = spans(linked.values());
-        candidates.replaceAll(c -> new Candidate(c.index(), c.name(), c.level(), c.weight(),
+        candidates.replaceAll(c -> new Candidate(c.index(), c.offset(), c.name(), c.level(), c.weight(),
                 c.index() > 0 && !splitsLinks(spans, c.index() - 1), !splitsLinks(spans, c.index())));
         return new Survey(folders, exclusion, log, candidates, floor[0], counts[1], spans);
     }
