@@ -221,6 +221,43 @@ class S3StoreTest {
         assertEquals(earlier, Fixtures.snapshot(restored, false));
     }
 
+    /**
+     * An entry of groups needs no digest in its metadata (each group is checked against its index),
+     * so its parts build the key itself: no temporary object, no copy of its bytes on the server.
+     * One whose parts keep failing leaves no upload under way at the key, and the earlier entry.
+     */
+    @Test
+    void anEntryOfGroupsIsBuiltAtItsKeyWithoutATemporaryObjectAndAFailedOneLeavesNothing() throws Exception {
+        env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 6); // three parts
+        int before = proxy.requests().size();
+        assertEquals(0, upload("s3://caches/inplace/{{hash}}").status());
+        String earlierKey = key();
+        var requests = proxy.requests().subList(before, proxy.requests().size());
+        assertTrue(requests.stream().anyMatch(r -> r.startsWith("PUT /caches/inplace/" + earlierKey + "?partNumber=")), requests.toString());
+        assertTrue(requests.stream().noneMatch(r -> r.contains(TemporaryName.MARKER) || r.startsWith("DELETE")), requests.toString());
+        var earlier = Fixtures.snapshot(project.resolve("venv"), false);
+
+        String lock = Files.readString(project.resolve("poetry.lock"));
+        Fixtures.write(project.resolve("poetry.lock"), lock + "# the next version\n");
+        Fixtures.writeRandom(project.resolve("venv/big/wheel.bin"), 20 * Fixtures.MiB, 7);
+        proxy.failNext("PUT /caches/inplace/", 100, 500);
+        var failed = upload("s3://caches/inplace/{{hash}}");
+        proxy.clearFaults();
+
+        assertEquals(ExitStatus.STORE, failed.status(), failed.toString());
+        try (var client = s3.client()) {
+            var keys = client.listObjectsV2Paginator(r -> r.bucket("caches").prefix("inplace/")).contents().stream()
+                    .map(software.amazon.awssdk.services.s3.model.S3Object::key).toList();
+            assertEquals(List.of("inplace/" + earlierKey), keys);
+            assertEquals(List.of(), client.listMultipartUploads(r -> r.bucket("caches").prefix("inplace/")).uploads());
+        }
+        Fixtures.write(project.resolve("poetry.lock"), lock);
+        Path restored = tmp.resolve("restored");
+        assertEquals(0, fetch("s3://caches/inplace/{{hash}}", restored).status());
+        assertEquals(earlier, Fixtures.snapshot(restored, false));
+    }
+
     @Test
     void aDownloadCutShortGoesOnFromWhereItStoppedAndOneCutEveryTimeFailsCleanly() throws Exception {
         env = s3.env(Fixtures.env(tmp.resolve("xdg")), proxy.url());

@@ -17,8 +17,8 @@ import lib.store.Store;
  * copying their byte ranges on the server (UploadPartCopy, pinned to the base's ETag), so that only
  * the changed groups travel. S3 wants every part but the last to be 5 MiB at least, so the object
  * is assembled as: the runs of reused groups that lie one after the other in the base, each a copied
- * part of 5 MiB or more; then, as the last part, the temporary object that the changed groups were
- * streamed into, with the index. The index, not the order of frames, says where each group is.
+ * part of 5 MiB or more; then the parts that the changed groups were streamed into, with the index
+ * (S3MultipartUpload in place). The index, not the order of frames, says where each group is.
  * A run shorter than 5 MiB cannot be a part of its own: its bytes are read from the base and
  * streamed with the changed groups (they travel, and count as sent).
  *

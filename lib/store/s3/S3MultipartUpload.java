@@ -28,14 +28,21 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * An archive streamed into S3 as it is made: parts of 8 MiB go up in parallel while the next ones
- * fill, memory bounded by the parts in flight. The parts build a temporary object beside the key;
- * only once it is complete is it copied (server side) to the key with the archive's sha256 as its
- * metadata, since S3 fixes an object's metadata before its first byte and the digest is known
- * after its last. So nothing half-made is ever at the key. An archive that fits in one part is put
- * at the key directly.
+ * fill, memory bounded by the parts in flight. A multipart upload makes no object until it is
+ * completed, so nothing half-made is ever at the key. An archive that fits in one part is put at
+ * the key directly, with its sha256 as its metadata.
  *
- * <p>An object at the key is never replaced. Both writes to the key, the PUT and the completion of
- * the multipart copy, carry If-None-Match: *, and a HEAD comes just before each. What that
+ * <p>A single stream (the Go tool's layout, --compression none) is checked as a whole against that
+ * metadata, which S3 fixes before an object's first byte while the digest is known after its last:
+ * its parts build a temporary object beside the key, copied (server side) to the key with the
+ * metadata once complete. An entry of groups (inPlace) needs no such digest, each group being
+ * checked against its index: its parts build the key itself, the copied ranges of its base as the
+ * first part numbers and the streamed bytes from FIRST_STREAMED_PART on (S3 assembles parts in
+ * the order of their numbers, gaps allowed), so that no byte is copied a second time.
+ *
+ * <p>An object at the key is never replaced. Every write to the key, the PUT and the completion of
+ * the upload in place or of the multipart copy, carries If-None-Match: *, and a HEAD comes just
+ * before each. What that
  * guarantees depends on the server:
  * <ul>
  * <li>AWS S3, and s3proxy 4.0.0 on its filesystem backend (measured), evaluate the header as they
@@ -53,10 +60,14 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     static final int PARALLEL_PARTS = 4;
     private static final int MAX_PARTS = 10_000;
     private static final long COPY_PART = 1L << 30;
+    /** In place, the streamed parts are numbered from here, the copied ones below: up to 1,000 GiB of copies. */
+    private static final int FIRST_STREAMED_PART = 1001;
 
     private final S3Store store;
     private final String key;
     private final String temporary;
+    /** The entry's parts build the key itself (null: a temporary object), of this content type. */
+    private final String inPlace;
     private final BlockingQueue<byte[]> freeBuffers = new ArrayBlockingQueue<>(PARALLEL_PARTS + 1);
     private final List<Future<CompletedPart>> parts = new ArrayList<>();
     private final ExecutorService senders = Executors.newFixedThreadPool(PARALLEL_PARTS, DaemonThreads.named("s3-part"));
@@ -65,9 +76,11 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     private boolean temporaryComplete;
     private boolean committed;
 
-    S3MultipartUpload(S3Store store, String key) {
+    /** An upload whose parts build the key itself when inPlace names its content type, else a temporary object. */
+    S3MultipartUpload(S3Store store, String key, String inPlace) {
         this.store = store;
         this.key = key;
+        this.inPlace = inPlace;
         this.temporary = key + TemporaryName.MARKER + Long.toHexString(ThreadLocalRandom.current().nextLong());
         for (int i = 0; i <= PARALLEL_PARTS; i++) {
             freeBuffers.add(new byte[PART]);
@@ -112,17 +125,16 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     /** Sends one part in the background; the buffer goes back to the pool once the part is up. */
     private void send(byte[] buffer, int length) throws IOException {
         failIfAPartFailed();
-        if (uploadId == null) {
-            uploadId = call("starting the upload", () -> store.client().createMultipartUpload(
-                    b -> b.bucket(store.bucket()).key(temporary).contentType("application/octet-stream")).uploadId());
-        }
-        int number = parts.size() + 1;
+        startUpload();
+        int first = inPlace == null ? 1 : FIRST_STREAMED_PART;
+        int number = first + parts.size();
         if (number > MAX_PARTS) {
-            throw new IOException("the archive is larger than " + MAX_PARTS + " parts of " + Log.bytes(PART) + ", the most one S3 upload takes");
+            throw new IOException("the archive is larger than " + (MAX_PARTS - first + 1) + " parts of " + Log.bytes(PART)
+                    + ", the most one S3 upload takes");
         }
         parts.add(senders.submit(() -> {
             try {
-                String etag = store.client().uploadPart(b -> b.bucket(store.bucket()).key(temporary).uploadId(uploadId)
+                String etag = store.client().uploadPart(b -> b.bucket(store.bucket()).key(uploadKey()).uploadId(uploadId)
                         .partNumber(number).contentLength((long) length),
                         RequestBody.fromContentProvider(() -> new ByteArrayInputStream(buffer, 0, length), length,
                                 "application/octet-stream")).eTag();
@@ -133,6 +145,18 @@ public final class S3MultipartUpload implements Store.PendingWrite {
                 freeBuffers.add(buffer);
             }
         }));
+    }
+
+    /** POST /bucket/key?uploads, once: at the key in place, else at the temporary object. */
+    private void startUpload() throws IOException {
+        if (uploadId == null) {
+            uploadId = call("starting the upload", () -> store.client().createMultipartUpload(b -> b.bucket(store.bucket())
+                    .key(uploadKey()).contentType(inPlace == null ? "application/octet-stream" : inPlace)).uploadId());
+        }
+    }
+
+    private String uploadKey() {
+        return inPlace == null ? temporary : key;
     }
 
     private void failIfAPartFailed() throws IOException {
@@ -149,22 +173,23 @@ public final class S3MultipartUpload implements Store.PendingWrite {
 
     @Override
     public boolean commit(Store.Contents contents, Store.Description description) throws IOException {
-        var metadata = Map.of(BlobUri.SHA256_METADATA, contents.sha256());
-        String contentType = contents.compression().contentType();
-        if (uploadId == null) {
-            if (taken()) {
-                return false;
-            }
-            byte[] body = stream.pending();
-            int lastLength = stream.pendingLength();
-            // PUT /bucket/key, If-None-Match: *
-            committed = created("PUT " + key, () -> store.client().putObject(b -> b.bucket(store.bucket()).key(key)
-                    .contentType(contentType).metadata(metadata).ifNoneMatch("*"),
-                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, lastLength), lastLength,
-                            "application/octet-stream")));
-            return committed;
-        }
         return commitAfter(List.of(), contents);
+    }
+
+    /** An archive that fits in one part and copies nothing: one PUT at the key, with its digest. */
+    private boolean put(Store.Contents contents) throws IOException {
+        if (taken()) {
+            return false;
+        }
+        byte[] body = stream.pending();
+        int lastLength = stream.pendingLength();
+        // PUT /bucket/key, If-None-Match: *
+        committed = created("PUT " + key, () -> store.client().putObject(b -> b.bucket(store.bucket()).key(key)
+                .contentType(contents.compression().contentType()).metadata(Map.of(BlobUri.SHA256_METADATA, contents.sha256()))
+                .ifNoneMatch("*"),
+                RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, lastLength), lastLength,
+                        "application/octet-stream")));
+        return committed;
     }
 
     /** A range of another object of the bucket, as found (its ETag), that goes into the key ahead of what was streamed. */
@@ -172,10 +197,17 @@ public final class S3MultipartUpload implements Store.PendingWrite {
 
     /**
      * Commits the key as the copied ranges (each at least 5 MiB, S3's least part but the last),
-     * then everything streamed, all assembled on the server. The streamed bytes go through the
-     * temporary object even when they are few, as the last part of the copy.
+     * then everything streamed, all assembled on the server: in place, or else through the
+     * temporary object even when the streamed bytes are few, as the last part of the copy. An
+     * archive under one part that copies nothing is one PUT.
      */
     boolean commitAfter(List<Source> copied, Store.Contents contents) throws IOException {
+        if (uploadId == null && copied.isEmpty()) {
+            return put(contents);
+        }
+        if (inPlace != null) {
+            return commitInPlace(copied);
+        }
         if (uploadId == null && taken()) {
             return false;
         }
@@ -221,18 +253,7 @@ public final class S3MultipartUpload implements Store.PendingWrite {
                 .contentType(contentType).metadata(metadata)).uploadId());
         boolean created = false;
         try {
-            var copied = new ArrayList<CompletedPart>();
-            for (Source source : sources) {
-                for (long[] piece : copyPieces(source.offset(), source.length(), COPY_PART)) {
-                    int number = copied.size() + 1;
-                    String range = "bytes=" + piece[0] + "-" + (piece[1] - 1);
-                    // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range, x-amz-copy-source-if-match
-                    String etag = copy("copying " + range + " of " + source.key(), source, () -> s3.uploadPartCopy(b -> b
-                            .sourceBucket(bucket).sourceKey(source.key()).copySourceIfMatch(source.etag()).destinationBucket(bucket)
-                            .destinationKey(key).uploadId(copyId).partNumber(number).copySourceRange(range)).copyPartResult().eTag());
-                    copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
-                }
-            }
+            var copied = copyParts(sources, copyId);
             // POST /bucket/key?uploadId=ID, If-None-Match: *
             created = created("completing the copy to " + key, () -> s3.completeMultipartUpload(b -> b.bucket(bucket).key(key)
                     .uploadId(copyId).multipartUpload(u -> u.parts(copied)).ifNoneMatch("*")));
@@ -246,6 +267,53 @@ public final class S3MultipartUpload implements Store.PendingWrite {
                 }
             }
         }
+    }
+
+    /**
+     * Commits the key in place: the copied ranges as its first parts, then the streamed ones, all
+     * assembled on the server by the completion, which carries If-None-Match: *. False when
+     * another upload's object was there first (close() aborts the parts).
+     */
+    private boolean commitInPlace(List<Source> copied) throws IOException {
+        stream.sendRest(); // the last part, of any size
+        startUpload(); // when all that was streamed fits in the last part
+        var completed = copyParts(copied, uploadId);
+        if (completed.size() >= FIRST_STREAMED_PART) {
+            throw new IOException("the base's groups make " + completed.size() + " copied parts, more than "
+                    + (FIRST_STREAMED_PART - 1) + " one S3 upload leaves them");
+        }
+        for (var part : parts) {
+            completed.add(result(part));
+        }
+        if (taken()) {
+            return false;
+        }
+        // POST /bucket/key?uploadId=ID, If-None-Match: *
+        committed = created("completing the upload to " + key, () -> store.client().completeMultipartUpload(b -> b
+                .bucket(store.bucket()).key(key).uploadId(uploadId).multipartUpload(u -> u.parts(completed)).ifNoneMatch("*")));
+        return committed;
+    }
+
+    /**
+     * The sources copied (server side) into the upload to the key, as its parts numbered from 1:
+     * each source in pieces of at most COPY_PART, pinned to its ETag.
+     */
+    private List<CompletedPart> copyParts(List<Source> sources, String upload) throws IOException {
+        var s3 = store.client();
+        String bucket = store.bucket();
+        var copied = new ArrayList<CompletedPart>();
+        for (Source source : sources) {
+            for (long[] piece : copyPieces(source.offset(), source.length(), COPY_PART)) {
+                int number = copied.size() + 1;
+                String range = "bytes=" + piece[0] + "-" + (piece[1] - 1);
+                // PUT /bucket/key?partNumber=N&uploadId=ID, x-amz-copy-source-range, x-amz-copy-source-if-match
+                String etag = copy("copying " + range + " of " + source.key(), source, () -> s3.uploadPartCopy(b -> b
+                        .sourceBucket(bucket).sourceKey(source.key()).copySourceIfMatch(source.etag()).destinationBucket(bucket)
+                        .destinationKey(key).uploadId(upload).partNumber(number).copySourceRange(range)).copyPartResult().eTag());
+                copied.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+            }
+        }
+        return copied;
     }
 
     /**
@@ -298,10 +366,10 @@ public final class S3MultipartUpload implements Store.PendingWrite {
             if (temporaryComplete) {
                 store.client().deleteObject(b -> b.bucket(store.bucket()).key(temporary));
             } else if (uploadId != null) {
-                store.client().abortMultipartUpload(b -> b.bucket(store.bucket()).key(temporary).uploadId(uploadId));
+                store.client().abortMultipartUpload(b -> b.bucket(store.bucket()).key(uploadKey()).uploadId(uploadId));
             }
         } catch (SdkException e) {
-            store.debug("could not clean up " + temporary + ": " + Reason.of(e));
+            store.debug("could not clean up " + uploadKey() + ": " + Reason.of(e));
         }
     }
 

@@ -268,7 +268,7 @@ public final class S3Store implements Store {
 
     @Override
     public PendingWrite create(String key) throws IOException {
-        return new S3MultipartUpload(this, key);
+        return new S3MultipartUpload(this, key, null);
     }
 
     /** An entry of groups whose base's groups are copied on the server (S3EntryWrite); uncompressed, one stream. */
@@ -277,7 +277,7 @@ public final class S3Store implements Store {
         if (compression == Compression.NONE) {
             return Store.super.createEntry(key, compression);
         }
-        return new S3EntryWrite(this, key, new S3MultipartUpload(this, key), compression);
+        return new S3EntryWrite(this, key, new S3MultipartUpload(this, key, compression.contentType()), compression);
     }
 
     /** length bytes of the object from offset, by one bounded ranged GET, if it is still at the ETag found. */
