@@ -5,6 +5,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -52,32 +53,61 @@ final class Walk {
         }
     }
 
-    /** top: the length of the folder's own prefix, which our own names and exclusion's do not include. */
+    /**
+     * dir's entries, depth first, each folder's children sorted by name. top: the length of the
+     * folder's own prefix, which our own names and exclusion's do not include. A loop over a stack
+     * of folders rather than a call for each folder, and one call of the visitor: the JIT compiles
+     * the walk with the visitor inlined once, where recursion and two calls made it compile four
+     * copies (0.39 s of C2's time on the node set's upload).
+     */
     private static void children(Path dir, String prefix, int top, Exclusion exclusion, Visitor visitor) throws IOException {
-        var children = new ArrayList<Path>();
-        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
-            stream.forEach(children::add);
-        }
-        children.sort(null);
-        for (Path child : children) {
-            String name = prefix + child.getFileName();
+        var open = new ArrayDeque<Listing>();
+        open.push(Listing.of(dir, prefix));
+        while (!open.isEmpty()) {
+            Listing listing = open.peek();
+            if (listing.next == listing.children.size()) {
+                open.pop();
+                continue;
+            }
+            Path child = listing.children.get(listing.next++);
+            String name = listing.prefix + child.getFileName();
             String relative = name.substring(top);
-            if (prefix.length() == top && relative.startsWith(Archive.OWN_PREFIX) || exclusion.excludes(relative)) {
+            if (listing.prefix.length() == top && relative.startsWith(Archive.OWN_PREFIX) || exclusion.excludes(relative)) {
                 continue;
             }
             FileStat stat = FileStat.of(child);
             boolean directory = (stat.mode() & FileStat.TYPE) == FileStat.DIRECTORY;
-            if (NonUtf8Name.is(child, name)) {
+            boolean utf8 = !NonUtf8Name.is(child, name);
+            if (!utf8) {
                 // Its name is passed escaped, for the archive to say so; nothing under it is walked.
-                String escaped = prefix + NonUtf8Name.escaped(child);
-                visitor.visit(child, directory ? escaped + "/" : escaped, new FileStat(FileStat.NON_UTF8_NAME, 0, null,
-                        stat.uid(), stat.gid(), 0, stat.mtime()));
-                continue;
+                name = listing.prefix + NonUtf8Name.escaped(child);
+                stat = new FileStat(FileStat.NON_UTF8_NAME, 0, null, stat.uid(), stat.gid(), 0, stat.mtime());
             }
             visitor.visit(child, directory ? name + "/" : name, stat);
-            if (directory) {
-                children(child, name + "/", top, exclusion, visitor);
+            if (directory && utf8) {
+                open.push(Listing.of(child, name + "/"));
             }
+        }
+    }
+
+    /** A folder's children, sorted, and the next one to visit. */
+    private static final class Listing {
+        final List<Path> children;
+        final String prefix;
+        int next;
+
+        private Listing(List<Path> children, String prefix) {
+            this.children = children;
+            this.prefix = prefix;
+        }
+
+        static Listing of(Path dir, String prefix) throws IOException {
+            var children = new ArrayList<Path>();
+            try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+                stream.forEach(children::add);
+            }
+            children.sort(null);
+            return new Listing(children, prefix);
         }
     }
 }
