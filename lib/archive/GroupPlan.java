@@ -29,10 +29,10 @@ import lib.common.Digests;
  * group holds (one every two targets on average), and the groups after keep their bytes.
  *
  * <p>The target is 2^(level/4) bytes, the level an integer: an entry's level is
- * floor(4 log2(weight / u)), and it is a cut in a plan of level L when it is L + SPREAD or more in a
- * group under half the target, L - SPREAD or more past it. A save chooses
- * the lowest level from MIN_LEVEL (1 MiB) on that gives at most CHOSEN_CUTS cuts, so a small cache
- * makes few groups (a group costs a request or more; under 2 MiB, one) and a big one about 224; a save that has a
+ * floor(4 log2(weight / u)), and it is a cut in a plan of level L when it is L + SPREAD or more in
+ * a group under half the target, L - SPREAD or more past it. A save chooses the lowest level from
+ * MIN_LEVEL (1 MiB) on that gives at most CHOSEN_CUTS cuts, so a small cache makes few groups (a
+ * group costs a request or more; under 2 MiB, one) and a big one about 224; a save that has a
  * base keeps the base's level while that gives at most KEPT_CUTS, since a level chosen afresh could
  * differ by one, which would move a sixth of the cuts. Levels under MIN_LEVEL are those of the
  * plans before cuts by bytes (by names alone): such a base's level is not kept.
@@ -40,9 +40,10 @@ import lib.common.Digests;
  * <p>A group is also cut before an entry that would take its tar past CAP times the target, where
  * that keeps hard links together: a cut by position, rare (past half the target a group is cut with
  * twice the chance per byte, so about one in a thousand would reach four times the target), and
- * one the cuts by content do not count from, so that they stay where they were. At most CAPPED_CUTS of them, so that an entry has at most MAX_GROUPS groups (ECR
- * takes 500 layers). A cut never separates a file from its hard links in the folder, so that every
- * group is a tar that extracts on its own (an image's layers are applied one by one).
+ * one the cuts by content do not count from, so that they stay where they were. At most
+ * CAPPED_CUTS of them, so that an entry has at most MAX_GROUPS groups (ECR takes 500 layers). A
+ * cut never separates a file from its hard links in the folder, so that every group is a tar that
+ * extracts on its own (an image's layers are applied one by one).
  *
  * <p>The plan walks the folder, before the archive reads it, keeping only the entries of the
  * highest levels (MAX_CANDIDATES at most) and the hard-linked inodes in memory, and every entry in
