@@ -422,6 +422,19 @@ final class Fixtures {
         return new Checkouts(project, elsewhere, snapshot(project.resolve("m2"), false));
     }
 
+    /** Artifact i of the Maven repository m2: g/aNN/VERSION/ with a jar of random bytes (incompressible) and mavenPom's pom. */
+    static void mavenArtifact(Path m2, int i, String version, long jarBytes, long seed) throws IOException {
+        Path dir = m2.resolve(String.format("g/a%02d/%s", i, version));
+        writeRandom(dir.resolve(String.format("a%02d-%s.jar", i, version)), jarBytes, seed);
+        write(dir.resolve(String.format("a%02d-%s.pom", i, version)), mavenPom(i, version, 'x'));
+    }
+
+    /** The pom of mavenArtifact, its comment 40 of the filler: another filler makes a pom of the same size. */
+    static String mavenPom(int i, String version, char filler) {
+        return String.format("<project><artifactId>a%02d</artifactId><version>%s</version><!-- %s --></project>%n", i, version,
+                String.valueOf(filler).repeat(40));
+    }
+
     static String sha256(byte[] bytes) {
         return Digests.hex(Digests.sha256().digest(bytes));
     }

@@ -113,13 +113,11 @@ class GroupDigestsTest {
     @ValueSource(strings = {"file", "s3", "azure"})
     void aBlobStoresIndexNamesEachGroupByItsTarAloneAndTheEntryRestores(String kind) throws Exception {
         at(kind);
-        String key = upload("up");
-        var target = target("m2-" + key);
-        try (Store store = target.store()) {
-            byte[] object = TrustFixtures.bytes(store, target.path());
+        try (var entry = storedEntry(upload("up"))) {
+            byte[] object = entry.object();
             String index = TrustFixtures.indexText(object);
             assertTrue(index.startsWith("tekton-caches groups 2\nlevel "), index);
-            List<Store.StoredGroup> groups = store.groups(store.find(target.path()).orElseThrow()).orElseThrow().groups();
+            List<Store.StoredGroup> groups = entry.groups();
             String[] lines = index.split("\n");
             assertEquals(groups.size() + 2, lines.length, index);
             assertTrue(groups.size() >= 3, "the test needs several groups: " + index);
@@ -264,13 +262,10 @@ class GroupDigestsTest {
     void aVersion1EntryStillRestoresAndServesAsABase() throws Exception {
         at("file");
         String key = upload("up");
-        var target = target("m2-" + key);
-        try (Store store = target.store()) {
-            byte[] object = TrustFixtures.bytes(store, target.path());
-            TrustFixtures.rewrite(store, target.path(), version1(object, store.groups(store.find(target.path()).orElseThrow())
-                    .orElseThrow().groups()));
-            var groups = store.groups(store.find(target.path()).orElseThrow()).orElseThrow().groups();
-            assertTrue(TrustFixtures.indexText(TrustFixtures.bytes(store, target.path())).startsWith("tekton-caches groups 1\n"));
+        try (var entry = storedEntry(key)) {
+            entry.rewrite(version1(entry.object(), entry.groups()));
+            var groups = entry.groups();
+            assertTrue(TrustFixtures.indexText(TrustFixtures.bytes(entry.store(), entry.path())).startsWith("tekton-caches groups 1\n"));
             for (Store.StoredGroup g : groups) {
                 assertNotNull(g.group().sha256(), "version 1 names the stored bytes' digest");
             }
@@ -287,9 +282,8 @@ class GroupDigestsTest {
         assertEquals(ExitStatus.OK, second.status(), second.toString());
         assertTrue(second.lastLine().contains(" reused from m2-" + key + " ("), second.lastLine());
         String secondKey = Files.readString(tmp.resolve("second/cache-key"));
-        var again = target("m2-" + secondKey);
-        try (Store store = again.store()) {
-            assertTrue(TrustFixtures.indexText(TrustFixtures.bytes(store, again.path())).startsWith("tekton-caches groups 2\n"));
+        try (var again = storedEntry(secondKey)) {
+            assertTrue(TrustFixtures.indexText(again.object()).startsWith("tekton-caches groups 2\n"));
         }
         Files.write(elsewhere.resolve("pom.xml"), Files.readAllBytes(project.resolve("pom.xml")));
         SortedMap<String, String> now = Fixtures.snapshot(project.resolve("m2"), false);
@@ -318,29 +312,26 @@ class GroupDigestsTest {
     @Test
     void anIndexOfAnotherVersionIsNotReadNorTakenForABrokenEntry() throws Exception {
         at("file");
-        String key = upload("up");
-        var target = target("m2-" + key);
-        try (Store store = target.store()) {
-            byte[] object = TrustFixtures.bytes(store, target.path());
+        try (var entry = storedEntry(upload("up"))) {
+            byte[] object = entry.object();
             String index = TrustFixtures.indexText(object);
 
-            TrustFixtures.rewrite(store, target.path(), TrustFixtures.withIndex(object,
-                    index.replace("tekton-caches groups 2\n", "tekton-caches groups 3\n")));
-            var later = assertThrows(IOException.class, () -> store.groups(store.find(target.path()).orElseThrow()));
+            entry.rewrite(TrustFixtures.withIndex(object, index.replace("tekton-caches groups 2\n", "tekton-caches groups 3\n")));
+            var later = assertThrows(IOException.class, () -> entry.store().groups(entry.found()));
             assertFalse(later instanceof BadArchive, later.toString());
             assertTrue(later.getMessage().contains("is not one this tool reads"), later.getMessage());
             var fetched = fetch("down");
             assertEquals(ExitStatus.STORE, fetched.status(), fetched.toString());
-            assertTrue(store.find(target.path()).isPresent(), "an entry of another version is not deleted");
+            assertTrue(entry.store().find(entry.path()).isPresent(), "an entry of another version is not deleted");
 
             // A line of version 1 under version 2's heading: malformed.
             List<Store.StoredGroup> groups;
-            TrustFixtures.rewrite(store, target.path(), object);
-            groups = store.groups(store.find(target.path()).orElseThrow()).orElseThrow().groups();
+            entry.rewrite(object);
+            groups = entry.groups();
             String v1Lines = TrustFixtures.indexText(version1(object, groups)).replace("tekton-caches groups 1\n",
                     "tekton-caches groups 2\n");
-            TrustFixtures.rewrite(store, target.path(), TrustFixtures.withIndex(object, v1Lines));
-            var malformed = assertThrows(IOException.class, () -> store.groups(store.find(target.path()).orElseThrow()));
+            entry.rewrite(TrustFixtures.withIndex(object, v1Lines));
+            var malformed = assertThrows(IOException.class, () -> entry.store().groups(entry.found()));
             assertInstanceOf(BadArchive.class, malformed);
             assertTrue(malformed.getMessage().contains("malformed line"), malformed.getMessage());
         }
@@ -353,11 +344,9 @@ class GroupDigestsTest {
     @Test
     void aGroupChangedUnderAVersion2IndexIsRefusedLeavingTheFolderAsItWas() throws Exception {
         at("file");
-        String key = upload("up");
-        var target = target("m2-" + key);
-        try (Store store = target.store()) {
-            byte[] object = TrustFixtures.bytes(store, target.path());
-            Store.StoredGroup big = store.groups(store.find(target.path()).orElseThrow()).orElseThrow().groups().stream()
+        try (var entry = storedEntry(upload("up"))) {
+            byte[] object = entry.object();
+            Store.StoredGroup big = entry.groups().stream()
                     .filter(g -> g.group().tarBytes() > (4 << 20)).findFirst().orElseThrow();
             int at = (int) (big.offset() + big.group().size() / 2);
             for (; ; at += 1000) {
@@ -369,7 +358,7 @@ class GroupDigestsTest {
                 } catch (IOException e) {
                     continue; // a block's header: the decompressor's refusal, not the tar's check
                 }
-                TrustFixtures.rewrite(store, target.path(), changed);
+                entry.rewrite(changed);
                 break;
             }
         }
@@ -388,6 +377,40 @@ class GroupDigestsTest {
                 "--results-dir", tmp.resolve(results).toString());
         assertEquals(ExitStatus.OK, run.status(), run.toString());
         return Files.readString(tmp.resolve(results + "/cache-key"));
+    }
+
+    /** An entry as its store holds it: the store (closed with it), the entry's path there, and the object's bytes as first read. */
+    private record Stored(Store store, String path, byte[] object) implements AutoCloseable {
+        Store.StoredObject found() throws IOException {
+            return store.find(path).orElseThrow();
+        }
+
+        /** The groups its index lists now. */
+        List<Store.StoredGroup> groups() throws IOException {
+            return store.groups(found()).orElseThrow().groups();
+        }
+
+        /** The entry's object replaced by these bytes. */
+        void rewrite(byte[] bytes) throws Exception {
+            TrustFixtures.rewrite(store, path, bytes);
+        }
+
+        @Override
+        public void close() throws IOException {
+            store.close();
+        }
+    }
+
+    /** The entry uploaded under m2-<key>: its store opened and its object read. */
+    private Stored storedEntry(String key) throws Exception {
+        var target = target("m2-" + key);
+        Store store = target.store();
+        try {
+            return new Stored(store, target.path(), TrustFixtures.bytes(store, target.path()));
+        } catch (Exception e) {
+            store.close();
+            throw e;
+        }
     }
 
     private Fixtures.Run fetch(String results) throws Exception {

@@ -125,14 +125,7 @@ class IncrementalSaveTest {
     }
 
     private void artifact(int i, String version, long seed) throws Exception {
-        Path dir = m2.resolve(String.format("g/a%02d/%s", i, version));
-        Fixtures.writeRandom(dir.resolve(String.format("a%02d-%s.jar", i, version)), jarBytes, seed);
-        Fixtures.write(dir.resolve(String.format("a%02d-%s.pom", i, version)), pom(i, version, 'x'));
-    }
-
-    private static String pom(int i, String version, char filler) {
-        return String.format("<project><artifactId>a%02d</artifactId><version>%s</version><!-- %s --></project>%n", i, version,
-                String.valueOf(filler).repeat(40));
+        Fixtures.mavenArtifact(m2, i, version, jarBytes, seed);
     }
 
     /**
@@ -144,7 +137,7 @@ class IncrementalSaveTest {
         artifact(7, "1.1", 1007);
         Path pom = m2.resolve("g/a20/1.0/a20-1.0.pom");
         FileTime mtime = Files.getLastModifiedTime(pom);
-        String changed = pom(20, "1.0", 'y');
+        String changed = Fixtures.mavenPom(20, "1.0", 'y');
         assertEquals(Files.size(pom), changed.getBytes(StandardCharsets.UTF_8).length);
         Files.writeString(pom, changed, StandardCharsets.UTF_8);
         Files.setLastModifiedTime(pom, mtime);

@@ -47,9 +47,7 @@ class OciRepositoryReuseTest {
         env = Fixtures.env(tmp.resolve("xdg"));
         Fixtures.write(project.resolve("pom.xml"), "<project><!-- version 1; " + tmp + " --></project>\n");
         for (int i = 0; i < 20; i++) {
-            Path dir = project.resolve(String.format("m2/g/a%02d/1.0", i));
-            Fixtures.writeRandom(dir.resolve(String.format("a%02d-1.0.jar", i)), 300 << 10, i);
-            Fixtures.write(dir.resolve(String.format("a%02d-1.0.pom", i)), "<project><artifactId>a" + i + "</artifactId></project>\n");
+            Fixtures.mavenArtifact(project.resolve("m2"), i, "1.0", 300 << 10, i);
         }
     }
 
