@@ -11,13 +11,11 @@ import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -67,8 +65,6 @@ public final class OciStore implements Store {
     private static final int MAX_LAYERS = 1000;
     /** How many manifests a restore key's listing reads at once. */
     private static final int LIST_READERS = 8;
-    /** How many small layers are pushed at once (each held in memory until it is). */
-    private static final int PUSHERS = 4;
     /** How many layers ahead of the one restored are pulled at once, each held in memory when it is at most PULLED_MOST. */
     private static final int PULLERS = 8;
     private static final int PULLED_MOST = 4 << 20;
@@ -199,7 +195,7 @@ public final class OciStore implements Store {
     }
 
     /** The image as an entry: one layer is read whole by its digest; several are groups, pinned by the config's digest. */
-    private StoredObject layerOf(String tag, Map<String, Object> manifest) {
+    StoredObject layerOf(String tag, Map<String, Object> manifest) {
         List<Map<?, ?>> layers = layers(tag, manifest);
         long size = 0;
         for (Map<?, ?> layer : layers) {
@@ -446,213 +442,18 @@ public final class OciStore implements Store {
         };
     }
 
-    /**
-     * An image of one layer per group, each pushed as it is made. A group of the base is reused when
-     * the repository still has its blob (a HEAD just before: the manifest only references it), and
-     * so is a small group whose blob the repository holds already, whichever entry put it there
-     * (KnownBlobs says when that need not be asked). When another upload tagged the image first,
-     * the layers pushed stay in the registry unreferenced until its garbage collection, as any
-     * registry keeps an abandoned push's blobs.
-     */
+    /** An image of one layer per group, each pushed as it is made (OciEntryWrite). */
     @Override
     public EntryWrite createEntry(String tag, Compression compression) throws IOException {
         var registry = client(true);
-        var known = new KnownBlobs(registry, tagged, LIST_READERS);
-        return new SignableEntryWrite() {
-            private final List<Group> layers = new ArrayList<>();
-            /** The chunk buffers, made at the first big layer and passed on to the next. */
-            private List<byte[]> buffers;
-            private ChunkedBlobUpload blob;
-            private int groupsSent;
-            private long bytesSent;
-            private int groupsReused;
-            private long bytesReused;
-
-            @Override
-            public OutputStream beginGroup() throws IOException {
-                if (buffers == null) {
-                    buffers = List.of(new byte[ChunkedBlobUpload.CHUNK], new byte[ChunkedBlobUpload.CHUNK]);
-                }
-                blob = new ChunkedBlobUpload(registry, buffers);
-                return blob;
-            }
-
-            /**
-             * The small layers' pushes, PUSHERS at a time: each is a POST and a PUT, after a HEAD
-             * where KnownBlobs does not know the answer, mostly waiting on the registry.
-             */
-            private final ExecutorService pushers = Executors.newFixedThreadPool(PUSHERS, DaemonThreads.named("oci-push"));
-            /** A small layer's push under way: true once done if the repository had its blob, which was then not sent. */
-            private record Push(Group group, Future<Boolean> had) {}
-            private final ArrayDeque<Push> pushing = new ArrayDeque<>();
-
-            /**
-             * A group in memory goes up in one request, unless the repository has its blob already,
-             * on a pusher's thread; this one waits only when PUSHERS are under way, so that at
-             * most that many groups are held (their order is the layers', whatever the pushes').
-             * A blob the repository has is not sent, and counted as reused: a new key, branch or
-             * lock file then sends only what no entry of the repository holds.
-             */
-            @Override
-            public void putGroup(Group group, byte[] bytes) throws IOException {
-                String digest = "sha256:" + group.sha256();
-                pushing.add(new Push(group, pushers.submit(() -> {
-                    OptionalLong size = known.size(digest);
-                    if (size.isPresent() && (size.getAsLong() < 0 || size.getAsLong() == bytes.length)) {
-                        return true;
-                    }
-                    pushBlob(registry, bytes, digest);
-                    return false;
-                })));
-                layers.add(group);
-                while (pushing.size() > PUSHERS) {
-                    counted(pushing.poll());
-                }
-            }
-
-            /** Waits for a small layer's push, and counts it as sent or as reused. */
-            private void counted(Push push) throws IOException {
-                if (Futures.await(push.had(), "pushing a layer")) {
-                    groupsReused++;
-                    bytesReused += push.group().size();
-                } else {
-                    groupsSent++;
-                    bytesSent += push.group().size();
-                }
-            }
-
-            /** Waits until the registry has every small layer pushed. */
-            private void pushed() throws IOException {
-                while (!pushing.isEmpty()) {
-                    counted(pushing.poll());
-                }
-            }
-
-            @Override
-            public void endGroup(Group group) throws IOException {
-                blob.finish("sha256:" + group.sha256());
-                blob = null;
-                layers.add(group);
-                groupsSent++;
-                bytesSent += group.size();
-            }
-
-            /** The base's layers are asked for LIST_READERS at a time before the walk. */
-            @Override
-            public void expect(StoredObject base, Groups groups) {
-                known.ask(groups.groups().stream().map(group -> "sha256:" + group.group().sha256()).toList());
-            }
-
-            /**
-             * The layer is the base's, referenced by the new manifest, once a HEAD says the repository
-             * still has it at the size the base's manifest gives: a base that misstates it would make
-             * an image no registry serves as described, so that layer is sent instead. Its digest
-             * names its bytes (the registry checked them as they were pushed), and its tar, which the
-             * base's annotation names, is checked by every restore.
-             */
-            @Override
-            public boolean reuse(StoredObject base, StoredGroup group) throws IOException {
-                String digest = "sha256:" + group.group().sha256();
-                OptionalLong size = known.size(digest);
-                if (size.isEmpty() || size.getAsLong() >= 0 && size.getAsLong() != group.group().size()) {
-                    return false;
-                }
-                layers.add(group.group());
-                groupsReused++;
-                bytesReused += group.group().size();
-                return true;
-            }
-
-            /** A broken image at the tag, which the registry would not delete: the commit tags over it, and over nothing else. */
-            private StoredObject replacing;
-            /** The digest of the manifest commit tagged. */
-            private String committed;
-            /** What signs the manifest before it is tagged (cache-upload --sign-key); null: unsigned. */
-            private SignableImage.ImageSigner signer;
-
-            @Override
-            public void signWith(SignableImage.ImageSigner signer) {
-                this.signer = signer;
-            }
-
-            @Override
-            public boolean replaces(StoredObject broken) {
-                replacing = broken;
-                return true;
-            }
-
-            @Override
-            public boolean commit(Description description, int level) throws IOException {
-                pushed();
-                Image image = image(tag, layers, compression, description, level);
-                // Signed before it is tagged, so that no reader ever finds the entry unsigned: the
-                // signature names the manifest's digest, which the bytes about to be put have. It goes
-                // up beside the config, on a pusher (idle by now): neither waits for the other.
-                Future<?> signing = signer == null ? null : pushers.submit(() -> {
-                    CosignSignatures.Signature signature = signer.sign(reference.dockerReference(), image.digest());
-                    CosignSignatures.pushForNewImage(registry, image.digest(), signature.payload(), signature.signature());
-                    return null;
-                });
-                pushBlob(registry, image.config(), image.configDigest());
-                if (signing != null) {
-                    Futures.await(signing, "signing the image");
-                }
-                // A registry has no conditional manifest PUT: this check, just before it, is all there
-                // is. An image tagged between the two is tagged over, by a whole image of the same key.
-                Optional<Map<String, Object>> now = registry.getManifest(tag);
-                if (now.isPresent() && !(replacing != null && layerOf(tag, now.get()).version().equals(replacing.version()))) {
-                    if (signer != null) {
-                        CosignSignatures.delete(registry, image.digest()); // it names a manifest never tagged
-                    }
-                    return false;
-                }
-                try {
-                    committed = registry.putManifest(tag, MANIFEST, image.manifest());
-                } catch (RegistryClient.RegistryRefused e) {
-                    if (groupsReused > 0 && e.status == 400 && e.getMessage().contains("MANIFEST_BLOB_UNKNOWN")) {
-                        throw new BaseGone("the repository no longer has a layer of it: " + e.getMessage());
-                    }
-                    throw e;
-                }
-                return true;
-            }
-
-            @Override
-            public Sent sent() {
-                return new Sent(groupsSent, bytesSent, groupsReused, bytesReused);
-            }
-
-            /** A layer is named by its stored bytes' digest. */
-            @Override
-            public boolean needsStoredDigest() {
-                return true;
-            }
-
-            /** The digest of the manifest tagged, the sha256 of the bytes put: what a signature of the entry names. */
-            @Override
-            public Optional<String> committedDigest() {
-                return Optional.ofNullable(committed);
-            }
-
-            @Override
-            public void close() {
-                pushers.shutdownNow();
-                known.close();
-                if (blob != null) {
-                    blob.cancel();
-                }
-            }
-        };
+        return new OciEntryWrite(this, registry, new KnownBlobs(registry, tagged, LIST_READERS), tag, compression);
     }
 
-    /** The write createEntry returns: an entry of groups, which can be signed. */
-    private interface SignableEntryWrite extends EntryWrite, SignableImage {}
-
     /** An image's config and manifest, as they are put, and their digests: the manifest's is what a signature of it names. */
-    private record Image(byte[] config, String configDigest, byte[] manifest, String digest) {}
+    record Image(byte[] config, String configDigest, byte[] manifest, String digest) {}
 
     /** The config and manifest of an image of these layers, made for the tag; nothing is pushed. */
-    private static Image image(String tag, List<Group> layers, Compression compression, Description description, int level)
+    static Image image(String tag, List<Group> layers, Compression compression, Description description, int level)
             throws IOException {
         byte[] config = config(description, layers);
         String configDigest = RegistryClient.sha256Digest(config);
