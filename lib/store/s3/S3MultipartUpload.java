@@ -275,13 +275,14 @@ public final class S3MultipartUpload implements Store.PendingWrite {
      * another upload's object was there first (close() aborts the parts).
      */
     private boolean commitInPlace(List<Source> copied) throws IOException {
+        long pieces = copied.stream().mapToLong(source -> copyPieces(source.offset(), source.length(), COPY_PART).size()).sum();
+        if (pieces >= FIRST_STREAMED_PART) {
+            throw new IOException("the base's groups would be " + pieces + " copied parts, more than the "
+                    + (FIRST_STREAMED_PART - 1) + " an entry's S3 upload keeps for them");
+        }
         stream.sendRest(); // the last part, of any size
         startUpload(); // when all that was streamed fits in the last part
         var completed = copyParts(copied, uploadId);
-        if (completed.size() >= FIRST_STREAMED_PART) {
-            throw new IOException("the base's groups make " + completed.size() + " copied parts, more than "
-                    + (FIRST_STREAMED_PART - 1) + " one S3 upload leaves them");
-        }
         for (var part : parts) {
             completed.add(result(part));
         }
