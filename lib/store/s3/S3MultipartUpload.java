@@ -197,9 +197,8 @@ public final class S3MultipartUpload implements Store.PendingWrite {
 
     /**
      * Commits the key as the copied ranges (each at least 5 MiB, S3's least part but the last),
-     * then everything streamed, all assembled on the server: in place, or else through the
-     * temporary object even when the streamed bytes are few, as the last part of the copy. An
-     * archive under one part that copies nothing is one PUT.
+     * then everything streamed, all assembled on the server. An archive under one part that copies
+     * nothing is one PUT; only an upload in place copies ranges.
      */
     boolean commitAfter(List<Source> copied, Store.Contents contents) throws IOException {
         if (uploadId == null && copied.isEmpty()) {
@@ -208,10 +207,18 @@ public final class S3MultipartUpload implements Store.PendingWrite {
         if (inPlace != null) {
             return commitInPlace(copied);
         }
-        if (uploadId == null && taken()) {
-            return false;
+        if (!copied.isEmpty()) {
+            throw new IllegalStateException("an upload through a temporary object copies no ranges");
         }
-        stream.sendRest(); // the temporary's last part, of any size, perhaps its only one
+        return commitThroughTemporary(contents);
+    }
+
+    /**
+     * Completes the temporary object (its last part of any size, perhaps its only one), then
+     * copies it to the key with the digest as metadata.
+     */
+    private boolean commitThroughTemporary(Store.Contents contents) throws IOException {
+        stream.sendRest();
         var completed = new ArrayList<CompletedPart>();
         for (var part : parts) {
             completed.add(result(part));
@@ -219,10 +226,8 @@ public final class S3MultipartUpload implements Store.PendingWrite {
         call("completing the upload", () -> store.client().completeMultipartUpload(b -> b.bucket(store.bucket())
                 .key(temporary).uploadId(uploadId).multipartUpload(u -> u.parts(completed))));
         temporaryComplete = true;
-        var sources = new ArrayList<>(copied);
-        long streamed = contents.size() - copied.stream().mapToLong(Source::length).sum();
-        sources.add(new Source(temporary, null, 0, streamed));
-        if (taken() || !copyToKey(sources, Map.of(BlobUri.SHA256_METADATA, contents.sha256()), contents.compression().contentType())) {
+        if (taken() || !copyToKey(new Source(temporary, null, 0, contents.size()), Map.of(BlobUri.SHA256_METADATA, contents.sha256()),
+                contents.compression().contentType())) {
             return false; // close() deletes the temporary object
         }
         committed = true;
@@ -240,12 +245,12 @@ public final class S3MultipartUpload implements Store.PendingWrite {
     }
 
     /**
-     * Copies the sources (ranges of the base entry, then the complete temporary object) to the key
-     * with the digest as metadata, unless an object is there: CopyObject takes no If-None-Match in this SDK, CompleteMultipartUpload
+     * Copies the complete temporary object to the key with the digest as metadata, unless an
+     * object is there: CopyObject takes no If-None-Match in this SDK, CompleteMultipartUpload
      * does, so the copy is a multipart one of server-side ranges. False when another upload's
      * object was there first.
      */
-    private boolean copyToKey(List<Source> sources, Map<String, String> metadata, String contentType) throws IOException {
+    private boolean copyToKey(Source temporaryObject, Map<String, String> metadata, String contentType) throws IOException {
         var s3 = store.client();
         String bucket = store.bucket();
         // POST /bucket/key?uploads
@@ -253,7 +258,7 @@ public final class S3MultipartUpload implements Store.PendingWrite {
                 .contentType(contentType).metadata(metadata)).uploadId());
         boolean created = false;
         try {
-            var copied = copyParts(sources, copyId);
+            var copied = copyParts(List.of(temporaryObject), copyId);
             // POST /bucket/key?uploadId=ID, If-None-Match: *
             created = created("completing the copy to " + key, () -> s3.completeMultipartUpload(b -> b.bucket(bucket).key(key)
                     .uploadId(copyId).multipartUpload(u -> u.parts(copied)).ifNoneMatch("*")));
